@@ -1,0 +1,3 @@
+from ams_actors.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,70 @@
+"""The `ams` command: one entry point for the daemon, its admin client, the old cron verbs and tools.
+
+Each verb lives in ``ams_actors.commands.<module>`` with ``configure(parser)`` and ``run(args) -> int``;
+modules are imported only when their verb runs, so ``ams --help`` stays fast on a mini-PC.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Sequence
+
+from protocols.errors import InputError
+
+# verb -> (module under ams_actors.commands, one-line help)
+VERBS: dict[str, tuple[str, str]] = {
+    "run": ("run", "run the station daemon (all actors, admin socket) until SIGTERM"),
+    "admin": ("admin", "talk to a running daemon over its admin socket"),
+    "sim": ("sim", "run a simulated network night against an embedded S3 server and print its report"),
+    "bs": ("stages", "scan & stack: scan finished SD minutes once, then exit (old cron verb)"),
+    "rvd": ("stages", "values detect: classify scanned minutes once, then exit (old cron verb)"),
+    "rvms": ("stages", "verify maybe-meteors once, then exit (old cron verb)"),
+    "fix_days": ("stages", "redo minutes whose outputs are missing, then exit (old cron verb)"),
+    "proc_index": ("stages", "write per-day processing stats, then exit (old cron verb)"),
+    "solve": ("solve", "solve one event's 3D trajectory from an Observation set JSON file"),
+    "calibrate": ("calibrate", "calibrate a camera against real stars in its minute stack"),
+    "correlate": ("correlate", "correlate detections (e.g. RMS FTPdetectinfo data) into multi-station events"),
+    "run_detects": ("run_detects", "correlate all stations' daily indexes in the bucket (solving node)"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ams",
+        description="ams-actors: one supervised asyncio process per all-sky meteor station.",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    sub = parser.add_subparsers(dest="verb", metavar="VERB")
+    sub.required = True
+    for verb, (module_name, help_text) in VERBS.items():
+        p = sub.add_parser(verb, help=help_text, description=help_text)
+        module = importlib.import_module(f"ams_actors.commands.{module_name}")
+        configure = getattr(module, "configure_" + verb, None) or module.configure
+        configure(p)
+        p.set_defaults(_module=module_name)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    module = importlib.import_module(f"ams_actors.commands.{args._module}")
+    try:
+        return int(module.run(args))
+    except InputError as err:
+        print(f"ams {args.verb}: {err}", file=sys.stderr)
+        return err.exit_code
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,15 @@
+"""`ams run_detects`: placeholder until its issue lands."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("rest", nargs="*", help=argparse.SUPPRESS)
+
+
+def run(args: argparse.Namespace) -> int:
+    print("ams run_detects: not implemented yet", file=sys.stderr)
+    return 1

@@ -1,0 +1,15 @@
+"""`ams solve`: placeholder until its issue lands."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("rest", nargs="*", help=argparse.SUPPRESS)
+
+
+def run(args: argparse.Namespace) -> int:
+    print("ams solve: not implemented yet", file=sys.stderr)
+    return 1

@@ -1,0 +1,20 @@
+"""Errors that reach a user as one clear line, never as a traceback."""
+
+from __future__ import annotations
+
+
+class InputError(Exception):
+    """Bad input from a file or a command line: names the source, the field and the problem.
+
+    The CLI prints ``str(err)`` on one line and exits with ``exit_code`` (2: unreadable or invalid
+    input), so every parser in the project raises this instead of KeyError/ValueError.
+    """
+
+    exit_code = 2
+
+    def __init__(self, source: str, field: str | None, problem: str) -> None:
+        self.source = source
+        self.field = field
+        self.problem = problem
+        where = f"{source}: {field}" if field else source
+        super().__init__(f"{where}: {problem}")
