@@ -1,0 +1,89 @@
+"""Supervision: restart a crashed actor with back-off; past the restart-rate limit, fail the station.
+
+A crash is a bug or a broken dependency; restarting usually heals the second kind. When restarts come
+faster than `max_restarts` per `window_s`, something is persistently wrong: the station stops and
+exits non-zero, so systemd (or the operator) sees it instead of a silently spinning process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from dataclasses import dataclass
+
+from ams_actors.runtime.actor import Actor, ActorState
+from ams_actors.runtime.clock import Clock
+
+log = logging.getLogger("ams.supervisor")
+
+
+@dataclass(frozen=True, slots=True)
+class RestartPolicy:
+    max_restarts: int = 5
+    window_s: float = 300.0
+    backoff_initial_s: float = 1.0
+    backoff_max_s: float = 60.0
+
+    def backoff(self, consecutive: int) -> float:
+        return float(min(self.backoff_max_s, self.backoff_initial_s * 2 ** max(0, consecutive - 1)))
+
+
+class Supervisor:
+    def __init__(self, clock: Clock, policy: RestartPolicy) -> None:
+        self.clock = clock
+        self.policy = policy
+        self.failed = asyncio.Event()
+        self.failure: str = ""
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+
+    def start(self, actor: Actor) -> None:
+        self._tasks[actor.name] = asyncio.create_task(self._supervise(actor), name=f"actor:{actor.name}")
+
+    async def wait_stopped(self, actor: Actor) -> None:
+        task = self._tasks.get(actor.name)
+        if task is not None:
+            await asyncio.shield(task)
+
+    async def cancel_all(self) -> None:
+        for task in self._tasks.values():
+            task.cancel()
+        await asyncio.gather(*self._tasks.values(), return_exceptions=True)
+
+    async def _supervise(self, actor: Actor) -> None:
+        recent: deque[float] = deque()
+        consecutive = 0
+        while True:
+            try:
+                await actor.run()
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                actor.record_failure(exc)
+                log.error("actor %s crashed: %s", actor.name, actor.last_error, exc_info=exc)
+                try:
+                    await actor.on_failure(exc)
+                except Exception as hook_exc:
+                    log.error("actor %s on_failure raised: %s", actor.name, hook_exc)
+            now = self.clock.monotonic()
+            recent.append(now)
+            while recent and now - recent[0] > self.policy.window_s:
+                recent.popleft()
+            if len(recent) > self.policy.max_restarts or actor.stopping:
+                if not actor.stopping:
+                    actor.state = ActorState.FAILED
+                    self.failure = (
+                        f"actor {actor.name} crashed {len(recent)} times in {self.policy.window_s:.0f} s "
+                        f"(limit {self.policy.max_restarts}); last error: {actor.last_error}"
+                    )
+                    log.critical("%s — stopping the station", self.failure)
+                    self.failed.set()
+                else:
+                    actor.state = ActorState.STOPPED
+                return
+            consecutive = consecutive + 1 if len(recent) > 1 else 1
+            delay = self.policy.backoff(consecutive)
+            log.warning("restarting %s in %.1f s (restart %d)", actor.name, delay, len(recent))
+            await self.clock.sleep(delay)
+            actor.restarts += 1

@@ -1,0 +1,250 @@
+"""The Station: builds its actors from the config, wires their messages, supervises them, serves admin.
+
+Start order is downstream first (the Solver is listening before anything can produce an event), stop
+order is the reverse (Scanners stop taking clips first, then each stage drains what reached it), so a
+SIGTERM never strands work in the middle of the pipeline: what did not finish is redone from disk.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable
+from concurrent.futures import Executor
+from typing import Any
+
+from ams_actors.actors.base import StationActor, StationContext
+from ams_actors.actors.correlator import Correlator
+from ams_actors.actors.detector import Detector
+from ams_actors.actors.event_broker import EventBroker
+from ams_actors.actors.housekeeper import Housekeeper
+from ams_actors.actors.indexer import Indexer
+from ams_actors.actors.scanner import Scanner
+from ams_actors.actors.solver import Solver
+from ams_actors.actors.syncer import Syncer
+from ams_actors.actors.verifier import Verifier
+from ams_actors.config import StationConfig
+from ams_actors.runtime.actor import Actor
+from ams_actors.runtime.admin import AdminError, AdminServer
+from ams_actors.runtime.clock import Clock, RealClock
+from ams_actors.runtime.pool import make_pool
+from ams_actors.runtime.supervisor import RestartPolicy, Supervisor
+from ams_actors.store.local_paths import StationPaths
+from protocols import messages as m
+
+log = logging.getLogger("ams.station")
+
+# Which actor consumes which fact. Several consumers may share a message type.
+ROUTES: dict[type, tuple[str, ...]] = {
+    m.ClipScanned: ("Detector",),
+    m.ClipClassified: ("Verifier",),
+    m.MeteorVerified: ("Indexer",),
+    m.IndexUpdated: ("Syncer",),
+    m.EventsChanged: ("EventBroker",),
+    m.EventClaimed: ("Solver",),
+    m.EventSolved: ("EventBroker",),
+    m.ClaimLost: ("Solver",),
+}
+
+
+class Station:
+    def __init__(
+        self,
+        config: StationConfig,
+        clock: Clock | None = None,
+        executor: Executor | None = None,
+        store: Any = None,
+        admin_socket: bool = True,
+    ) -> None:
+        self.config = config
+        self.clock = clock or RealClock()
+        self.paths = StationPaths(config.data_root, config.station_id)
+        self._own_executor = executor is None
+        self._executor = executor
+        self.ctx = StationContext(config=config, clock=self.clock, paths=self.paths, executor=executor, store=store)
+        self.supervisor = Supervisor(
+            self.clock,
+            RestartPolicy(
+                max_restarts=config.runtime.max_restarts,
+                window_s=config.runtime.restart_window_s,
+                backoff_initial_s=config.runtime.backoff_initial_s,
+                backoff_max_s=config.runtime.backoff_max_s,
+            ),
+        )
+        self.actors: dict[str, StationActor] = {a.name: a for a in self._build_actors()}
+        self.admin = AdminServer(self.paths.admin_socket, self._admin_handlers()) if admin_socket else None
+        self._stop_requested = asyncio.Event()
+        self._started_mono: float | None = None
+        self.running = False
+
+    # -- construction ----------------------------------------------------------------------------
+    def _build_actors(self) -> list[StationActor]:
+        """Actors in start order (downstream first)."""
+        ctx, pub = self.ctx, self.publish
+        actors: list[StationActor] = [Solver("Solver", ctx, pub), EventBroker("EventBroker", ctx, pub)]
+        if "correlator" in self.config.network.roles:
+            actors.append(Correlator("Correlator", ctx, pub))
+        actors += [
+            Syncer("Syncer", ctx, pub),
+            Indexer("Indexer", ctx, pub),
+            Housekeeper("Housekeeper", ctx, pub),
+            Verifier("Verifier", ctx, pub),
+            Detector("Detector", ctx, pub),
+        ]
+        actors += [Scanner(f"Scanner-{cam.id}", ctx, pub) for cam in self.config.cameras]
+        return actors
+
+    async def publish(self, msg: Any) -> None:
+        """Deliver a fact to every actor that consumes it (waiting while an inbox is full)."""
+        for name in ROUTES.get(type(msg), ()):
+            actor = self.actors.get(name)
+            if actor is not None and not actor.stopping:
+                await actor.tell(msg)
+
+    # -- lifecycle -------------------------------------------------------------------------------
+    async def start(self) -> None:
+        self.paths.ensure()
+        if self._executor is None:
+            self._executor = make_pool(self.config.runtime.worker_count())
+            self.ctx.executor = self._executor
+        for actor in self.actors.values():
+            self.supervisor.start(actor)
+        if self.admin is not None:
+            await self.admin.start()
+        self._started_mono = self.clock.monotonic()
+        self.running = True
+        log.info("station %s started: %s", self.config.station_id, ", ".join(self.actors))
+
+    def request_stop(self) -> None:
+        self._stop_requested.set()
+
+    async def wait(self) -> int:
+        """Run until a stop is requested (exit 0) or an actor passes its restart limit (exit 1)."""
+        stop = asyncio.ensure_future(self._stop_requested.wait())
+        failed = asyncio.ensure_future(self.supervisor.failed.wait())
+        try:
+            await asyncio.wait({stop, failed}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stop.cancel()
+            failed.cancel()
+        code = 1 if self.supervisor.failed.is_set() else 0
+        await self.stop()
+        return code
+
+    async def stop(self, drain_timeout_s: float = 30.0) -> None:
+        """Stop intake producer-first; each actor finishes its message in hand, then `on_stop`."""
+        if not self.running:
+            return
+        self.running = False
+        for actor in reversed(list(self.actors.values())):
+            actor.request_stop()
+            try:
+                await asyncio.wait_for(self.supervisor.wait_stopped(actor), drain_timeout_s)
+            except TimeoutError:
+                log.warning("actor %s did not stop within %.0f s; cancelling", actor.name, drain_timeout_s)
+        await self.supervisor.cancel_all()
+        if self.admin is not None:
+            await self.admin.stop()
+        if self._own_executor and self._executor is not None:
+            self._executor.shutdown(wait=True, cancel_futures=True)
+            self._executor = None
+        log.info("station %s stopped", self.config.station_id)
+
+    # -- tasks -----------------------------------------------------------------------------------
+    def owners(self, task: str) -> list[StationActor]:
+        if task not in m.TASKS:
+            raise AdminError(f"unknown task {task!r}; known tasks: {', '.join(m.TASKS)}")
+        owners = [a for a in self.actors.values() if task in a.tasks]
+        if not owners:
+            raise AdminError(f"no actor on this station runs {task!r} (is the role enabled?)")
+        return owners
+
+    async def run_task(self, task: str, day: str | None = None) -> list[m.TaskResult]:
+        """Queue `task` at each owning actor and wait for all of them to finish it."""
+        loop = asyncio.get_running_loop()
+        replies = []
+        for actor in self.owners(task):
+            fut: asyncio.Future[m.TaskResult] = loop.create_future()
+            await actor.tell(m.RunTask(task=task, day=day, reply=fut))
+            replies.append(fut)
+        return list(await asyncio.gather(*replies))
+
+    # -- status ----------------------------------------------------------------------------------
+    def status(self) -> dict[str, Any]:
+        up = 0.0 if self._started_mono is None else self.clock.monotonic() - self._started_mono
+        return {
+            "station": self.config.station_id,
+            "uptime_s": round(up, 1),
+            "now_utc": self.clock.now().isoformat(timespec="seconds"),
+            "roles": list(self.config.network.roles),
+            "actors": [a.stats().as_dict() for a in self.actors.values()],
+        }
+
+    def actor(self, name: str) -> Actor:
+        found = self.actors.get(name) or next(
+            (a for a in self.actors.values() if a.name.lower() == name.lower()), None
+        )
+        if found is None:
+            raise AdminError(f"no actor {name!r}; actors: {', '.join(self.actors)}")
+        return found
+
+    def _admin_handlers(self) -> dict[str, Any]:
+        async def status(req: dict[str, Any]) -> Any:
+            return self.status()
+
+        async def pause(req: dict[str, Any]) -> Any:
+            return [self._set_paused(a, True) for a in self._actors_named(req.get("actor"))]
+
+        async def resume(req: dict[str, Any]) -> Any:
+            return [self._set_paused(a, False) for a in self._actors_named(req.get("actor"))]
+
+        async def run(req: dict[str, Any]) -> Any:
+            results = await self.run_task(str(req.get("task", "")), req.get("day"))
+            return [_result_dict(r) for r in results]
+
+        async def reprocess(req: dict[str, Any]) -> Any:
+            day = req.get("day")
+            if not isinstance(day, str):
+                raise AdminError("reprocess needs a day (YYYY_MM_DD)")
+            results = []
+            for task in ("fix_days", "proc_index"):
+                results += await self.run_task(task, day)
+            return [_result_dict(r) for r in results]
+
+        async def claims(req: dict[str, Any]) -> Any:
+            broker = self.actors.get("EventBroker")
+            describe = getattr(broker, "claims_report", None)
+            return describe() if describe else {"held": [], "seen": []}
+
+        async def shutdown(req: dict[str, Any]) -> Any:
+            asyncio.get_running_loop().call_soon(self.request_stop)
+            return "stopping"
+
+        return {
+            "status": status,
+            "pause": pause,
+            "resume": resume,
+            "run": run,
+            "reprocess": reprocess,
+            "claims": claims,
+            "shutdown": shutdown,
+        }
+
+    def _actors_named(self, name: Any) -> Iterable[Actor]:
+        if not isinstance(name, str) or not name:
+            raise AdminError("name an actor (see `ams admin status`)")
+        if name.lower() == "scanner":  # all cameras at once
+            return [a for a in self.actors.values() if a.name.startswith("Scanner-")]
+        return [self.actor(name)]
+
+    @staticmethod
+    def _set_paused(actor: Actor, paused: bool) -> str:
+        if paused:
+            actor.pause()
+        else:
+            actor.resume()
+        return f"{actor.name}: {actor.state}"
+
+
+def _result_dict(r: m.TaskResult) -> dict[str, Any]:
+    return {"task": r.task, "actor": r.actor, "done": r.done, "failed": r.failed, "detail": r.detail}

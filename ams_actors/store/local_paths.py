@@ -1,0 +1,81 @@
+"""Where things live under the data root (design.md §4). One place, so no actor builds paths by hand."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True, slots=True)
+class StationPaths:
+    root: Path
+    station_id: str
+
+    @property
+    def sd(self) -> Path:
+        return self.root / "SD"
+
+    @property
+    def hd(self) -> Path:
+        return self.root / "HD"
+
+    @property
+    def proc2(self) -> Path:
+        return self.sd / "proc2"
+
+    def day_dir(self, day: str) -> Path:
+        return self.proc2 / day
+
+    def images_dir(self, day: str) -> Path:
+        return self.proc2 / day / "images"
+
+    def data_dir(self, day: str) -> Path:
+        return self.proc2 / day / "data"
+
+    def bad_dir(self, day: str) -> Path:
+        return self.proc2 / day / "bad"
+
+    @property
+    def daytime_dir(self) -> Path:
+        return self.proc2 / "daytime"
+
+    @property
+    def proc_stats(self) -> Path:
+        return self.proc2 / "json" / "proc_stats.json"
+
+    def meteors_dir(self, day: str) -> Path:
+        return self.root / "meteors" / day
+
+    @property
+    def archive(self) -> Path:
+        return self.root / "meteor_archive" / self.station_id
+
+    def archive_meteor(self, day: str, meteor_id: str) -> Path:
+        y, m, d = day.split("_")
+        return self.archive / "METEOR" / y / m / d / f"{meteor_id}.json"
+
+    def meteor_index(self, day: str) -> Path:
+        return self.archive / "DETECTS" / "MI" / day[:4] / f"{day}-meteor_index.json.gz"
+
+    def events_dir(self, day: str) -> Path:
+        return self.archive / "EVENTS" / day[:4] / day
+
+    @property
+    def state(self) -> Path:
+        return self.root / "state"
+
+    @property
+    def lock(self) -> Path:
+        return self.state / "ams.lock"
+
+    @property
+    def admin_socket(self) -> Path:
+        return self.state / "admin.sock"
+
+    @property
+    def ledger(self) -> Path:
+        return self.state / "ledger.sqlite3"
+
+    def ensure(self) -> None:
+        for p in (self.sd, self.hd, self.proc2, self.state, self.archive):
+            p.mkdir(parents=True, exist_ok=True)
