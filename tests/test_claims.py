@@ -201,7 +201,11 @@ def test_random_interleavings_never_double_own(seed: int, n_nodes: int) -> None:
             out = reg.put(step.record, step.kind == c.StepKind.CREATE, step.if_match)
             if c.after_write(out) == c.Verdict.OWNED:
                 node.held = c.Held(step.record, reg.etag or "", now)
-        live = {n.me.station for n in nodes if n.alive and n.held is not None and not c.must_self_fence(n.me, n.held, now)}
+        live = {
+            n.me.station
+            for n in nodes
+            if n.alive and n.held is not None and not c.must_self_fence(n.me, n.held, now)
+        }
         live_holders_at.append(live)
         assert len(live) <= 1, f"two live holders at t={now}: {live}"
     owners_by_epoch: dict[int, set[str]] = {}

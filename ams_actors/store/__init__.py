@@ -1,0 +1,55 @@
+"""Object store layer: typed async S3 client, retries, start-up probe, fault-injecting proxy.
+
+``proxy`` is not imported here: it is a test/simulation tool, imported explicitly.
+"""
+
+from ams_actors.store.objectstore import DEFAULT_MAX_GET_BYTES, Credentials, ObjectStore, Timeouts
+from ams_actors.store.outcomes import (
+    Conflict,
+    Created,
+    CreateOutcome,
+    GetOutcome,
+    HeadOutcome,
+    NotFound,
+    ObjectInfo,
+    PreconditionFailed,
+    PutOutcome,
+    Replaced,
+    ReplaceOutcome,
+    StoreConfigError,
+    StoredObject,
+    StoreError,
+    TooLarge,
+    Unknown,
+    Written,
+)
+from ams_actors.store.probe import ProbeResult, ProbeStep, probe
+from ams_actors.store.retry import RetryPolicy
+
+__all__ = [
+    "DEFAULT_MAX_GET_BYTES",
+    "Conflict",
+    "CreateOutcome",
+    "Created",
+    "Credentials",
+    "GetOutcome",
+    "HeadOutcome",
+    "NotFound",
+    "ObjectInfo",
+    "ObjectStore",
+    "PreconditionFailed",
+    "ProbeResult",
+    "ProbeStep",
+    "PutOutcome",
+    "ReplaceOutcome",
+    "Replaced",
+    "RetryPolicy",
+    "StoreConfigError",
+    "StoreError",
+    "StoredObject",
+    "Timeouts",
+    "TooLarge",
+    "Unknown",
+    "Written",
+    "probe",
+]

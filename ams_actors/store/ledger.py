@@ -268,7 +268,8 @@ def _select_clips(db: sqlite3.Connection, day: str | None, state: str | None) ->
 
 def _day_stats(db: sqlite3.Connection, day: str) -> dict[str, Any]:
     rows = db.execute(
-        "SELECT state, result, verified, COUNT(*), SUM(meteors) FROM clips WHERE day = ? GROUP BY state, result, verified",
+        "SELECT state, result, verified, COUNT(*), SUM(meteors) FROM clips WHERE day = ?"
+        " GROUP BY state, result, verified",
         (day,),
     ).fetchall()
     out: dict[str, Any] = {
