@@ -8,6 +8,7 @@ SIGTERM never strands work in the middle of the pipeline: what did not finish is
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Iterable
 from concurrent.futures import Executor
@@ -73,6 +74,8 @@ class Station:
         )
         self.actors: dict[str, StationActor] = {a.name: a for a in self._build_actors()}
         self.admin = AdminServer(self.paths.admin_socket, self._admin_handlers()) if admin_socket else None
+        self._exits = contextlib.AsyncExitStack()
+        self.probe_message = ""
         self._stop_requested = asyncio.Event()
         self._started_mono: float | None = None
         self.running = False
@@ -102,8 +105,46 @@ class Station:
                 await actor.tell(msg)
 
     # -- lifecycle -------------------------------------------------------------------------------
+    async def open_store(self) -> None:
+        """Open the shared bucket and probe it; offline is not fatal (local processing goes on).
+
+        Claims are enabled only when the probe proves the store honours conditional writes; a store
+        that ignores them would let two stations solve one event, so then nothing is claimed.
+        """
+        from ams_actors.store.objectstore import Credentials, ObjectStore, Timeouts
+        from ams_actors.store.outcomes import StoreError
+        from ams_actors.store.probe import probe
+
+        cfg = self.config.store
+        if self.ctx.store is None:
+            try:
+                creds = Credentials.from_env(cfg.access_key_env, cfg.secret_key_env)
+                self.ctx.store = await self._exits.enter_async_context(
+                    ObjectStore.open(
+                        cfg.endpoint or None,
+                        cfg.bucket,
+                        cfg.region,
+                        credentials=creds,
+                        timeouts=Timeouts(read=cfg.timeout_s, attempt=cfg.timeout_s * 1.5),
+                        max_pool_connections=cfg.max_concurrency * 2,
+                    )
+                )
+            except StoreError as err:
+                self.probe_message = f"store unavailable, running offline (no sync, no claims): {err}"
+                log.error("%s", self.probe_message)
+                return
+        if self.config.network.solo:
+            self.probe_message = "solo mode: events are solved without claims"
+            log.warning("%s", self.probe_message)
+            return
+        result = await probe(self.ctx.store, self.config.station_id)
+        self.ctx.claims_enabled = result.ok
+        self.probe_message = result.message
+        (log.info if result.ok else log.error)("store probe: %s", result.message)
+
     async def start(self) -> None:
         self.paths.ensure()
+        await self.open_store()
         if self._executor is None:
             self._executor = make_pool(self.config.runtime.worker_count())
             self.ctx.executor = self._executor
@@ -148,6 +189,7 @@ class Station:
         if self._own_executor and self._executor is not None:
             self._executor.shutdown(wait=True, cancel_futures=True)
             self._executor = None
+        await self._exits.aclose()
         log.info("station %s stopped", self.config.station_id)
 
     # -- tasks -----------------------------------------------------------------------------------
@@ -177,6 +219,8 @@ class Station:
             "uptime_s": round(up, 1),
             "now_utc": self.clock.now().isoformat(timespec="seconds"),
             "roles": list(self.config.network.roles),
+            "store": self.probe_message,
+            "claims": "enabled" if self.ctx.claims_enabled else "disabled",
             "actors": [a.stats().as_dict() for a in self.actors.values()],
         }
 

@@ -70,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
 def format_status(status: dict[str, Any]) -> str:
     head = (
         f"station {status['station']}  up {_duration(status['uptime_s'])}  "
-        f"roles {','.join(status['roles'])}  clock {status['now_utc']}"
+        f"roles {','.join(status['roles'])}  claims {status.get('claims', '?')}  clock {status['now_utc']}"
     )
     cols = ("actor", "state", "inbox", "processed", "failed", "restarts", "uptime", "last error")
     rows = [
