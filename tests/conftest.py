@@ -26,13 +26,15 @@ BSC5 = SHARED / "data" / "star-catalogs" / "BSC5"
 
 @pytest.fixture(scope="session")
 def moto_server() -> Iterator[str]:
-    from moto.server import ThreadedMotoServer
+    """moto's server on 127.0.0.1:0 (werkzeug, threaded), with writes made atomic as on real S3.
 
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
+    See ams_actors/sim/embedded_s3.py: moto alone checks a conditional PUT and then writes without a
+    lock, so racing creates can both win under load.
+    """
+    from ams_actors.sim.embedded_s3 import EmbeddedS3
+
+    with EmbeddedS3() as s3:
+        yield s3.url
 
 
 @pytest.fixture()
