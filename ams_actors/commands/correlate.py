@@ -27,11 +27,21 @@ if TYPE_CHECKING:
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--rms", metavar="DIR", type=Path, required=True,
-                        help="directory with RMS FTPdetectinfo files (searched recursively)")
+    parser.add_argument(
+        "--rms",
+        metavar="DIR",
+        type=Path,
+        required=True,
+        help="directory with RMS FTPdetectinfo files (searched recursively)",
+    )
     parser.add_argument("--json", action="store_true", help="print the events as JSON")
-    parser.add_argument("--time-tolerance", type=float, default=5.0, metavar="S",
-                        help="max time difference of two observations of one meteor (default 5 s)")
+    parser.add_argument(
+        "--time-tolerance",
+        type=float,
+        default=5.0,
+        metavar="S",
+        help="max time difference of two observations of one meteor (default 5 s)",
+    )
 
 
 def rms_meteor_id(m: RmsMeteor) -> str:
@@ -104,11 +114,10 @@ def load_sites(root: Path) -> dict[str, Site]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ams_actors.kernels.correlate import CorrelationParams, correlate, observation_from_entry
+    from ams_actors.kernels.correlate import CorrelationParams, correlate_indexes
     from protocols.errors import InputError
-    from protocols.events import EventMember, reconcile
     from protocols.ftpdetectinfo import find_ftpdetectinfo, read_ftpdetectinfo
-    from protocols.meteor_index import format_utc_ms
+    from protocols.meteor_index import MeteorIndex, SiteInfo, format_utc_ms
 
     root: Path = args.rms
     if not root.exists():
@@ -129,8 +138,10 @@ def run(args: argparse.Namespace) -> int:
             src = f"{path}: meteor {k + 1}"
             if m.station_id not in sites:
                 n_skipped += 1
-                print(f"ams correlate: warning: {src}: no coordinates for station {m.station_id}; skipped",
-                      file=sys.stderr)
+                print(
+                    f"ams correlate: warning: {src}: no coordinates for station {m.station_id}; skipped",
+                    file=sys.stderr,
+                )
                 continue
             try:
                 e = entry_from_rms(m, src)
@@ -144,61 +155,65 @@ def run(args: argparse.Namespace) -> int:
             entries.append(e)
             extra.append({"ff_name": m.ff_name, "file": str(path)})
 
-    obs = [observation_from_entry(e) for e in entries]
-    result = correlate(obs, sites, CorrelationParams(time_tolerance_s=args.time_tolerance))
-    groups = []
-    for ev in result.events:
-        groups.append([
-            EventMember(
-                station_id=entries[i].station_id,
-                meteor_id=entries[i].meteor_id,
-                start_utc=entries[i].start_utc,
-                duration_s=entries[i].duration_s,
-                camera_id=entries[i].camera_id,
-            )
-            for i in ev.members
-        ])
-    rec = reconcile([], groups)
+    # one daily index per station, as the stations would publish them; then the Correlator's own call
+    indexes = []
+    for sid in sorted({e.station_id for e in entries}):
+        mine = tuple(e for e in entries if e.station_id == sid)
+        site = sites[sid]
+        day = min(e.start_utc for e in mine).strftime("%Y_%m_%d")
+        indexes.append(MeteorIndex(sid, day, SiteInfo(site.lat, site.lon, site.alt_m, site.clock_sigma_s), mine))
+    run_ = correlate_indexes(indexes, (), CorrelationParams(time_tolerance_s=args.time_tolerance))
+    rec, result = run_.updates, run_.result
     where = {(e.station_id, e.meteor_id): k for k, e in enumerate(entries)}
-    out = []
+    out: list[dict[str, Any]] = []
     for event in rec.new:
         observations = []
         for mem in event.members:
             k = where[mem.key]
             e = entries[k]
-            observations.append({
-                "station_id": e.station_id,
-                "camera_id": e.camera_id,
-                "meteor_id": e.meteor_id,
-                "start_utc": format_utc_ms(e.start_utc),
-                "duration_s": round(e.duration_s, 3),
-                "begin": {"az": e.begin.az, "el": e.begin.el},
-                "end": {"az": e.end.az, "el": e.end.el},
-                "peak_mag": e.peak_mag,
-                **extra[k],
-            })
-        out.append({
-            "event_id": event.event_id,
-            "start_utc": format_utc_ms(event.start_utc),
-            "stations": list(event.stations),
-            "observations": observations,
-        })
+            observations.append(
+                {
+                    "station_id": e.station_id,
+                    "camera_id": e.camera_id,
+                    "meteor_id": e.meteor_id,
+                    "start_utc": format_utc_ms(e.start_utc),
+                    "duration_s": round(e.duration_s, 3),
+                    "begin": {"az": e.begin.az, "el": e.begin.el},
+                    "end": {"az": e.end.az, "el": e.end.el},
+                    "peak_mag": e.peak_mag,
+                    **extra[k],
+                }
+            )
+        out.append(
+            {
+                "event_id": event.event_id,
+                "start_utc": format_utc_ms(event.start_utc),
+                "stations": list(event.stations),
+                "observations": observations,
+            }
+        )
     out.sort(key=lambda d: (d["start_utc"], d["event_id"]))
 
     if args.json:
         json.dump({"events": out}, sys.stdout, indent=1)
         sys.stdout.write("\n")
         return 0
-    n_multi = sum(len(ev["stations"]) for ev in out)
-    print(f"{len(files)} FTPdetectinfo file(s), {len(entries)} meteors from {len({e.station_id for e in entries})} "
-          f"station(s){f', {n_skipped} skipped' if n_skipped else ''}")
-    print(f"{len(out)} multi-station event(s) ({n_multi} observations); "
-          f"{int(result.stats.get('accepted_pairs', 0))} of {int(result.stats.get('geometry_pairs', 0))} "
-          "time-overlapping station pairs passed the geometry checks")
-    for ev in out:
-        print(f"\n{ev['event_id']}  {ev['start_utc']}  {len(ev['stations'])} stations: {' '.join(ev['stations'])}")
-        for o in ev["observations"]:
-            print(f"    {o['station_id']:<8} {o['start_utc']}  {o['duration_s']:6.2f} s  "
-                  f"az/el {o['begin']['az']:6.1f}/{o['begin']['el']:5.1f} -> {o['end']['az']:6.1f}/"
-                  f"{o['end']['el']:5.1f}  {o['ff_name']}")
+    n_multi = sum(len(doc["stations"]) for doc in out)
+    print(
+        f"{len(files)} FTPdetectinfo file(s), {len(entries)} meteors from {len({e.station_id for e in entries})} "
+        f"station(s){f', {n_skipped} skipped' if n_skipped else ''}"
+    )
+    print(
+        f"{len(out)} multi-station event(s) ({n_multi} observations); "
+        f"{int(result.stats.get('accepted_pairs', 0))} of {int(result.stats.get('geometry_pairs', 0))} "
+        "time-overlapping station pairs passed the geometry checks"
+    )
+    for doc in out:
+        print(f"\n{doc['event_id']}  {doc['start_utc']}  {len(doc['stations'])} stations: {' '.join(doc['stations'])}")
+        for o in doc["observations"]:
+            print(
+                f"    {o['station_id']:<8} {o['start_utc']}  {o['duration_s']:6.2f} s  "
+                f"az/el {o['begin']['az']:6.1f}/{o['begin']['el']:5.1f} -> {o['end']['az']:6.1f}/"
+                f"{o['end']['el']:5.1f}  {o['ff_name']}"
+            )
     return 0

@@ -1,0 +1,177 @@
+"""`ams calibrate` end to end on a rendered stack, and the dated calibration files it keeps."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from ams_actors.cli import main
+from ams_actors.kernels.astrometry import CameraModel, Lens, camera_from_record
+from ams_actors.kernels.geo import angle_between_deg
+from ams_actors.sim.starfield import render_star_stack
+from protocols.calibration import (
+    CalibrationRecord,
+    compare_fits,
+    newest_valid_calibration,
+    read_calibration,
+    write_calibration,
+)
+from protocols.errors import InputError
+
+TRUE = CameraModel(
+    lat=51.8831,
+    lon=-1.30616,
+    alt_m=80.0,
+    az=64.97,
+    el=38.23,
+    roll=4.22,
+    scale=7.851,
+    lens=Lens(
+        width=640,
+        height=360,
+        kind="radial-odd",
+        x0=34.76,
+        y0=-3.79,
+        asym_c=-0.00926,
+        asym_s=-0.00418,
+        k=(0.0737, -0.00367, 0.01447),
+    ),
+)
+T0 = datetime(2026, 7, 12, 22, 15, 0, tzinfo=UTC)
+FLAGS = [
+    "--lat",
+    "51.8831",
+    "--lon",
+    "-1.30616",
+    "--alt",
+    "80",
+    "--az",
+    "62",
+    "--el",
+    "41",
+    "--fov",
+    "84",
+    "--rotation",
+    "3",
+    "-c",
+    "/nonexistent/station.toml",
+]
+
+
+def _record(cam: str, when: datetime, rms_px: float, n: int = 80, valid: bool = True) -> CalibrationRecord:
+    fit = {"n_matched": n, "rms_px": rms_px, "rms_arcmin": rms_px * 7.6}
+    return CalibrationRecord(camera_id=cam, obs_utc=when, model=TRUE.to_dict(), fit=fit, valid=valid)
+
+
+def test_cli_writes_dated_calibration_plot_and_refuses_worse(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    stack = tmp_path / "2026_07_12_22_15_00_000_010001-stacked.png"
+    cv2.imwrite(str(stack), render_star_stack(TRUE, T0, rng=np.random.default_rng(5), n_steps=3))
+    cal = tmp_path / "cal"
+    png = tmp_path / "check.png"
+    rc = main(
+        [
+            "calibrate",
+            "--camera",
+            "010001",
+            "--stack",
+            str(stack),
+            "--out",
+            str(cal),
+            "--plot",
+            str(png),
+            "--json",
+            *FLAGS,
+        ]
+    )
+    out = capsys.readouterr().out
+    assert rc == 0, out
+    doc = json.loads(out.strip().splitlines()[-1])
+    assert doc["accepted"] and doc["rms_px"] <= 0.5 and doc["n_matched"] >= 60
+    rec = newest_valid_calibration(cal, "010001")
+    assert rec is not None and rec.path is not None and rec.path.name == "calib_010001_20260712_221530.json"
+    assert rec.obs_utc == T0 + timedelta(seconds=30) and len(rec.stars) == rec.n_matched
+    cam = camera_from_record(rec)
+    assert float(angle_between_deg(cam.center_enu(), TRUE.center_enu())) < 0.05
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+    # a much better calibration already in use (later date): the new fit is refused, nothing written
+    write_calibration(cal, _record("010001", T0 + timedelta(days=1), rms_px=0.05))
+    files_before = sorted(cal.glob("*.json"))
+    rc = main(["calibrate", "--camera", "010001", "--stack", str(stack), "--out", str(cal), "--fresh", *FLAGS])
+    err = capsys.readouterr().err
+    assert rc == 1 and "refused" in err
+    assert sorted(cal.glob("*.json")) == files_before
+
+
+def test_cli_bad_input_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    junk = tmp_path / "nostack.png"
+    junk.write_bytes(b"not a png")
+    rc = main(["calibrate", "--camera", "010001", "--stack", str(junk), "--out", str(tmp_path), *FLAGS])
+    assert rc == 2 and "cannot read the stack" in capsys.readouterr().err
+
+
+def test_newest_valid_skips_invalid_poor_and_broken(tmp_path: Path) -> None:
+    write_calibration(tmp_path, _record("010001", T0, 0.3))
+    write_calibration(tmp_path, _record("010001", T0 + timedelta(days=1), 0.2, valid=False))
+    write_calibration(tmp_path, _record("010001", T0 + timedelta(days=2), 3.0))  # too poor
+    write_calibration(tmp_path, _record("010002", T0 + timedelta(days=3), 0.2))  # other camera
+    (tmp_path / "calib_010001_20300101_000000.json").write_text("{broken")
+    rec = newest_valid_calibration(tmp_path, "010001")
+    assert rec is not None and rec.obs_utc == T0
+    assert newest_valid_calibration(tmp_path / "missing", "010001") is None
+    again = read_calibration(rec.path)  # type: ignore[arg-type]
+    assert again.model == TRUE.to_dict()
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({**rec.to_json_dict(), "fit": {"n_matched": "many"}}))
+    with pytest.raises(InputError, match="fit"):
+        read_calibration(bad)
+
+
+def test_compare_fits_rules() -> None:
+    cur = _record("010001", T0, 0.30, n=100)
+    ok, _ = compare_fits({"n_matched": 95, "rms_px": 0.32, "rms_arcmin": 0.32 * 7.6}, cur)
+    assert ok
+    ok, why = compare_fits({"n_matched": 95, "rms_px": 0.6, "rms_arcmin": 0.6 * 7.6}, cur)
+    assert not ok and "worse" in why
+    ok, why = compare_fits({"n_matched": 40, "rms_px": 0.3, "rms_arcmin": 0.3 * 7.6}, cur)
+    assert not ok and "stars" in why
+    assert compare_fits({"n_matched": 40, "rms_px": 0.3, "rms_arcmin": 2.3}, None)[0]
+    assert not compare_fits({"n_matched": 5, "rms_px": 0.3, "rms_arcmin": 2.3}, None)[0]
+    assert replace(cur, valid=False).usable() is False
+
+
+def test_cli_with_station_toml_finds_newest_stack_and_camera_folder(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    images = tmp_path / "root" / "SD" / "proc2" / "2026_07_12" / "images"
+    images.mkdir(parents=True)
+    cv2.imwrite(
+        str(images / "2026_07_12_22_15_00_000_010001-stacked.png"),
+        render_star_stack(TRUE, T0, rng=np.random.default_rng(9), n_steps=3),
+    )
+    cfg = tmp_path / "station.toml"
+    cfg.write_text(
+        '[station]\nid = "AMS1"\nlat = 51.8831\nlon = -1.30616\nalt_m = 80.0\ndata_root = "root"\n\n'
+        '[[cameras]]\nid = "010001"\naz_deg = 62.0\nel_deg = 41.0\nfov_h_deg = 84.0\nrotation_deg = 3.0\n'
+        'calibration = "cal/010001"\n'
+    )
+    assert main(["calibrate", "-c", str(cfg), "--camera", "010001"]) == 0, capsys.readouterr()
+    rec = newest_valid_calibration(tmp_path / "cal" / "010001", "010001")
+    assert rec is not None and rec.n_matched >= 60 and rec.station_id == "AMS1"
+    assert main(["calibrate", "-c", str(cfg), "--camera", "999999"]) == 2
+
+
+def test_camera_calibration_dir_rules(tmp_path: Path) -> None:
+    from protocols.calibration import camera_calibration_dir
+
+    assert camera_calibration_dir("cal/1", "1", tmp_path, Path("/data")) == tmp_path / "cal/1"
+    assert camera_calibration_dir("/abs/c", "1", tmp_path, Path("/data")) == Path("/abs/c")
+    assert camera_calibration_dir("", "010001", tmp_path, Path("/data")) == Path("/data/cal/010001")
