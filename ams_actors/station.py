@@ -144,6 +144,10 @@ class Station:
 
     async def start(self) -> None:
         self.paths.ensure()
+        if self.ctx.ledger is None:
+            from ams_actors.store.ledger import Ledger
+
+            self.ctx.ledger = Ledger(self.paths.ledger)
         await self.open_store()
         if self._executor is None:
             self._executor = make_pool(self.config.runtime.worker_count())
@@ -190,6 +194,9 @@ class Station:
             self._executor.shutdown(wait=True, cancel_futures=True)
             self._executor = None
         await self._exits.aclose()
+        if self.ctx.ledger is not None:
+            self.ctx.ledger.close()
+            self.ctx.ledger = None
         log.info("station %s stopped", self.config.station_id)
 
     # -- tasks -----------------------------------------------------------------------------------

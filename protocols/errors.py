@@ -18,3 +18,7 @@ class InputError(Exception):
         self.problem = problem
         where = f"{source}: {field}" if field else source
         super().__init__(f"{where}: {problem}")
+
+    def __reduce__(self) -> tuple[type, tuple[str, str | None, str]]:
+        # picklable, so a process-pool worker can raise it back to the station
+        return (type(self), (self.source, self.field, self.problem))

@@ -87,3 +87,10 @@ def test_cli_reports_config_error_in_one_line_exit_2(tmp_path: Path) -> None:
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
     assert proc.stderr.strip() == f'ams run: {p}: cameras[2].id: expected six digits, got "01x"'
+
+
+def test_input_error_crosses_the_process_pool() -> None:
+    import pickle
+
+    err = pickle.loads(pickle.dumps(InputError("obs.json", "observations[0].lat", "not a number")))
+    assert isinstance(err, InputError) and str(err) == "obs.json: observations[0].lat: not a number"

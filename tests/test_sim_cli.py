@@ -1,4 +1,4 @@
-"""`ams sim` as a new user runs it: a real process, embedded S3, completes and exits 0."""
+"""`ams sim` as a new user runs it: a real process, embedded S3, the report's invariants hold."""
 
 from __future__ import annotations
 
@@ -7,20 +7,26 @@ import subprocess
 import sys
 
 
-def test_ams_sim_runs_and_reports() -> None:
+def test_ams_sim_network_mode_solves_every_event_once() -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "ams_actors", "sim", "--minutes", "3", "--rate", "120", "--json"],
+        [sys.executable, "-m", "ams_actors", "sim", "--mode", "network", "--minutes", "8", "--meteors", "5",
+         "--rate", "40", "--json"],
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=600,
     )
-    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.returncode == 0, proc.stderr[-3000:]
     assert "Traceback" not in proc.stderr
     report = json.loads(proc.stdout)
     assert [s["station"] for s in report["stations"]] == ["SIM01", "SIM02", "SIM03"]
     assert all(s["claims"] == "enabled" for s in report["stations"])  # the probe passed on the embedded S3
-    assert report["virtual_s"] >= 180
-    assert all(a["state"] == "running" for s in report["stations"] for a in s["actors"])
+    assert report["meteors_injected"] == 5
+    assert report["events_expected"] >= 2
+    assert report["events_found"] == report["events_expected"]
+    assert report["events_solved"] == report["events_expected"]
+    assert report["solutions_accepted_per_event"] == [1]
+    assert report["duplicate_solutions"] == 0 and report["lost_events"] == []
+    assert report["v_init_rel_err_median"] < 0.05
 
 
 def test_ams_sim_rejects_bad_arguments_in_one_line() -> None:

@@ -9,6 +9,7 @@ from typing import Any
 from ams_actors.config import StationConfig
 from ams_actors.runtime.actor import Actor, Publish
 from ams_actors.runtime.clock import Clock
+from ams_actors.store.ledger import Ledger
 from ams_actors.store.local_paths import StationPaths
 
 
@@ -20,6 +21,7 @@ class StationContext:
     executor: Executor | None = None
     store: Any = None  # ams_actors.store ObjectStore once opened; None offline
     claims_enabled: bool = False
+    ledger: Ledger | None = None
 
 
 class StationActor(Actor):

@@ -1,12 +1,23 @@
-"""Correlator: On the solving node: correlates all stations' indexes into multi-station events.
+"""Correlator: on the solving node, correlates all stations' daily indexes into multi-station events.
 
-The machinery (inbox, supervision, admin tasks) is complete; the stage's work lands with its issue.
+Built only with ``roles = ["correlator"]``. Every ``schedule.correlate_interval_s`` (and on admin
+``run correlate [--day D]``) it runs ``network.correlation.NetworkCorrelator`` over today and
+yesterday (station clock) or the given day: indexes validated and correlated in the process pool,
+events written with conditional PUTs (safe with two correlators at once), ms_detects written per
+station. It publishes nothing: each station's Syncer learns its events from its ms_detects, the
+correlator's own station included, so there is one path for every station.
 """
 
 from __future__ import annotations
 
 from ams_actors.actors.base import StationActor, StationContext
+from ams_actors.network.correlation import CorrelationReport, NetworkCorrelator, default_days
 from ams_actors.runtime.actor import Publish
+from ams_actors.store.outcomes import StoreError
+from protocols.messages import TaskResult
+from protocols.s3_keys import InvalidKey, parse_day
+
+OFFLINE = "offline: no object store, nothing correlated (see `ams admin status`)"
 
 
 class Correlator(StationActor):
@@ -15,3 +26,51 @@ class Correlator(StationActor):
     def __init__(self, name: str, ctx: StationContext, publish: Publish | None = None) -> None:
         super().__init__(name, ctx, publish)
         self.tick_interval_s = ctx.config.schedule.correlate_interval_s
+        self.last_report: CorrelationReport | None = None
+        self._runner: NetworkCorrelator | None = None
+
+    async def on_tick(self) -> None:
+        await self.correlate()
+
+    async def on_task(self, task: str, day: str | None) -> TaskResult:
+        if day is not None:
+            try:
+                parse_day(day)
+            except InvalidKey as err:
+                return TaskResult(task=task, actor=self.name, done=0, failed=1, detail=str(err))
+        if self.ctx.store is None:
+            return TaskResult(task=task, actor=self.name, done=0, detail=OFFLINE)
+        report = await self.correlate(day)
+        if report is None:
+            return TaskResult(task=task, actor=self.name, done=0, failed=1, detail="correlation failed; see the log")
+        return TaskResult(
+            task=task,
+            actor=self.name,
+            done=len(report.created) + len(report.revised) + len(report.superseded),
+            failed=len(report.problems),
+            detail=report.summary(),
+        )
+
+    async def correlate(self, day: str | None = None) -> CorrelationReport | None:
+        """One run over ``day`` or today and yesterday; None when offline or the store failed."""
+        if self.ctx.store is None:
+            return None
+        days = [day] if day is not None else default_days(self.clock.now().date())
+        if self._runner is None or self._runner.store is not self.ctx.store:
+            # kept between runs: it caches the validated station indexes by ETag
+            self._runner = NetworkCorrelator(
+                self.ctx.store,
+                self.ctx.executor,
+                concurrency=self.ctx.config.store.max_concurrency,
+                logger=self.log,
+            )
+        self._runner.executor = self.ctx.executor
+        try:
+            report = await self._runner.run(days)
+        except StoreError as err:
+            self.log.warning("correlation of %s failed (retried next run): %s", ", ".join(days), err)
+            return None
+        self.last_report = report
+        if report.created or report.revised or report.superseded or report.problems:
+            self.log.info("%s", report.summary())
+        return report

@@ -1,13 +1,86 @@
-"""Housekeeper: Repairs minutes whose outputs are missing and writes per-day processing stats (old
-`fix_days`, `proc_index`).
+"""Housekeeper: resume after a crash, repair missing outputs (old `fix_days`), per-day stats (`proc_index`).
 
-The machinery (inbox, supervision, admin tasks) is complete; the stage's work lands with its issue.
+The files are the truth and the ledger their index, so all three jobs start from one reading of a
+day's folder (`day_files_state`): which clips are there, and which of vals / stack / classification /
+verdict exist for each. From that:
+- resume (at start): pending work is published again — a clip with vals but no classification goes to
+  the Detector, a maybe-meteors clip with no verdict to the Verifier — so a crash loses nothing, and
+  nothing already written is redone;
+- fix_days: the same, plus clips whose vals or stack are missing are scanned again in place;
+- proc_index: per-day counts from the ledger into `proc2/json/proc_stats.json`; `--rebuild` first
+  recreates the ledger from the files alone.
 """
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
 from ams_actors.actors.base import StationActor, StationContext
 from ams_actors.runtime.actor import Publish
+from ams_actors.runtime.files import atomic_write_bytes, atomic_write_json
+from ams_actors.runtime.pool import run_cpu
+from ams_actors.store.local_paths import StationPaths
+from protocols.errors import InputError
+from protocols.messages import ClipClassified, ClipScanned, TaskResult
+from protocols.pipeline_files import DETECT_SUFFIX, VERIFY_SUFFIX, parse_clip_name
+
+DAY_RE = re.compile(r"^\d{4}_\d{2}_\d{2}$")
+
+
+@dataclass(frozen=True, slots=True)
+class ClipFiles:
+    """What exists on disk for one scanned clip."""
+
+    stem: str
+    camera: str
+    day: str
+    clip_path: Path
+    has_vals: bool
+    has_stack: bool
+    result: str | None  # classification from the file present
+    verdict: str | None  # meteor | nometeor
+
+    @property
+    def state(self) -> str:
+        return "classified" if self.result else "scanned" if self.has_vals else "seen"
+
+
+def day_files_state(paths: StationPaths, day: str) -> list[ClipFiles]:
+    """Every clip in `proc2/DAY/` with the outputs that exist for it (one directory listing per folder)."""
+    day_dir, data_dir, img_dir = paths.day_dir(day), paths.data_dir(day), paths.images_dir(day)
+    data = {p.name for p in data_dir.iterdir()} if data_dir.is_dir() else set()
+    images = {p.name for p in img_dir.iterdir()} if img_dir.is_dir() else set()
+    out: list[ClipFiles] = []
+    for clip in sorted(day_dir.glob("*.mp4")) if day_dir.is_dir() else []:
+        try:
+            name = parse_clip_name(clip.name)
+        except InputError:
+            continue
+        stem = name.stem
+        result = next((k for k, suf in DETECT_SUFFIX.items() if stem + suf in data), None)
+        verdict = next((k for k, suf in VERIFY_SUFFIX.items() if stem + suf in data), None)
+        out.append(
+            ClipFiles(
+                stem=stem,
+                camera=name.camera,
+                day=day,
+                clip_path=clip,
+                has_vals=f"{stem}-vals.json" in data,
+                has_stack=f"{stem}-stacked.png" in images,
+                result=result,
+                verdict=verdict,
+            )
+        )
+    return out
+
+
+def days_on_disk(paths: StationPaths) -> list[str]:
+    if not paths.proc2.is_dir():
+        return []
+    return sorted(p.name for p in paths.proc2.iterdir() if p.is_dir() and DAY_RE.match(p.name))
 
 
 class Housekeeper(StationActor):
@@ -16,3 +89,122 @@ class Housekeeper(StationActor):
     def __init__(self, name: str, ctx: StationContext, publish: Publish | None = None) -> None:
         super().__init__(name, ctx, publish)
         self.tick_interval_s = ctx.config.schedule.housekeeping_interval_s
+        self.resumed = 0
+
+    async def on_start(self) -> None:
+        if self.restarts == 0:
+            self.resumed = await self.resume(rescan_missing=False)
+            if self.resumed:
+                self.log.info("resumed %d clip(s) whose processing was interrupted", self.resumed)
+
+    async def on_tick(self) -> None:
+        await self.write_stats()
+
+    async def on_task(self, task: str, day: str | None) -> TaskResult:
+        if task == "fix_days":
+            n = await self.resume(rescan_missing=True, only_day=day)
+            await self.write_stats(day)
+            return TaskResult(task, self.name, done=n, detail=f"{n} clip(s) with missing outputs redone")
+        stats = await self.write_stats(day)
+        return TaskResult(task, self.name, done=len(stats), detail=f"stats for {len(stats)} day(s)")
+
+    # -- resume and repair -----------------------------------------------------------------------
+    async def resume(self, rescan_missing: bool, only_day: str | None = None) -> int:
+        ledger = self.ctx.ledger
+        now = self.clock.now().isoformat()
+        n = 0
+        for day in [only_day] if only_day else days_on_disk(self.ctx.paths):
+            for cf in day_files_state(self.ctx.paths, day):
+                if rescan_missing and (not cf.has_vals or not cf.has_stack):
+                    await self._rescan_in_place(cf)
+                    cf = next(c for c in day_files_state(self.ctx.paths, day) if c.stem == cf.stem)
+                    n += 1
+                row = await ledger.get_clip(cf.stem) if ledger else None
+                if ledger is not None and (row is None or row.state != cf.state):
+                    await ledger.clip_state(cf.stem, cf.camera, cf.day, cf.state, now, result=cf.result)
+                vals_path = self.ctx.paths.data_dir(day) / f"{cf.stem}-vals.json"
+                if cf.has_vals and cf.result is None:
+                    await self.publish(ClipScanned(cf.camera, cf.stem, day, cf.clip_path, vals_path))
+                    n += 1
+                elif cf.result == "maybe-meteors" and cf.verdict is None:
+                    result_path = self.ctx.paths.data_dir(day) / f"{cf.stem}{DETECT_SUFFIX['maybe-meteors']}"
+                    await self.publish(ClipClassified(cf.camera, cf.stem, day, "maybe-meteors", result_path, 0))
+                    n += 1
+        return n
+
+    async def _rescan_in_place(self, cf: ClipFiles) -> None:
+        from ams_actors.actors.scanner import ScanFailure, scan_job
+
+        out = await run_cpu(self.ctx.executor, scan_job, str(cf.clip_path))
+        if isinstance(out, ScanFailure):
+            self.log.warning("fix_days: %s cannot be scanned: %s", cf.clip_path.name, out.reason)
+            return
+        paths = self.ctx.paths
+        atomic_write_json(paths.data_dir(cf.day) / f"{cf.stem}-vals.json", out.vals, indent=None)
+        atomic_write_bytes(paths.images_dir(cf.day) / f"{cf.stem}-stacked.png", out.stack_png)
+        atomic_write_bytes(paths.images_dir(cf.day) / f"{cf.stem}-stacked-tn.jpg", out.thumb_jpg)
+
+    # -- stats -----------------------------------------------------------------------------------
+    async def write_stats(self, day: str | None = None) -> dict[str, Any]:
+        """Update `proc_stats.json` for one day (after a task) or all days; other days are kept."""
+        ledger = self.ctx.ledger
+        if ledger is None:
+            return {}
+        path = self.ctx.paths.proc_stats
+        current: dict[str, Any] = {}
+        if path.exists():
+            import json
+
+            try:
+                current = json.loads(path.read_text()).get("days", {})
+            except (ValueError, OSError, AttributeError):
+                current = {}
+        days = [day] if day else await ledger.days()
+        for d in days:
+            current[d] = await ledger.day_stats(d)
+        doc = {"station": self.ctx.config.station_id, "updated_utc": self.clock.now().isoformat(), "days": current}
+        atomic_write_json(path, doc)
+        return {d: current[d] for d in days}
+
+
+
+def rebuild_ledger_from_files(ctx: StationContext, now_iso: str) -> tuple[int, int]:
+    """Recreate the ledger from the files alone (`ams proc_index --rebuild`): (clips, meteors) found."""
+    import json
+
+    paths = ctx.paths
+    clips: list[tuple[Any, ...]] = []
+    meteors: list[tuple[Any, ...]] = []
+    for day in days_on_disk(paths):
+        for cf in day_files_state(paths, day):
+            n_met = 0
+            if cf.verdict == "meteor":
+                try:
+                    doc = json.loads((paths.data_dir(day) / f"{cf.stem}-meteor.json").read_text())
+                    n_met = len(doc.get("meteors", []))
+                except (OSError, ValueError):
+                    n_met = 0
+            clips.append((cf.stem, cf.camera, day, cf.state, cf.result, cf.verdict, n_met, 0, None, now_iso))
+        bad = paths.bad_dir(day)
+        for clip in sorted(bad.glob("*.mp4")) if bad.is_dir() else []:
+            reason_file = clip.with_name(clip.name + ".reason")
+            reason = reason_file.read_text().strip() if reason_file.exists() else None
+            clips.append((clip.stem, clip.stem[-6:], day, "bad", None, None, 0, 1, reason, now_iso))
+    for clip in sorted(paths.daytime_dir.glob("*.mp4")) if paths.daytime_dir.is_dir() else []:
+        try:
+            name = parse_clip_name(clip.name)
+        except InputError:
+            continue
+        clips.append((name.stem, name.camera, name.day, "daytime", None, None, 0, 0, None, now_iso))
+    archive = paths.archive / "METEOR"
+    for f in sorted(archive.rglob("*.json")) if archive.is_dir() else []:
+        try:
+            doc = json.loads(f.read_text())
+            sd_clip = str(doc.get("sd_clip", ""))
+            name = parse_clip_name(sd_clip)
+            meteors.append((str(doc["meteor_id"]), name.stem, name.camera, name.day, str(f), now_iso))
+        except (OSError, ValueError, KeyError, InputError):
+            continue
+    if ctx.ledger is not None:
+        ctx.ledger.replace_all(clips, meteors)
+    return len(clips), len(meteors)

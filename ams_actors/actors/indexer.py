@@ -1,12 +1,28 @@
-"""Indexer: Keeps the station's daily and yearly meteor index current.
+"""Indexer: keeps the station's daily and yearly meteor index current.
 
-The machinery (inbox, supervision, admin tasks) is complete; the stage's work lands with its issue.
+On every MeteorVerified the meteor's archive JSON is read and its entry put into the day's index
+(``meteor_archive/<STATION>/DETECTS/MI/YYYY/YYYY_MM_DD-meteor_index.json.gz``, the station's site from
+its config); IndexUpdated goes to the Syncer only when the file's bytes changed, so a re-verified
+meteor with the same result causes no upload. The yearly roll-up is rebuilt on the tick
+(``schedule.index_interval_s``) for the years that changed, not per meteor: it reads the whole year.
+
+All file work (JSON, schema checks, gzip of up to thousands of entries) runs in the process pool via
+``run_cpu``; the actor only decides and publishes. It owns no admin task: ``rebuild_day`` is the
+on-demand rebuild from the archive, for the Housekeeper or tools to call.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 from ams_actors.actors.base import StationActor, StationContext
+from ams_actors.network import index_files
+from ams_actors.network.index_files import IndexChange
 from ams_actors.runtime.actor import Publish
+from ams_actors.runtime.pool import run_cpu
+from protocols.messages import IndexUpdated, MeteorVerified
+from protocols.meteor_index import SiteInfo
+from protocols.s3_keys import InvalidKey, parse_day
 
 
 class Indexer(StationActor):
@@ -15,3 +31,81 @@ class Indexer(StationActor):
     def __init__(self, name: str, ctx: StationContext, publish: Publish | None = None) -> None:
         super().__init__(name, ctx, publish)
         self.tick_interval_s = ctx.config.schedule.index_interval_s
+        self._dirty_years: set[int] = set()
+        self._last: dict[str, IndexChange] = {}  # per day: the index as last written (see add_meteor)
+
+    @property
+    def site(self) -> SiteInfo:
+        st = self.ctx.config.station
+        return SiteInfo(lat=st.lat, lon=st.lon, alt_m=st.alt_m)
+
+    async def on_start(self) -> None:
+        # After a restart the roll-up may lag the daily files; the first tick brings it up to date.
+        self._dirty_years.add(self.clock.now().year)
+
+    async def on_message(self, msg: Any) -> None:
+        if not isinstance(msg, MeteorVerified):
+            await super().on_message(msg)
+            return
+        if msg.station_id != self.ctx.config.station_id or not self._valid_day(msg.day):
+            self.log.warning("ignoring %s: not a meteor of station %s", msg, self.ctx.config.station_id)
+            return
+        last = self._last.get(msg.day)
+        change = await run_cpu(
+            self.ctx.executor,
+            index_files.add_meteor,
+            self.ctx.paths,
+            msg.day,
+            self.site,
+            msg.archive_path,
+            last.index if last else None,
+            last.digest if last else "",
+        )
+        await self._after(msg.day, change)
+
+    async def on_tick(self) -> None:
+        await self.roll_up()
+
+    async def rebuild_day(self, day: str) -> IndexChange:
+        """Recreate one day's index from the archive folder alone; publishes IndexUpdated if it changed."""
+        if not self._valid_day(day):
+            raise ValueError(f"day must be YYYY_MM_DD, got {day!r}")
+        change = await run_cpu(self.ctx.executor, index_files.rebuild_day, self.ctx.paths, day, self.site)
+        await self._after(day, change)
+        return change
+
+    async def roll_up(self) -> list[IndexChange]:
+        """Rebuild the yearly roll-up of every year whose daily indexes changed since the last one."""
+        out = []
+        for year in sorted(self._dirty_years):
+            change = await run_cpu(self.ctx.executor, index_files.rebuild_year, self.ctx.paths, year, self.site)
+            for line in change.problems:
+                self.log.warning("%s", line)
+            if change.changed:
+                self.log.info("yearly index %s: %d meteors", change.path.name, change.meteors)
+            self._dirty_years.discard(year)
+            out.append(change)
+        return out
+
+    async def on_stop(self) -> None:
+        if self._dirty_years:
+            await self.roll_up()
+
+    async def _after(self, day: str, change: IndexChange) -> None:
+        if change.index is not None and change.digest:
+            self._last = {day: change}  # the night's day; older days are rarely touched twice
+        for line in change.problems:
+            self.log.warning("%s", line)
+        if not change.changed:
+            return
+        self._dirty_years.add(int(day[:4]))
+        self.log.info("index %s: %d meteors", change.path.name, change.meteors)
+        await self.publish(IndexUpdated(self.ctx.config.station_id, day, change.path, change.meteors))
+
+    @staticmethod
+    def _valid_day(day: str) -> bool:
+        try:
+            parse_day(day)
+        except InvalidKey:
+            return False
+        return True

@@ -14,6 +14,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--minutes", type=float, default=30.0, help="virtual minutes of night (default 30)")
     parser.add_argument("--mode", choices=("video", "network"), default="video",
                         help="video: render H.264 clips through each station's pipeline; network: inject detections")
+    parser.add_argument("--meteors", type=int, help="meteors in the night (default: one per 2 virtual minutes)")
     parser.add_argument("--rate", type=float, default=60.0, help="virtual seconds per real second (default 60)")
     parser.add_argument("--seed", type=int, default=1, help="random seed of the world")
     parser.add_argument("--workdir", type=Path, help="where the stations' data roots go (default: a temp folder)")
@@ -25,7 +26,7 @@ def run(args: argparse.Namespace) -> int:
 
     from ams_actors.runtime.loop import run_async
     from ams_actors.sim.embedded_s3 import EmbeddedS3
-    from ams_actors.sim.network import SimOptions, run_network
+    from ams_actors.sim.network import SimOptions, run_sim
 
     if args.stations < 1 or args.cameras < 1 or args.minutes <= 0 or args.rate <= 0:
         print("ams sim: --stations, --cameras, --minutes and --rate must be positive", file=sys.stderr)
@@ -33,23 +34,22 @@ def run(args: argparse.Namespace) -> int:
     if not args.verbose:
         logging.getLogger().setLevel(logging.WARNING)
     opts = SimOptions(stations=args.stations, cameras=args.cameras, minutes=args.minutes, mode=args.mode,
-                      rate=args.rate, seed=args.seed, workdir=args.workdir)
+                      meteors=args.meteors, rate=args.rate, seed=args.seed, workdir=args.workdir)
     progress = _progress_bar() if sys.stderr.isatty() and not args.json else None
     with EmbeddedS3() as s3:
-        report = run_async(run_network(opts, s3.url, progress))
+        report = run_async(run_sim(opts, s3.url, progress))
     if args.json:
-        print(json.dumps({"stations": report.stations, "virtual_s": report.virtual_s,
-                          "wall_s": round(report.wall_s, 2), **report.figures}, indent=1))
+        print(json.dumps({**report.figures, "virtual_s": report.virtual_s, "stations": report.stations}, indent=1))
         return 0
     from ams_actors.commands.admin import format_status
 
     print(f"ams sim: {opts.stations} stations x {opts.cameras} cameras, {report.virtual_s / 60:.0f} virtual minutes "
           f"in {report.wall_s:.1f} s wall ({opts.mode} mode)")
+    for key, value in report.figures.items():
+        print(f"  {key:30s} {value}")
     for status in report.stations:
         print()
         print(format_status(status))
-    for key, value in report.figures.items():
-        print(f"{key}: {value}")
     return 0
 
 

@@ -44,7 +44,12 @@ def run(args: argparse.Namespace) -> int:
         station = Station(config, admin_socket=False)
         await station.start()
         try:
-            results = await station.run_task(verb, args.day)
+            if verb == "proc_index" and args.rebuild:
+                from ams_actors.actors.housekeeper import rebuild_ledger_from_files
+
+                n_clips, n_meteors = rebuild_ledger_from_files(station.ctx, station.clock.now().isoformat())
+                print(f"ledger rebuilt from the files: {n_clips} clips, {n_meteors} meteors")
+            results = await station.run_task(verb, None if args.rebuild else args.day)
         finally:
             await station.stop()
         failed = 0

@@ -41,9 +41,10 @@ class Supervisor:
         self._tasks[actor.name] = asyncio.create_task(self._supervise(actor), name=f"actor:{actor.name}")
 
     async def wait_stopped(self, actor: Actor) -> None:
+        """Wait until the actor's supervision ended (stopped, failed or cancelled); never raises."""
         task = self._tasks.get(actor.name)
-        if task is not None:
-            await asyncio.shield(task)
+        if task is not None and not task.done():
+            await asyncio.wait({task})
 
     async def cancel_all(self) -> None:
         for task in self._tasks.values():

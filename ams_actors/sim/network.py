@@ -1,27 +1,41 @@
 """The simulated network: N real `Station` objects on one virtual clock against one embedded S3.
 
-Every fake station is the production `Station` with its own data root, config and store client;
-only the world around it is fake (the sky, the cameras, the clock). The harness builds the
-stations, runs the virtual night, and gathers the status of every station for the report.
+Every fake station is the production `Station` with its own data root, config and store client; only
+the world around it is fake (the sky, the cameras, the clock). In network mode each station is handed
+the meteor archive JSON its Verifier would have written, at the virtual time it would have written it;
+in video mode (`sim/video.py`) real H.264 minutes go through each station's whole pipeline. Then the
+real Indexer → Syncer → Correlator → Syncer → EventBroker → Solver chain runs, and the report compares
+what the bucket holds at the end with the truth.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import math
 import tempfile
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from ams_actors.config import StationConfig, parse_config
-from ams_actors.runtime.clock import VirtualClock
+from ams_actors.kernels import geo
+from ams_actors.runtime.clock import Clock, VirtualClock
+from ams_actors.runtime.files import atomic_write_json
 from ams_actors.runtime.pool import make_pool
+from ams_actors.sim.detections import meteor_docs_for_station
+from ams_actors.sim.world import SimMeteor, SimStation, World, make_meteors, make_stations
 from ams_actors.station import Station
+from protocols import claims as c
+from protocols.messages import MeteorVerified
+from protocols.pipeline_files import parse_clip_name
 
 NIGHT_START = datetime(2026, 7, 12, 22, 0, tzinfo=UTC)
+BUCKET = "ams-sim"
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,12 +44,17 @@ class SimOptions:
     cameras: int = 2
     minutes: float = 30.0
     mode: str = "video"  # "video" | "network"
+    meteors: int | None = None  # default: about one per 2 virtual minutes per station pair
     rate: float = 60.0  # virtual seconds per real second
     seed: int = 1
     workdir: Path | None = None
     center_lat: float = 51.5
     center_lon: float = 0.0
-    spacing_km: float = 60.0
+    spacing_km: float = 70.0
+    drain_minutes: float = 20.0  # after the night: time for sync, correlation and solving to finish
+    lease_s: float = 60.0
+    skew_s: tuple[float, ...] = ()  # per-station wall-clock skew (s), for clock-skew faults
+    noise_arcsec: float = 60.0
 
 
 @dataclass(slots=True)
@@ -46,90 +65,289 @@ class SimReport:
     figures: dict[str, Any] = field(default_factory=dict)
 
 
-def station_positions(n: int, lat0: float, lon0: float, spacing_km: float) -> list[tuple[float, float]]:
-    """Stations on a ring (plus the centre from 4 on), `spacing_km` apart: overlapping skies."""
-    out: list[tuple[float, float]] = []
-    ring = n if n < 4 else n - 1
-    radius_km = spacing_km / (2 * math.sin(math.pi / ring)) if ring > 1 else 0.0
-    if n >= 4:
-        out.append((lat0, lon0))
-    for i in range(ring):
-        a = 2 * math.pi * i / ring
-        dlat = radius_km * math.cos(a) / 111.2
-        dlon = radius_km * math.sin(a) / (111.2 * math.cos(math.radians(lat0)))
-        out.append((lat0 + dlat, lon0 + dlon))
-    return out
-
-
 def station_config(
-    station_id: str, lat: float, lon: float, root: Path, cameras: int, endpoint: str, partners: list[str],
-    roles: list[str],
+    st: SimStation, root: Path, endpoint: str, partners: list[str], roles: list[str], lease_s: float
 ) -> StationConfig:
     cams = "\n".join(
-        f'[[cameras]]\nid = "{10001 + i:06d}"\naz_deg = {(360.0 / cameras) * i + 45.0:.1f}\nel_deg = 45.0\n'
-        f"fov_h_deg = 90.0\n"
-        for i in range(cameras)
+        f'[[cameras]]\nid = "{cam.id}"\naz_deg = {cam.az_deg}\nel_deg = {cam.el_deg}\n'
+        f"fov_h_deg = {cam.fov_h_deg}\nrotation_deg = {cam.rotation_deg}\n"
+        for cam in st.cameras
     )
     text = f"""
 [station]
-id = "{station_id}"
-lat = {lat:.6f}
-lon = {lon:.6f}
-alt_m = 50.0
-data_root = "{root}"
+id = "{st.id}"
+lat = {st.lat}
+lon = {st.lon}
+alt_m = {st.alt_m}
+data_root = "{root / st.id}"
 {cams}
 [store]
 endpoint = "{endpoint}"
-bucket = "ams-sim"
+bucket = "{BUCKET}"
 timeout_s = 10.0
 [network]
 partners = [{", ".join(f'"{p}"' for p in partners)}]
 roles = [{", ".join(f'"{r}"' for r in roles)}]
+[schedule]
+scan_interval_s = 20.0
+clip_settle_s = 30.0
+sync_interval_s = 60.0
+correlate_interval_s = 120.0
+index_interval_s = 120.0
+[claims]
+lease_s = {lease_s}
+skew_margin_s = {lease_s / 4}
+renew_margin_s = {lease_s / 10}
 [runtime]
 workers = 2
-max_restarts = 10
+max_restarts = 20
 """
-    return parse_config(text, source=f"sim:{station_id}.toml")
+    return parse_config(text, source=f"sim:{st.id}.toml")
 
 
-async def run_network(
-    opts: SimOptions, endpoint: str, progress: Callable[[float], None] | None = None
-) -> SimReport:
-    """Run the stations for `opts.minutes` of virtual time and return their final status."""
-    from ams_actors.store.objectstore import Credentials, ObjectStore
+@dataclass(slots=True)
+class Truth:
+    """Which station meteors each true meteor became (filled while injecting or rendering)."""
 
+    seen_by: dict[str, dict[str, str]] = field(default_factory=dict)  # truth key -> station -> meteor id
+
+    def expected_events(self) -> list[str]:
+        return [k for k, st in self.seen_by.items() if len(st) >= 2]
+
+
+class SimNetwork:
+    """The stations, their clock and the truth of one simulated night."""
+
+    def __init__(self, opts: SimOptions, endpoint: str, root: Path) -> None:
+        self.opts = opts
+        self.endpoint = endpoint
+        self.root = root
+        self.rng = np.random.default_rng(opts.seed)
+        stations = make_stations(opts.stations, opts.cameras, opts.center_lat, opts.center_lon, opts.spacing_km,
+                                 self.rng)
+        radius_km = max(60.0, opts.spacing_km * math.sqrt(max(1, opts.stations)) * 0.45)
+        n_meteors = opts.meteors if opts.meteors is not None else max(4, int(opts.minutes / 2))
+        meteors = make_meteors(n_meteors, NIGHT_START, opts.minutes, opts.center_lat, opts.center_lon, radius_km,
+                               self.rng)
+        self.world = World(NIGHT_START, opts.minutes, stations, meteors)
+        self.clock = VirtualClock(start=NIGHT_START, rate=opts.rate)
+        self.truth = Truth()
+        self.pool = make_pool(2)
+        ids = [s.id for s in stations]
+        self.stations: list[Station] = []
+        for i, st in enumerate(stations):
+            roles = ["station", "correlator", "publisher"] if i == 0 else ["station"]
+            cfg = station_config(st, root, endpoint, [p for p in ids if p != st.id], roles, opts.lease_s)
+            skew = opts.skew_s[i] if i < len(opts.skew_s) else 0.0
+            clock: Clock = self.clock.skewed(skew) if skew else self.clock
+            self.stations.append(Station(cfg, clock=clock, executor=self.pool, admin_socket=False))
+
+    # -- running ---------------------------------------------------------------------------------
+    async def start(self) -> None:
+        from ams_actors.store.objectstore import Credentials, ObjectStore
+
+        creds = Credentials.from_env("AMS_S3_ACCESS_KEY_ID", "AMS_S3_SECRET_ACCESS_KEY")
+        async with ObjectStore.open(self.endpoint, BUCKET, credentials=creds) as store:
+            await store.ensure_bucket()
+        await asyncio.gather(*(s.start() for s in self.stations))
+
+    async def stop(self) -> None:
+        await asyncio.gather(*(s.stop() for s in self.stations), return_exceptions=True)
+        self.pool.shutdown(wait=True, cancel_futures=True)
+
+    async def inject_network_mode(self) -> None:
+        """Hand each station its verified meteors 30 s (virtual) after each meteor, like its Verifier."""
+        for sm in self.world.meteors:
+            wait = (sm.meteor.epoch - self.clock.now()).total_seconds() + 30.0
+            if wait > 0:
+                await self.clock.sleep(wait)
+            for station, sim_st in zip(self.stations, self.world.stations, strict=True):
+                cfg = station.config
+                docs = meteor_docs_for_station(sm.meteor, cfg.station_id, sim_st.lat, sim_st.lon, sim_st.alt_m,
+                                               cfg.cameras, self.rng, noise_arcsec=self.opts.noise_arcsec)
+                for doc in docs:
+                    await self.deliver(station, doc)
+                if docs:  # the station keeps its longest view, as the correlator will
+                    best = max(docs, key=lambda d: len(d["frames"]))
+                    self.truth.seen_by.setdefault(sm.key, {})[cfg.station_id] = best["meteor_id"]
+
+    @staticmethod
+    async def deliver(station: Station, doc: dict[str, Any]) -> None:
+        day = parse_clip_name(doc["sd_clip"]).day
+        path = station.paths.archive_meteor(day, doc["meteor_id"])
+        atomic_write_json(path, doc)
+        await station.publish(MeteorVerified(station.config.station_id, doc["camera"], doc["meteor_id"], day, path))
+
+    async def run(
+        self, inject: Callable[[], Awaitable[None]], progress: Callable[[float], None] | None = None
+    ) -> float:
+        """Run the night and the drain; returns the virtual seconds simulated."""
+        t0 = self.clock.monotonic()
+        night = self.opts.minutes * 60.0
+        total = night + self.opts.drain_minutes * 60.0
+        injector = asyncio.create_task(inject())
+        try:
+            while (elapsed := self.clock.monotonic() - t0) < total:
+                if progress is not None:
+                    progress(min(1.0, elapsed / total))
+                if elapsed > night and injector.done() and await self.all_solved():
+                    break
+                await self.clock.sleep(min(30.0, total - elapsed))
+                for st in self.stations:
+                    if st.supervisor.failed.is_set():
+                        raise RuntimeError(f"station {st.config.station_id} failed: {st.supervisor.failure}")
+            if injector.done() and injector.exception() is not None:
+                raise injector.exception()  # type: ignore[misc]
+        finally:
+            injector.cancel()
+        if progress is not None:
+            progress(1.0)
+        return self.clock.monotonic() - t0
+
+    async def all_solved(self) -> bool:
+        expected = self.truth.expected_events()
+        if not expected:
+            return True
+        bucket = await self.read_bucket()
+        found = self.match_events(bucket)
+        return all(
+            key in found and bucket["claims"].get(found[key], (None,))[0] == c.ClaimState.SOLVED for key in expected
+        )
+
+    # -- reading the outcome ---------------------------------------------------------------------
+    async def read_bucket(self) -> dict[str, Any]:
+        """Events (members), claims and solutions as the bucket holds them now."""
+        from ams_actors.store.objectstore import Credentials, ObjectStore
+        from ams_actors.store.outcomes import StoredObject
+
+        creds = Credentials.from_env("AMS_S3_ACCESS_KEY_ID", "AMS_S3_SECRET_ACCESS_KEY")
+        events: dict[str, dict[str, Any]] = {}
+        claims: dict[str, tuple[c.ClaimState, int, str, str | None]] = {}
+        solutions: dict[str, list[str]] = {}
+        async with ObjectStore.open(self.endpoint, BUCKET, credentials=creds) as store:
+            for key in await store.list_keys("events/"):
+                parts = key.split("/")
+                if len(parts) < 5:
+                    continue
+                event_id = parts[3]
+                if key.endswith("/event.json"):
+                    got = await store.get(key)
+                    if isinstance(got, StoredObject):
+                        events[event_id] = json.loads(got.body)
+                elif key.endswith("/claim.json"):
+                    got = await store.get(key)
+                    if isinstance(got, StoredObject):
+                        rec = c.ClaimRecord.from_bytes(got.body)
+                        claims[event_id] = (rec.state, rec.epoch, rec.owner, c.accepted_solution_key(rec))
+                elif "/solutions/" in key:
+                    solutions.setdefault(event_id, []).append(key)
+            accepted: dict[str, dict[str, Any]] = {}
+            for event_id, (state, _epoch, _owner, sol_key) in claims.items():
+                if state == c.ClaimState.SOLVED and sol_key:
+                    got = await store.get(sol_key)
+                    if isinstance(got, StoredObject):
+                        accepted[event_id] = json.loads(got.body)
+        return {"events": events, "claims": claims, "solutions": solutions, "accepted": accepted}
+
+    def match_events(self, bucket: dict[str, Any]) -> dict[str, str]:
+        """truth key -> event id, where the event's members are that meteor's observations."""
+        owner: dict[tuple[str, str], str] = {}
+        for key, seen in self.truth.seen_by.items():
+            for station, meteor_id in seen.items():
+                owner[(station, meteor_id)] = key
+        votes: dict[str, dict[str, int]] = {}
+        for event_id, ev in bucket["events"].items():
+            if ev.get("superseded_by"):
+                continue
+            for m in ev.get("members", []):
+                key = owner.get((m["station_id"], m["meteor_id"]))
+                if key is not None:
+                    votes.setdefault(key, {})
+                    votes[key][event_id] = votes[key].get(event_id, 0) + 1
+        return {key: max(v.items(), key=lambda kv: (kv[1], kv[0]))[0] for key, v in votes.items()}
+
+    def report(self, bucket: dict[str, Any]) -> dict[str, Any]:
+        truth_by_key = {m.key: m for m in self.world.meteors}
+        expected = self.truth.expected_events()
+        found = self.match_events(bucket)
+        matched_events = set(found.values())
+        solved = [k for k in expected if k in found and found[k] in bucket["accepted"]
+                  and bucket["accepted"][found[k]].get("status") == "solved"]
+        dir_err, v_err, begin_err = [], [], []
+        for key in solved:
+            sol = bucket["accepted"][found[key]]
+            d, v, b = solution_errors(sol, truth_by_key[key])
+            dir_err.append(d)
+            v_err.append(v)
+            begin_err.append(b)
+        active = [e for e, ev in bucket["events"].items() if not ev.get("superseded_by")]
+        accepted_per_event = [1 if e in bucket["accepted"] else 0 for e in active]
+        per_station = {st.config.station_id: 0 for st in self.stations}
+        for seen in self.truth.seen_by.values():
+            for station in seen:
+                per_station[station] += 1
+
+        def med(xs: list[float]) -> float | None:
+            return round(float(np.median(xs)), 4) if xs else None
+
+        return {
+            "meteors_injected": len(self.world.meteors),
+            "detected_per_station": per_station,
+            "events_expected": len(expected),
+            "events_found": sum(1 for k in expected if k in found),
+            "events_in_bucket": len(active),
+            "events_not_in_truth": len([e for e in active if e not in matched_events]),
+            "events_solved": len(solved),
+            "solutions_accepted_per_event": sorted(set(accepted_per_event)),
+            "duplicate_solutions": sum(1 for e in active if len(bucket["solutions"].get(e, [])) > 1),
+            "solution_objects": sum(len(v) for v in bucket["solutions"].values()),
+            "lost_events": sorted(k for k in expected if k not in found or k not in solved),
+            "dir_err_deg_median": med(dir_err),
+            "v_init_rel_err_median": med(v_err),
+            "begin_dist_m_median": med(begin_err),
+            "max_epoch": max((v[1] for v in bucket["claims"].values()), default=0),
+        }
+
+
+def solution_errors(sol: dict[str, Any], truth: SimMeteor) -> tuple[float, float, float]:
+    """(direction error deg, |v_init| relative error, begin point's distance from the true line m)."""
+    b, e = sol["begin"], sol["end"]
+    pb = geo.geodetic_to_ecef(b["lat"], b["lon"], b["alt_m"])
+    pe = geo.geodetic_to_ecef(e["lat"], e["lon"], e["alt_m"])
+    d = pe - pb
+    dir_err = float(geo.angle_between_deg(d, truth.meteor.direction))
+    v_err = abs(sol["v_init_m_s"] - truth.meteor.v_init_m_s) / truth.meteor.v_init_m_s
+    begin_err = float(truth.meteor.distance_from_line_m(np.asarray(pb)[None, :])[0])
+    return dir_err, float(v_err), begin_err
+
+
+async def run_sim(opts: SimOptions, endpoint: str, progress: Callable[[float], None] | None = None) -> SimReport:
     loop = asyncio.get_running_loop()
     t_wall = loop.time()
     with tempfile.TemporaryDirectory(prefix="ams-sim-", dir=opts.workdir) as tmp:
-        root = Path(tmp)
-        creds = Credentials.from_env("AMS_S3_ACCESS_KEY_ID", "AMS_S3_SECRET_ACCESS_KEY")
-        async with ObjectStore.open(endpoint, "ams-sim", credentials=creds) as admin_store:
-            await admin_store.ensure_bucket()
-        clock = VirtualClock(start=NIGHT_START, rate=opts.rate)
-        ids = [f"SIM{i + 1:02d}" for i in range(opts.stations)]
-        positions = station_positions(opts.stations, opts.center_lat, opts.center_lon, opts.spacing_km)
-        pool = make_pool(2)
-        stations = []
-        for i, (sid, (lat, lon)) in enumerate(zip(ids, positions, strict=True)):
-            roles = ["station", "correlator", "publisher"] if i == 0 else ["station"]
-            cfg = station_config(sid, lat, lon, root / sid, opts.cameras, endpoint, [p for p in ids if p != sid], roles)
-            stations.append(Station(cfg, clock=clock, executor=pool, admin_socket=False))
+        net = SimNetwork(opts, endpoint, Path(tmp))
+        await net.start()
         try:
-            await asyncio.gather(*(s.start() for s in stations))
-            total = opts.minutes * 60.0
-            t0 = clock.monotonic()
-            while (elapsed := clock.monotonic() - t0) < total:
-                if progress is not None:
-                    progress(elapsed / total)
-                await clock.sleep(min(30.0, total - elapsed))
-            if progress is not None:
-                progress(1.0)
-            report = SimReport(
-                stations=[s.status() for s in stations],
-                virtual_s=clock.monotonic() - t0,
-            )
+            if opts.mode == "video":
+                from ams_actors.sim.video import VideoFeeder
+
+                feeder = VideoFeeder(net)
+                inject: Callable[[], Awaitable[None]] = feeder.run
+            else:
+                inject = net.inject_network_mode
+            virtual_s = await net.run(inject, progress)
+            bucket = await net.read_bucket()
+            figures = net.report(bucket)
+            if opts.mode == "video":
+                figures.update(feeder.figures())
+            statuses = [s.status() for s in net.stations]
         finally:
-            await asyncio.gather(*(s.stop() for s in stations), return_exceptions=True)
-            pool.shutdown(wait=True, cancel_futures=True)
+            await net.stop()
+    report = SimReport(stations=statuses, virtual_s=virtual_s, figures=figures)
     report.wall_s = loop.time() - t_wall
+    report.figures["wall_s"] = round(report.wall_s, 1)
     return report
+
+
+def night_end(opts: SimOptions) -> datetime:
+    return NIGHT_START + timedelta(minutes=opts.minutes)

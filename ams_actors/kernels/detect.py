@@ -1,0 +1,302 @@
+"""Values-detect kernel (the old ``rvd``): a clip's scan values → moving objects → rules → verdict.
+
+Input is only the ``-vals.json`` document (no video), so this is cheap and can be re-run over a whole
+night. Steps, and why:
+
+1. Peaks: the per-cell peaks the scan recorded for frames above threshold (several per frame, so a
+   meteor is seen even while a brighter plane or twinkling star holds the frame's global maximum).
+2. Static sources out: positions that are hot in many frames of the minute (twinkling bright stars,
+   hot pixels, lights on the ground) are dropped before tracking so they cannot capture a track.
+3. Runs and tracking: frames with remaining peaks form runs; peaks are linked frame to frame into
+   tracks with a constant-velocity prediction (gaps of up to ``max_gap`` frames are bridged: faint
+   meteors flicker around the threshold under compression).
+4. Rules per object — enough frames, not static, one direction, near-linear, angular speed in a
+   meteor's range (deg/s from the pixel scale), not long-lived — each recorded with its measured value
+   so an operator sees why an object passed or failed.
+5. Verdict: ``toomany`` when the minute is full of objects (cloud edges, lightning, a shaking mast),
+   else ``maybe-meteors`` when any object passed, else ``detect``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ams_actors.sim.scene import DEFAULT_PIXEL_SCALE_DEG
+from protocols.pipeline_files import DETECT_FORMAT
+
+
+@dataclass(frozen=True, slots=True)
+class DetectParams:
+    min_frames: int = 5  # detections in the object
+    max_gap: int = 3  # frames without a detection bridged inside one object
+    min_fill: float = 0.5  # detections / frame span
+    static_hits: int = 6  # a 2-px position hot in this many frames of the minute is a static source
+    min_disp_px: float = 4.0  # total motion below this: static
+    max_rms_px: float = 1.6  # perpendicular RMS from the fitted line
+    max_backsteps: float = 0.2  # fraction of steps against the direction of motion
+    min_speed_deg_s: float = 1.5
+    max_speed_deg_s: float = 90.0
+    max_duration_s: float = 5.0
+    max_objects: int = 15  # more moving objects (≥ min_frames points) than this: toomany
+    crowded_frame_frac: float = 0.3  # frames whose peak count hit the scan's cap: toomany if more
+    first_gate_px: float = 22.0  # how far a second detection may be from a first (fast meteors)
+    min_peak_over: float = 2.0  # brightest detection must exceed the threshold by this (DN) ...
+    min_peak_ratio: float = 1.3  # ... and be at least this × the threshold: chains of noise sit at it
+
+
+@dataclass(slots=True)
+class _Track:
+    fns: list[int] = field(default_factory=list)
+    xs: list[float] = field(default_factory=list)
+    ys: list[float] = field(default_factory=list)
+    vs: list[float] = field(default_factory=list)
+    vx: float = 0.0  # px/frame, least squares over the last few points (cached: tracking is hot)
+    vy: float = 0.0
+
+    def add(self, fn: int, x: float, y: float, v: float) -> None:
+        self.fns.append(fn)
+        self.xs.append(x)
+        self.ys.append(y)
+        self.vs.append(v)
+        k = min(len(self.fns), 6)
+        if k >= 2:
+            f = self.fns[-k:]
+            fm = sum(f) / k
+            sff = sum((a - fm) ** 2 for a in f)
+            if sff > 0:
+                xm = sum(self.xs[-k:]) / k
+                ym = sum(self.ys[-k:]) / k
+                self.vx = sum((a - fm) * (b - xm) for a, b in zip(f, self.xs[-k:], strict=True)) / sff
+                self.vy = sum((a - fm) * (b - ym) for a, b in zip(f, self.ys[-k:], strict=True)) / sff
+
+    def predict(self, fn: int, first_gate: float) -> tuple[float, float, float]:
+        """Predicted (x, y) at frame ``fn`` and the gate radius (px)."""
+        gap = fn - self.fns[-1]
+        if len(self.fns) == 1:
+            return self.xs[-1], self.ys[-1], first_gate * gap
+        sp = math.hypot(self.vx, self.vy)
+        return (self.xs[-1] + self.vx * gap, self.ys[-1] + self.vy * gap,
+                4.0 + 0.35 * sp * gap + (2.0 if len(self.fns) < 3 else 0.0))
+
+
+def detect_vals(
+    vals: dict[str, Any], *, pixel_scale_deg: float = DEFAULT_PIXEL_SCALE_DEG, params: DetectParams | None = None,
+    max_peaks: int = 24,
+) -> dict[str, Any]:
+    """Classify one clip from its vals. Returns the detect document (DETECT_SCHEMA); its
+    ``classification`` picks the file suffix (protocols.pipeline_files.DETECT_SUFFIX).
+
+    ``pixel_scale_deg``: degrees per SD pixel (from the calibration, or FOV / width).
+    """
+    prm = params or DetectParams()
+    fps = float(vals["fps"])
+    thresh = float(vals["thresh"])
+    n_frames = int(vals["n_frames"])
+    frames: list[tuple[int, list[list[float]]]] = list(zip(vals["cells_fn"], vals.get("peaks", []), strict=False))
+    crowded = sum(1 for _, pk in frames if len(pk) >= max_peaks)
+
+    # 1+2: merge split blobs within a frame, then drop static sources
+    merged: list[tuple[int, list[tuple[float, float, float]]]] = []
+    hits: dict[tuple[int, int], int] = {}
+    for fn, pk in frames:
+        keep: list[tuple[float, float, float]] = []
+        for x, y, v in pk:  # brightest first
+            if all((x - a) ** 2 + (y - b) ** 2 > 16.0 for a, b, _ in keep):
+                keep.append((float(x), float(y), float(v)))
+        merged.append((fn, keep))
+        for x, y, _ in keep:
+            key = (int(x // 2), int(y // 2))
+            hits[key] = hits.get(key, 0) + 1
+    static_keys = {k for k, c in hits.items() if c >= prm.static_hits}
+
+    def is_static(x: float, y: float) -> bool:
+        kx, ky = int(x // 2), int(y // 2)
+        return any((kx + dx, ky + dy) in static_keys for dx in (-1, 0, 1) for dy in (-1, 0, 1))
+
+    moving = [(fn, [p for p in pk if not is_static(p[0], p[1])]) for fn, pk in merged]
+    moving = [(fn, pk) for fn, pk in moving if pk]
+
+    # 3: runs of frames with (non-static) detections, and tracking
+    n_runs = 0
+    last = -10
+    for fn, _ in moving:
+        if fn - last > prm.max_gap + 1:
+            n_runs += 1
+        last = fn
+    active: list[_Track] = []
+    done: list[_Track] = []
+    for fn, pk in moving:
+        still = []
+        for t in active:
+            (still if fn - t.fns[-1] <= prm.max_gap + 1 else done).append(t)
+        active = still
+        # nearest-prediction assignment, brightest peaks first; one peak per track per frame
+        preds = [t.predict(fn, prm.first_gate_px) for t in active]
+        taken: set[int] = set()
+        for x, y, v in pk:
+            best, best_d = -1, 1e9
+            for i, (px_, py_, gate) in enumerate(preds):
+                if i in taken:
+                    continue
+                dd = math.hypot(x - px_, y - py_)
+                if dd <= gate and dd < best_d:
+                    best, best_d = i, dd
+            if best < 0:
+                nt = _Track()
+                nt.add(fn, x, y, v)
+                active.append(nt)
+                preds.append((x, y, -1.0))  # a new track takes nothing more in its own frame
+                taken.add(len(active) - 1)
+            else:
+                active[best].add(fn, x, y, v)
+                taken.add(best)
+    done.extend(active)
+    tracks = _extend_tracks([t for t in done if t.fns], moving, prm)
+    tracks = sorted((t for t in tracks if len(t.fns) >= 2), key=lambda t: t.fns[0])
+
+    # 4: rules
+    objects = []
+    n_two = sum(1 for t in tracks if len(t.fns) < 3)
+    tracks = [t for t in tracks if len(t.fns) >= 3]  # two-point links are everywhere in noise
+    for oid, t in enumerate(tracks):
+        checks, failed = _rules(t, fps, pixel_scale_deg, n_frames, prm)
+        need = max(thresh + prm.min_peak_over, prm.min_peak_ratio * thresh)
+        checks["peak_val"] = max(t.vs)
+        if max(t.vs) < need:
+            failed.append(f"faint: brightest {max(t.vs):.0f} < {need:.1f} (threshold {thresh:.0f})")
+        objects.append({
+            "oid": oid, "fns": t.fns, "xs": [round(v, 2) for v in t.xs], "ys": [round(v, 2) for v in t.ys],
+            "vals": t.vs, "passed": not failed, "failed": failed, "checks": checks,
+        })
+    # things that really move coherently (noise chains fail linear/fill/frames and do not count)
+    n_moving = sum(1 for o in objects if not (_names(o["failed"]) & {"frames", "static", "linear", "fill", "faint"}))
+    passed = [o for o in objects if o["passed"]]
+    if n_moving > prm.max_objects or crowded > prm.crowded_frame_frac * max(n_frames, 1):
+        cls = "toomany"
+        reason = f"{n_moving} moving objects, {crowded} crowded frames (limits {prm.max_objects}, " \
+                 f"{prm.crowded_frame_frac:.0%} of frames)"
+    elif passed:
+        cls = "maybe-meteors"
+        reason = f"{len(passed)} of {len(objects)} objects passed every rule"
+    else:
+        cls = "detect"
+        reason = f"none of {len(objects)} objects passed" if objects else "no moving objects"
+    # keep the file readable: 2-point noise links are only counted
+    listed = objects
+    if n_two:
+        reason += f"; {n_two} two-point links not listed"
+    return {
+        "format": DETECT_FORMAT, "clip": vals["clip"], "camera": vals["camera"], "start_utc": vals["start_utc"],
+        "classification": cls, "reason": reason, "fps": fps, "thresh": float(vals["thresh"]),
+        "pixel_scale_deg": pixel_scale_deg, "n_runs": n_runs, "objects": listed,
+    }
+
+
+def _extend_tracks(tracks: list[_Track], moving: list[tuple[int, list[tuple[float, float, float]]]],
+                   prm: DetectParams) -> list[_Track]:
+    """Grow each track of ≥4 points at both ends with peaks on its fitted line (≤2.5 px off).
+
+    Greedy frame-to-frame linking can hand a meteor's first point to a noise peak that happened to
+    be near it a frame earlier; this takes such points back (from short tracks only).
+    """
+    by_fn = {fn: pk for fn, pk in moving}
+    owner: dict[tuple[int, float, float], _Track] = {}
+    for t in tracks:
+        for fn, x, y in zip(t.fns, t.xs, t.ys, strict=True):
+            owner[(fn, x, y)] = t
+    for t in sorted(tracks, key=lambda t: -len(t.fns)):
+        if len(t.fns) < 4:
+            continue
+        for _ in range(2 * prm.max_gap + 4):
+            f = np.asarray(t.fns, float)
+            cx, cy = np.polyfit(f, t.xs, 1), np.polyfit(f, t.ys, 1)
+            grew = False
+            for fn in list(range(t.fns[0] - prm.max_gap - 1, t.fns[0])) + list(
+                    range(t.fns[-1] + 1, t.fns[-1] + prm.max_gap + 2)):
+                if fn in t.fns:
+                    continue
+                ex, ey = float(np.polyval(cx, fn)), float(np.polyval(cy, fn))
+                for x, y, v in by_fn.get(fn, ()):
+                    other = owner.get((fn, x, y))
+                    if other is t or (other is not None and len(other.fns) >= 4):
+                        continue
+                    if (x - ex) ** 2 + (y - ey) ** 2 <= 2.5**2:
+                        if other is not None:
+                            i = next(i for i, (a, b, c) in enumerate(zip(other.fns, other.xs, other.ys,
+                                                                          strict=True)) if (a, b, c) == (fn, x, y))
+                            for lst in (other.fns, other.xs, other.ys, other.vs):
+                                del lst[i]
+                        j = int(np.searchsorted(t.fns, fn))
+                        t.fns.insert(j, fn)
+                        t.xs.insert(j, x)
+                        t.ys.insert(j, y)
+                        t.vs.insert(j, v)  # (velocity cache no longer used after tracking)
+                        owner[(fn, x, y)] = t
+                        grew = True
+                        break
+            if not grew:
+                break
+    return [t for t in tracks if t.fns]
+
+
+def _names(failed: list[str]) -> set[str]:
+    return {f.split(":", 1)[0] for f in failed}
+
+
+def _rules(t: _Track, fps: float, scale: float, n_frames: int,
+           prm: DetectParams) -> tuple[dict[str, Any], list[str]]:
+    f = np.asarray(t.fns, float)
+    x = np.asarray(t.xs, float)
+    y = np.asarray(t.ys, float)
+    n = len(f)
+    span = int(f[-1] - f[0]) + 1
+    checks: dict[str, Any] = {"n_frames": n, "span_frames": span, "duration_s": round(span / fps, 3)}
+    failed: list[str] = []
+    if n < prm.min_frames:
+        failed.append(f"frames: {n} detections < {prm.min_frames}")
+    fill = n / span
+    checks["fill"] = round(fill, 3)
+    if fill < prm.min_fill:
+        failed.append(f"fill: {fill:.2f} of the span has detections < {prm.min_fill}")
+    if span / fps > prm.max_duration_s:
+        failed.append(f"long: lasts {span / fps:.1f} s > {prm.max_duration_s} s"
+                      + (" (whole minute)" if span > 0.8 * n_frames else ""))
+    # line fit by PCA: direction, perpendicular RMS
+    cx, cy = x.mean(), y.mean()
+    m = np.column_stack([x - cx, y - cy])
+    if n >= 2 and np.any(m):
+        _, _, vt = np.linalg.svd(m, full_matrices=False)
+        u = vt[0]
+    else:
+        u = np.array([1.0, 0.0])
+    along = m @ u
+    perp = m @ np.array([-u[1], u[0]])
+    rms = float(np.sqrt(np.mean(perp**2))) if n >= 3 else 0.0
+    if n >= 2:
+        slope = float(np.polyfit(f, along, 1)[0])  # px/frame along the line
+    else:
+        slope = 0.0
+    if slope < 0:
+        along, slope = -along, -slope
+    disp = float(along.max() - along.min()) if n else 0.0
+    speed = slope * fps * scale
+    steps = np.diff(along)
+    back = float(np.mean(steps < -1.0)) if len(steps) else 0.0
+    checks.update({"disp_px": round(disp, 2), "rms_px": round(rms, 3), "speed_px_frame": round(slope, 3),
+                   "speed_deg_s": round(speed, 3), "backsteps": round(back, 3),
+                   "direction_deg": round(float(np.degrees(np.arctan2(u[1], u[0]))) % 360.0, 1)})
+    if disp < prm.min_disp_px:
+        failed.append(f"static: moved {disp:.1f} px < {prm.min_disp_px}")
+    if n >= 3 and rms > prm.max_rms_px:
+        failed.append(f"linear: {rms:.2f} px RMS from a line > {prm.max_rms_px}")
+    if back > prm.max_backsteps:
+        failed.append(f"direction: {back:.0%} of steps backwards > {prm.max_backsteps:.0%}")
+    if speed < prm.min_speed_deg_s:
+        failed.append(f"slow: {speed:.2f} deg/s < {prm.min_speed_deg_s}")
+    if speed > prm.max_speed_deg_s:
+        failed.append(f"fast: {speed:.1f} deg/s > {prm.max_speed_deg_s}")
+    return checks, failed

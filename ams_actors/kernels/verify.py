@@ -1,0 +1,614 @@
+"""Verify kernel (the old ``rvms``): measure a maybe-meteor frame by frame and accept or reject it.
+
+Plain functions for a process-pool worker (picklable arguments and results; no files written except
+by :func:`write_trim`, which the actor calls with a temp path):
+
+- :func:`verify_object` — decode the SD window (±1 s around the detection) exactly (deblocking on:
+  measurement), subtract a per-pixel median background of the window's quiet frames, centroid the
+  meteor in each frame (sub-pixel, intensity-weighted, in an aperture stretched along the motion so a
+  motion-blurred streak is measured at its light centre), fit the path and motion, reject what is not a
+  meteor with a reason, optionally measure the same frames in the HD clip, time-stamp each frame
+  (minute start + fn/fps) and map pixels to the sky with the given calibration, or the
+  :class:`PinholeFallback` (pointing az/el, rotation, horizontal FOV) until astrometry lands.
+- :func:`verify_clip` — all objects of one ``-maybe-meteors.json``: the per-clip verdict document
+  (``-meteor.json`` / ``-nometeor.json``) plus the meteor records (design.md §7).
+- :func:`trim_range` / :func:`write_trim` — the trim's frame range and its re-encoding.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+import av
+import cv2
+import numpy as np
+from numpy.typing import NDArray
+
+from ams_actors.kernels import geo
+from ams_actors.kernels.video import ClipUnreadable, clip_info, iter_y, open_clip, stream_fps, y_plane
+from ams_actors.sim.scene import DEFAULT_PIXEL_SCALE_DEG
+from protocols.pipeline_files import METEOR_FORMAT, VERIFY_FORMAT, iso_ms, parse_clip_name
+
+F64 = NDArray[np.float64]
+
+
+# ---------------------------------------------------------------------------------------------
+# calibration interface and the pinhole fallback
+# ---------------------------------------------------------------------------------------------
+
+@runtime_checkable
+class Calibration(Protocol):
+    """What the Verifier needs from a camera calibration (the astrometry module provides the real one).
+
+    ``x``, ``y`` are SD pixels (arrays), ``t`` the UTC times of those points. Degrees throughout;
+    az from north through east, el true; ra/dec J2000.
+    """
+
+    def pixel_to_azel(self, x: F64, y: F64, t: Sequence[datetime]) -> tuple[F64, F64]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class PinholeFallback:
+    """FALLBACK calibration: an ideal pinhole camera from the config's pointing and field of view.
+
+    Used only until the astrometry issue provides fitted calibrations. No lens distortion, no
+    refraction: expect errors of a degree or more towards the edges of a wide-angle field. RA/Dec
+    (J2000) need the station's latitude/longitude; sidereal time from the IAU 1982 GMST formula with
+    UT1 ≈ UTC and IAU 1976 precession — far below the pinhole model's own error.
+    """
+
+    az_deg: float
+    el_deg: float
+    rot_deg: float = 0.0  # image rotation about the optical axis (positive: clockwise on the image)
+    hfov_deg: float = 90.0
+    width: int = 640
+    height: int = 360
+    lat_deg: float | None = None
+    lon_deg: float | None = None
+
+    file: str | None = None
+    model: str = "pinhole-fallback"
+
+    @property
+    def pixel_scale_deg(self) -> float:
+        return self.hfov_deg / self.width
+
+    def pixel_to_azel(self, x: F64, y: F64, t: Sequence[datetime] | None = None) -> tuple[F64, F64]:
+        f = (self.width / 2.0) / math.tan(math.radians(self.hfov_deg) / 2.0)
+        dx = (np.asarray(x, float) - (self.width - 1) / 2.0) / f
+        dy = (np.asarray(y, float) - (self.height - 1) / 2.0) / f
+        r = math.radians(self.rot_deg)
+        xr = math.cos(r) * dx + math.sin(r) * dy
+        yr = -math.sin(r) * dx + math.cos(r) * dy
+        az, el = math.radians(self.az_deg), math.radians(self.el_deg)
+        fwd = np.array([math.cos(el) * math.sin(az), math.cos(el) * math.cos(az), math.sin(el)])
+        right = np.array([math.cos(az), -math.sin(az), 0.0])
+        up = np.cross(right, fwd)
+        d = fwd[None, :] + xr[..., None] * right - yr[..., None] * up
+        return geo.enu_to_azel(d)
+
+    def pixel_to_radec(self, x: F64, y: F64, t: Sequence[datetime]) -> tuple[F64, F64]:
+        if self.lat_deg is None or self.lon_deg is None:
+            raise ValueError("pinhole fallback needs the station lat/lon for RA/Dec")
+        az, el = self.pixel_to_azel(x, y, t)
+        return azel_to_radec_j2000(az, el, t, self.lat_deg, self.lon_deg)
+
+
+def azel_to_radec_j2000(az: F64, el: F64, t: Sequence[datetime], lat_deg: float,
+                        lon_deg: float) -> tuple[F64, F64]:
+    """Horizontal → equatorial J2000 (fallback accuracy: a few arcseconds + refraction ignored)."""
+    a, e, phi = np.radians(az), np.radians(el), math.radians(lat_deg)
+    sd = math.sin(phi) * np.sin(e) + math.cos(phi) * np.cos(e) * np.cos(a)
+    dec = np.arcsin(np.clip(sd, -1, 1))
+    ha = np.arctan2(-np.sin(a) * np.cos(e), math.cos(phi) * np.sin(e) - math.sin(phi) * np.cos(e) * np.cos(a))
+    jd = np.array([_jd(ti) for ti in t])
+    d = jd - 2451545.0
+    tc = d / 36525.0
+    gmst = 280.46061837 + 360.98564736629 * d + 0.000387933 * tc**2 - tc**3 / 38710000.0
+    ra = np.radians(gmst + lon_deg) - ha
+    # precess from the equinox of date back to J2000 (IAU 1976 angles), per point
+    v = np.stack([np.cos(dec) * np.cos(ra), np.cos(dec) * np.sin(ra), np.sin(dec)], -1)
+    out = np.empty_like(v)
+    for i, tt in enumerate(tc):
+        out[i] = _precession_matrix(float(tt)).T @ v[i]
+    return np.degrees(np.arctan2(out[:, 1], out[:, 0])) % 360.0, np.degrees(np.arcsin(np.clip(out[:, 2], -1, 1)))
+
+
+def _jd(t: datetime) -> float:
+    return t.timestamp() / 86400.0 + 2440587.5
+
+
+def _precession_matrix(t: float) -> F64:
+    """J2000 → mean equator/equinox of date, ``t`` Julian centuries from J2000 (IAU 1976)."""
+    asec = math.pi / 180.0 / 3600.0
+    zeta = (2306.2181 * t + 0.30188 * t * t + 0.017998 * t**3) * asec
+    z = (2306.2181 * t + 1.09468 * t * t + 0.018203 * t**3) * asec
+    th = (2004.3109 * t - 0.42665 * t * t - 0.041833 * t**3) * asec
+
+    def rz(a: float) -> F64:
+        c, s = math.cos(a), math.sin(a)
+        return np.array([[c, s, 0], [-s, c, 0], [0, 0, 1.0]])
+
+    def ry(a: float) -> F64:
+        c, s = math.cos(a), math.sin(a)
+        return np.array([[c, 0, -s], [0, 1.0, 0], [s, 0, c]])
+
+    return rz(-z) @ ry(th) @ rz(-zeta)
+
+
+# ---------------------------------------------------------------------------------------------
+# measuring
+# ---------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class VerifyParams:
+    pad_s: float = 1.0  # trim / decode window around the detection
+    extend_frames: int = 8  # look for the meteor this far beyond the detected frames
+    roi_margin_px: float = 24.0
+    min_snr: float = 4.0  # smoothed peak over smoothed-noise sigma to accept a frame's measurement
+    psf_px: float = 1.2  # PSF sigma guess (SD px)
+    min_frames: int = 4
+    max_rms_px: float = 1.0  # perpendicular RMS of the centroids from the fitted line
+    max_along_rms_px: float = 1.5  # along-track RMS from a quadratic motion fit
+    min_speed_deg_s: float = 2.0
+    max_speed_deg_s: float = 90.0
+    max_duration_s: float = 5.0
+    max_backsteps: float = 0.15
+    persistent_max_deg_s: float = 5.0  # the "persistent" (plane/satellite) rule applies below this speed
+
+
+@dataclass(slots=True)
+class Measurement:
+    fns: list[int] = field(default_factory=list)
+    x: list[float] = field(default_factory=list)
+    y: list[float] = field(default_factory=list)
+    w: list[float] = field(default_factory=list)
+    h: list[float] = field(default_factory=list)
+    intensity: list[float] = field(default_factory=list)
+    snr: list[float] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class VerifyOutcome:
+    """Result for one object: ``meteor`` (the §7 record) when accepted, else ``reason``."""
+
+    oid: int
+    accepted: bool
+    reason: str | None
+    report: dict[str, Any]
+    trim: tuple[int, int]
+    meteor: dict[str, Any] | None = None
+
+
+def trim_range(fns: Sequence[int], n_frames: int, fps: float, pad_s: float = 1.0) -> tuple[int, int]:
+    """The trim's frames ``[start, stop)``: the object's frames ± ``pad_s`` seconds, inside the clip."""
+    pad = int(round(pad_s * fps))
+    return max(0, min(fns) - pad), min(n_frames, max(fns) + pad + 1)
+
+
+def write_trim(src: str | Path, dst: str | Path, start: int, stop: int, *, crf: int = 18) -> int:
+    """Re-encode frames ``[start, stop)`` of ``src`` to ``dst`` (MP4/H.264, same fps, high quality).
+
+    Writes exactly ``dst`` (the actor passes a temp path and renames). Returns the frames written.
+    """
+    fr_written = 0
+    with open_clip(src) as (_, s_in):
+        fps = stream_fps(s_in)
+        w, h = s_in.codec_context.width, s_in.codec_context.height
+    out = av.open(str(dst), "w", format="mp4")
+    try:
+        st = out.add_stream("libx264", rate=int(round(fps)),
+                            options={"preset": "veryfast", "crf": str(crf), "g": "50", "sc_threshold": "0"})
+        st.width, st.height, st.pix_fmt = w, h, "yuv420p"
+        yuv = np.full((h * 3 // 2, w), 128, np.uint8)
+        with open_clip(src) as (c_in, s_in):
+            tb = s_in.time_base
+            t0 = s_in.start_time or 0
+            if start > 0:
+                c_in.seek(int(t0 + (start - 1) / fps / tb), backward=True, any_frame=False, stream=s_in)
+            for n, frame in enumerate(c_in.decode(s_in)):
+                fn = int(round(float((frame.pts - t0) * tb) * fps)) if frame.pts is not None else n
+                if fn < start:
+                    continue
+                if fn >= stop:
+                    break
+                yuv[:h] = y_plane(frame)
+                # keep the colour planes as they were (cameras are colour; keeps the trim faithful)
+                arr = frame.to_ndarray(format="yuv420p")
+                yuv[h:] = arr[h:]
+                for p in st.encode(av.VideoFrame.from_ndarray(yuv, format="yuv420p")):
+                    out.mux(p)
+                fr_written += 1
+        for p in st.encode():
+            out.mux(p)
+    finally:
+        out.close()
+    return fr_written
+
+
+def _decode_roi(path: str | Path, start: int, stop: int, roi: tuple[int, int, int, int]) -> tuple[list[int],
+                                                                                                  NDArray[np.float32]]:
+    x0, y0, x1, y1 = roi
+    fns: list[int] = []
+    crops: list[NDArray[np.uint8]] = []
+    for fn, y in iter_y(path, start=start, stop=stop):
+        fns.append(fn)
+        crops.append(y[y0:y1, x0:x1].copy())
+    if not crops:
+        raise ClipUnreadable(path, f"no frames decoded in {start}..{stop}")
+    return fns, np.asarray(crops, dtype=np.float32)
+
+
+def _measure(
+    path: str | Path, start: int, stop: int, pred: dict[int, tuple[float, float]], *, width: int, height: int,
+    scale: float, step_px: float, direction: tuple[float, float], quiet: set[int], prm: VerifyParams,
+) -> Measurement:
+    """Centroid the object in each frame of ``pred`` (predicted positions, in this clip's pixels)."""
+    pts = np.array(list(pred.values()))
+    margin = prm.roi_margin_px * scale + step_px
+    x0 = int(max(0, math.floor(pts[:, 0].min() - margin)))
+    x1 = int(min(width, math.ceil(pts[:, 0].max() + margin)))
+    y0 = int(max(0, math.floor(pts[:, 1].min() - margin)))
+    y1 = int(min(height, math.ceil(pts[:, 1].max() + margin)))
+    m = Measurement()
+    if x1 - x0 < 8 or y1 - y0 < 8:
+        return m
+    fns, cube = _decode_roi(path, start, stop, (x0, y0, x1, y1))
+    idx = {fn: i for i, fn in enumerate(fns)}
+    q = [idx[f] for f in fns if f in quiet]
+    bg_frames = cube[q] if len(q) >= 8 else cube
+    bg = np.median(bg_frames, axis=0)
+    res = bg_frames - bg
+    sigma = float(1.4826 * np.median(np.abs(res - np.median(res)))) or 1.0
+    psf = prm.psf_px * scale
+    ksize = int(2 * math.ceil(2 * psf) + 1)
+    # noise of the smoothed difference, measured the same way (correlated compression noise)
+    sm_q = np.stack([cv2.GaussianBlur(r, (ksize, ksize), psf) for r in res[:: max(1, len(res) // 8)]])
+    sigma_sm = float(1.4826 * np.median(np.abs(sm_q - np.median(sm_q)))) or sigma
+    ux, uy = direction
+    half_along = step_px / 2.0 + 2.5 * psf
+    half_across = 2.5 * psf
+    search = 4.0 * scale + 0.5 * step_px
+    for fn, (px, py) in sorted(pred.items()):
+        i = idx.get(fn)
+        if i is None:
+            continue
+        d = cube[i] - bg
+        sm = cv2.GaussianBlur(d, (ksize, ksize), psf)
+        lx, ly = px - x0, py - y0
+        sx0, sx1 = int(max(0, lx - search)), int(min(d.shape[1], lx + search + 1))
+        sy0, sy1 = int(max(0, ly - search)), int(min(d.shape[0], ly + search + 1))
+        if sx1 <= sx0 or sy1 <= sy0:
+            continue
+        win = sm[sy0:sy1, sx0:sx1]
+        k = int(win.argmax())
+        peak = float(win.flat[k])
+        snr = peak / sigma_sm
+        if snr < prm.min_snr:
+            continue
+        cy, cx = sy0 + k // win.shape[1], sx0 + k % win.shape[1]
+        cxf, cyf = float(cx), float(cy)
+        ok = True
+        for _ in range(4):
+            r = int(math.ceil(half_along + 1))
+            bx0, bx1 = max(0, int(cxf) - r), min(d.shape[1], int(cxf) + r + 2)
+            by0, by1 = max(0, int(cyf) - r), min(d.shape[0], int(cyf) + r + 2)
+            gy, gx = np.mgrid[by0:by1, bx0:bx1].astype(np.float64)
+            rx, ry = gx - cxf, gy - cyf
+            al = rx * ux + ry * uy
+            ac = -rx * uy + ry * ux
+            inside = (np.abs(al) <= half_along) & (np.abs(ac) <= half_across)
+            wgt = np.where(inside, np.maximum(d[by0:by1, bx0:bx1], 0.0), 0.0)
+            s = float(wgt.sum())
+            if s <= 0:
+                ok = False
+                break
+            nx, ny = float((gx * wgt).sum() / s), float((gy * wgt).sum() / s)
+            moved = math.hypot(nx - cxf, ny - cyf)
+            cxf, cyf = nx, ny
+            if moved < 0.01:
+                break
+        if not ok:
+            continue
+        above = inside & (d[by0:by1, bx0:bx1] > 2.5 * sigma)
+        if above.any():
+            wx = float(gx[above].max() - gx[above].min() + 1)
+            wy = float(gy[above].max() - gy[above].min() + 1)
+        else:
+            wx = wy = 1.0
+        m.fns.append(fn)
+        m.x.append(cxf + x0)
+        m.y.append(cyf + y0)
+        m.w.append(wx)
+        m.h.append(wy)
+        m.intensity.append(float(np.where(inside, d[by0:by1, bx0:bx1], 0.0).sum()))
+        m.snr.append(round(snr, 2))
+    return m
+
+
+def _fit(fns: F64, xs: F64, ys: F64) -> dict[str, Any]:
+    """Line (PCA) + motion fit: perpendicular RMS, along-track quadratic RMS, speed, backsteps."""
+    cx, cy = xs.mean(), ys.mean()
+    mm = np.column_stack([xs - cx, ys - cy])
+    _, _, vt = np.linalg.svd(mm, full_matrices=False)
+    u = vt[0]
+    along = mm @ u
+    if np.polyfit(fns, along, 1)[0] < 0:
+        u = -u
+        along = -along
+    perp = mm @ np.array([-u[1], u[0]])
+    deg = 2 if len(fns) >= 6 else 1
+    coef = np.polyfit(fns, along, deg)
+    along_res = along - np.polyval(coef, fns)
+    v_lin = float(np.polyfit(fns, along, 1)[0])
+    steps = np.diff(along) / np.maximum(np.diff(fns), 1)
+    return {
+        "direction": (float(u[0]), float(u[1])),
+        "rms_px": float(np.sqrt(np.mean(perp**2))),
+        "along_rms_px": float(np.sqrt(np.mean(along_res**2))),
+        "speed_px_frame": v_lin,
+        "backsteps": float(np.mean(steps < -1.0)) if len(steps) else 0.0,
+        "coef": coef,
+        "u": u,
+        "c": (cx, cy),
+    }
+
+
+def _model_offsets(fit: dict[str, Any], fns: F64, xs: F64, ys: F64) -> F64:
+    """Distance (px) of each centroid from the fitted line-and-motion model."""
+    u = fit["u"]
+    cx, cy = fit["c"]
+    along_model = np.polyval(fit["coef"], fns)
+    mx = cx + u[0] * along_model
+    my = cy + u[1] * along_model
+    return np.asarray(np.hypot(xs - mx, ys - my))
+
+
+def verify_object(
+    sd_path: str | Path,
+    obj: dict[str, Any],
+    *,
+    station: str,
+    clip_name: str | None = None,
+    hd_path: str | Path | None = None,
+    calibration: Any = None,
+    pixel_scale_deg: float | None = None,
+    params: VerifyParams | None = None,
+) -> VerifyOutcome:
+    """Measure and judge one object of a ``-maybe-meteors.json``.
+
+    ``calibration``: anything with ``pixel_to_azel(x, y, t)`` (and optionally ``pixel_to_radec``),
+    a bare callable ``(x, y, t) -> (az, el)``, or None (no sky coordinates). ``pixel_scale_deg``
+    defaults to the calibration's, else 90°/640 px.
+    """
+    prm = params or VerifyParams()
+    name = parse_clip_name(clip_name or Path(sd_path).name)
+    info = clip_info(sd_path)
+    fps = info.fps
+    n_frames = info.n_frames or int(max(obj["fns"]) + 2 * fps)
+    oid = int(obj["oid"])
+    scale_deg = pixel_scale_deg or getattr(calibration, "pixel_scale_deg", None) or DEFAULT_PIXEL_SCALE_DEG
+    start, stop = trim_range(obj["fns"], n_frames, fps, prm.pad_s)
+    f = np.asarray(obj["fns"], float)
+    xs, ys = np.asarray(obj["xs"], float), np.asarray(obj["ys"], float)
+    report: dict[str, Any] = {"detect_frames": [int(f[0]), int(f[-1])], "window": [start, stop]}
+
+    def reject(reason: str) -> VerifyOutcome:
+        return VerifyOutcome(oid=oid, accepted=False, reason=reason, report=report, trim=(start, stop))
+
+    if len(f) < 2:
+        return reject("too few detections to predict a path")
+    # predicted positions from the detection's track, a little beyond both ends
+    px = np.polyfit(f, xs, 1)
+    py = np.polyfit(f, ys, 1)
+    lo = max(start, int(f[0]) - prm.extend_frames)
+    hi = min(stop - 1, int(f[-1]) + prm.extend_frames)
+    pred = {fn: (float(np.polyval(px, fn)), float(np.polyval(py, fn))) for fn in range(lo, hi + 1)}
+    pred = {k: v for k, v in pred.items() if -4 <= v[0] <= info.width + 3 and -4 <= v[1] <= info.height + 3}
+    if not pred:
+        return reject("predicted path outside the image")
+    step = float(math.hypot(px[0], py[0]))
+    sp = math.hypot(px[0], py[0]) or 1.0
+    direction = (float(px[0] / sp), float(py[0] / sp))
+    quiet = set(range(start, stop)) - set(range(lo - 2, hi + 3))
+    m = _measure(sd_path, start, stop, pred, width=info.width, height=info.height, scale=1.0, step_px=step,
+                 direction=direction, quiet=quiet, prm=prm)
+    report["measured_frames"] = len(m.fns)
+    if len(m.fns) < prm.min_frames:
+        return reject(f"frames: measured in {len(m.fns)} frames < {prm.min_frames}")
+    # robust path: fit the motion on the core (the brighter half of the frames), then keep only the
+    # frames consistent with it — at the faint ends a noise blob, a star residual or a compression
+    # artefact can win the search window; many inconsistent frames mean it is no meteor
+    n_meas = len(m.fns)
+    snr_a = np.asarray(m.snr)
+    core = snr_a >= max(prm.min_snr, 0.4 * float(snr_a.max()))
+    if core.sum() < 3:
+        core = snr_a >= np.sort(snr_a)[-3]
+    fa = np.asarray(m.fns, float)
+    xa, ya = np.asarray(m.x), np.asarray(m.y)
+    cfit = _fit(fa[core], xa[core], ya[core])
+    off = _model_offsets(cfit, fa, xa, ya)
+    good_mask = off <= 1.5 + 0.1 * abs(cfit["speed_px_frame"])
+    good = [i for i in range(n_meas) if good_mask[i]]
+    for attr in ("fns", "x", "y", "w", "h", "intensity", "snr"):
+        setattr(m, attr, [getattr(m, attr)[i] for i in good])
+    keep = _longest_run(m.fns, 3)
+    for attr in ("fns", "x", "y", "w", "h", "intensity", "snr"):
+        setattr(m, attr, [getattr(m, attr)[i] for i in keep])
+    report["outlier_frames"] = n_meas - len(m.fns)
+    if len(m.fns) < prm.min_frames:
+        return reject(f"frames: {len(m.fns)} frames consistent with one motion < {prm.min_frames}")
+    if n_meas - len(m.fns) > 0.3 * n_meas:
+        return reject(f"erratic: {n_meas - len(m.fns)} of {n_meas} frames off the fitted motion")
+    fa = np.asarray(m.fns, float)
+    fit = _fit(fa, np.asarray(m.x), np.asarray(m.y))
+    speed = fit["speed_px_frame"] * fps * scale_deg
+    dur = (fa[-1] - fa[0] + 1) / fps
+    report.update({
+        "rms_px": round(fit["rms_px"], 3), "along_rms_px": round(fit["along_rms_px"], 3),
+        "speed_px_frame": round(fit["speed_px_frame"], 3), "speed_deg_s": round(speed, 3),
+        "duration_s": round(float(dur), 3), "backsteps": round(fit["backsteps"], 3),
+        "peak_snr": max(m.snr), "pixel_scale_deg": scale_deg,
+    })
+    if fit["rms_px"] > prm.max_rms_px:
+        return reject(f"not linear: {fit['rms_px']:.2f} px RMS from the fitted line > {prm.max_rms_px}")
+    if fit["along_rms_px"] > max(prm.max_along_rms_px, 0.15 * fit["speed_px_frame"]):
+        return reject(f"erratic motion: {fit['along_rms_px']:.2f} px RMS along the path")
+    if fit["backsteps"] > prm.max_backsteps:
+        return reject(f"not one direction: {fit['backsteps']:.0%} of steps backwards")
+    if speed < prm.min_speed_deg_s:
+        return reject(f"too slow: {speed:.2f} deg/s < {prm.min_speed_deg_s}")
+    if speed > prm.max_speed_deg_s:
+        return reject(f"too fast: {speed:.1f} deg/s > {prm.max_speed_deg_s}")
+    if dur > prm.max_duration_s:
+        return reject(f"too long: {dur:.1f} s > {prm.max_duration_s}")
+    # a plane: its strobe makes single-frame spikes far above its steady light
+    inten = np.maximum(np.asarray(m.intensity), 1e-6)
+    if len(inten) >= 8:
+        base = np.median(inten)
+        spikes = np.flatnonzero(inten > 3.0 * base)
+        groups = int(np.sum(np.diff(spikes) > 2)) + 1 if len(spikes) else 0
+        report["blink_groups"] = groups
+        if groups >= 2:
+            return reject(f"blinking: {groups} separate flashes > 3x its steady light (aircraft strobe)")
+    # a meteor fades in and out; something as bright at both ends of the search as in the middle,
+    # and measured right up to both ends, lasts longer than the window: a plane or satellite
+    # (slow movers only: a long fast meteor caught by the detector in its middle can also fill the
+    # search window, while planes and satellites cross at a few deg/s at most)
+    snr_a = np.asarray(m.snr)
+    if m.fns[0] <= lo + 1 and m.fns[-1] >= hi - 1 and len(snr_a) >= 8 and speed < prm.persistent_max_deg_s:
+        k = max(2, len(snr_a) // 8)
+        ends = min(float(np.median(snr_a[:k])), float(np.median(snr_a[-k:])))
+        report["end_snr_ratio"] = round(ends / float(np.median(snr_a)), 3)
+        if ends >= 0.6 * float(np.median(snr_a)):
+            return reject("persistent: as bright at both ends of the search window as in the middle")
+
+    # HD: same frames, positions scaled from the SD measurement
+    hd: dict[int, tuple[float, float]] = {}
+    hd_clip = None
+    if hd_path is not None and Path(hd_path).exists():
+        try:
+            hinfo = clip_info(hd_path)
+            s = hinfo.width / info.width
+            hpred = {fn: ((x + 0.5) * s - 0.5, (y + 0.5) * s - 0.5) for fn, x, y in zip(m.fns, m.x, m.y, strict=True)}
+            hm = _measure(hd_path, start, stop, hpred, width=hinfo.width, height=hinfo.height, scale=s,
+                          step_px=step * s, direction=fit["direction"], quiet=quiet, prm=prm)
+            hd = {fn: (x, y) for fn, x, y in zip(hm.fns, hm.x, hm.y, strict=True)}
+            hd_clip = Path(hd_path).name
+            report["hd_frames"] = len(hd)
+        except ClipUnreadable as e:
+            report["hd_error"] = e.reason
+
+    times = [name.start_utc + timedelta(seconds=fn / fps) for fn in m.fns]
+    sky: dict[str, F64] = {}
+    cal_info: dict[str, Any] = {"file": None, "model": "none", "fit_quality": None}
+    if calibration is not None:
+        xa, ya = np.asarray(m.x), np.asarray(m.y)
+        fn_azel = getattr(calibration, "pixel_to_azel", calibration)
+        sky["az"], sky["el"] = fn_azel(xa, ya, times)
+        radec = getattr(calibration, "pixel_to_radec", None)
+        if radec is not None:
+            try:
+                sky["ra"], sky["dec"] = radec(xa, ya, times)
+            except ValueError as e:
+                report["radec_error"] = str(e)
+        cal_info = {"file": getattr(calibration, "file", None), "model": getattr(calibration, "model", "custom"),
+                    "fit_quality": getattr(calibration, "fit_quality", None)}
+
+    frames = []
+    for i, fn in enumerate(m.fns):
+        fr: dict[str, Any] = {
+            "fn": int(fn), "t_utc": iso_ms(times[i]), "x": round(m.x[i], 3), "y": round(m.y[i], 3),
+            "w": m.w[i], "h": m.h[i], "intensity": round(m.intensity[i], 1), "snr": m.snr[i],
+        }
+        for k, arr in sky.items():
+            fr[k] = round(float(arr[i]), 5)
+        if fn in hd:
+            fr["hd_x"], fr["hd_y"] = round(hd[fn][0], 3), round(hd[fn][1], 3)
+        frames.append(fr)
+    trim_name = f"{name.stem}-trim-{start:04d}"
+    meteor = {
+        "format": METEOR_FORMAT,
+        "meteor_id": trim_name,
+        "station": station,
+        "camera": name.camera,
+        "sd_clip": name.name,
+        "hd_clip": hd_clip,
+        "sd_trim": trim_name + ".mp4",
+        "hd_trim": (trim_name + "-HD.mp4") if hd_clip else None,
+        "calibration": cal_info,
+        "frames": frames,
+        "report": {**report, "oid": oid, "trim": [start, stop], "fps": fps},
+    }
+    return VerifyOutcome(oid=oid, accepted=True, reason=None, report=report, trim=(start, stop), meteor=meteor)
+
+
+def _longest_run(fns: list[int], max_gap: int) -> list[int]:
+    """Indices of the longest stretch of ``fns`` whose consecutive gaps are ≤ ``max_gap``."""
+    if not fns:
+        return []
+    best: list[int] = []
+    cur = [0]
+    for i in range(1, len(fns)):
+        if fns[i] - fns[i - 1] <= max_gap:
+            cur.append(i)
+        else:
+            best = max(best, cur, key=len)
+            cur = [i]
+    return max(best, cur, key=len)
+
+
+def verify_clip(
+    sd_path: str | Path,
+    detect_doc: dict[str, Any],
+    *,
+    station: str,
+    hd_path: str | Path | None = None,
+    calibration: Any = None,
+    pixel_scale_deg: float | None = None,
+    params: VerifyParams | None = None,
+) -> tuple[dict[str, Any], list[dict[str, Any]], list[VerifyOutcome]]:
+    """Verify every passed object of a ``-maybe-meteors.json`` document.
+
+    Returns ``(verdict, meteors, outcomes)``: the ``-meteor.json``/``-nometeor.json`` document
+    (VERIFY_SCHEMA; its ``result`` picks the suffix), the meteor records (METEOR_SCHEMA), and the
+    per-object outcomes (with trim ranges, for the trims the actor writes). Objects whose accepted
+    frames overlap an earlier accepted meteor are rejected as duplicates.
+    """
+    clip = detect_doc["clip"]
+    outcomes: list[VerifyOutcome] = []
+    meteors: list[dict[str, Any]] = []
+    taken: list[tuple[int, int]] = []
+    for obj in detect_doc["objects"]:
+        if not obj.get("passed"):
+            continue
+        oc = verify_object(sd_path, obj, station=station, clip_name=clip, hd_path=hd_path, calibration=calibration,
+                           pixel_scale_deg=pixel_scale_deg or detect_doc.get("pixel_scale_deg"), params=params)
+        if oc.accepted and oc.meteor is not None:
+            fns = [fr["fn"] for fr in oc.meteor["frames"]]
+            a, b = fns[0], fns[-1]
+            mx = float(np.mean([fr["x"] for fr in oc.meteor["frames"]]))
+            my = float(np.mean([fr["y"] for fr in oc.meteor["frames"]]))
+            dup = any(a <= tb and ta <= b for ta, tb in taken) and any(
+                abs(mx - float(np.mean([fr["x"] for fr in mm["frames"]]))) < 20
+                and abs(my - float(np.mean([fr["y"] for fr in mm["frames"]]))) < 20 for mm in meteors)
+            if dup:
+                oc = VerifyOutcome(oid=oc.oid, accepted=False, reason="duplicate of an accepted meteor",
+                                   report=oc.report, trim=oc.trim)
+            else:
+                taken.append((a, b))
+                meteors.append(oc.meteor)
+        outcomes.append(oc)
+    verdict = {
+        "format": VERIFY_FORMAT, "clip": clip, "camera": detect_doc["camera"], "start_utc": detect_doc["start_utc"],
+        "result": "meteor" if meteors else "nometeor",
+        "meteors": [{"oid": o.oid, "meteor_id": o.meteor["meteor_id"], "first_fn": o.meteor["frames"][0]["fn"],
+                     "last_fn": o.meteor["frames"][-1]["fn"]} for o in outcomes if o.accepted and o.meteor],
+        "rejected": [{"oid": o.oid, "reason": o.reason or "", "report": o.report} for o in outcomes if not o.accepted],
+    }
+    return verdict, meteors, outcomes

@@ -1,0 +1,194 @@
+"""Benchmark: detection quality of scan → detect → verify on a rendered test night, against the truth.
+
+Renders ``--minutes`` SD camera-minutes (in a process pool, SD only) with ≥30 meteors of varied
+brightness, speed and duration, plus aircraft, satellites, noise flashes and passing clouds; runs the
+scan, detect and verify kernels on each clip exactly as the actors will; matches reported meteors
+to the true ones.
+
+Figures: recall (true meteors with peak SNR ≥ 5 in ≥ 6 frames that were reported), false_per_60min
+(reported meteors matching no true meteor, per 60 camera-minutes), centroid_err_px_median (per-frame
+SD centroid error of matched meteors against the light-weighted truth).
+Targets: recall ≥ 0.95, false_per_60min ≤ 1, centroid_err_px_median ≤ 0.5.
+
+    python3 scripts/bench/detection.py [--minutes 60] [--procs 2] [--seconds 60] [--seed 100]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+def _init() -> None:
+    import cv2
+
+    cv2.setNumThreads(1)
+
+
+def plan(minutes: int, seed: int, meteors_total: int) -> list[dict[str, Any]]:
+    """What goes into each minute: meteors spread over the night, planes, satellites, flashes, clouds."""
+    rng = np.random.default_rng(seed)
+    counts = np.zeros(minutes, int)
+    for i in rng.choice(minutes * 2, meteors_total, replace=False):
+        counts[i % minutes] += 1
+    out = []
+    for i in range(minutes):
+        out.append({
+            "i": i, "seed": seed * 1000 + i, "n_meteors": int(counts[i]),
+            "n_aircraft": int(rng.random() < 0.3), "n_satellites": int(rng.random() < 0.4) + int(rng.random() < 0.1),
+            "n_flashes": int(rng.integers(2, 9)), "cloud": bool(rng.random() < 0.1),
+        })
+    return out
+
+
+def one_minute(job: dict[str, Any], workdir: str, seconds: float) -> dict[str, Any]:
+    from ams_actors.kernels.detect import detect_vals
+    from ams_actors.kernels.scan import scan_clip
+    from ams_actors.kernels.verify import PinholeFallback, verify_clip
+    from ams_actors.sim.render import render_clip
+    from ams_actors.sim.scene import random_scene
+    from protocols.pipeline_files import format_clip_name, validate
+
+    start = datetime(2026, 7, 12, 22, 0, tzinfo=UTC) + timedelta(minutes=job["i"])
+    name = format_clip_name(start, "010001")
+    path = Path(workdir) / name
+    scene = random_scene(job["seed"], duration=seconds, n_meteors=job["n_meteors"], n_aircraft=job["n_aircraft"],
+                         n_satellites=job["n_satellites"], n_flashes=job["n_flashes"], cloud=job["cloud"])
+    t0 = time.perf_counter()
+    truth = render_clip(scene, path, threads=1)
+    t1 = time.perf_counter()
+    vals = scan_clip(path).vals
+    validate("vals", vals)
+    t2 = time.perf_counter()
+    det = detect_vals(vals)
+    validate("detect", det)
+    t3 = time.perf_counter()
+    meteors: list[dict[str, Any]] = []
+    rejected: list[dict[str, Any]] = []
+    if det["classification"] == "maybe-meteors":
+        cal = PinholeFallback(az_deg=135.0, el_deg=40.0, lat_deg=51.5, lon_deg=-0.1)
+        verdict, meteors, _ = verify_clip(path, det, station="BENCH", calibration=cal)
+        validate("verify", verdict)
+        for m in meteors:
+            validate("meteor", m)
+        rejected = verdict["rejected"]
+    t4 = time.perf_counter()
+    path.unlink()
+    return {
+        "i": job["i"], "truth": truth.to_dict(), "classification": det["classification"],
+        "n_candidates": sum(1 for o in det["objects"] if o["passed"]),
+        "meteors": [{"frames": [(f["fn"], f["x"], f["y"]) for f in m["frames"]]} for m in meteors],
+        "rejected": [r["reason"] for r in rejected],
+        "t_render": t1 - t0, "t_scan": t2 - t1, "t_detect": t3 - t2, "t_verify": t4 - t3,
+    }
+
+
+def match(res: dict[str, Any]) -> tuple[list[dict[str, Any]], int, list[float]]:
+    """Per true meteor: found?  Plus the number of false reports and the centroid errors (px)."""
+    truths = res["truth"]["meteors"]
+    used = set()
+    rows = []
+    errs: list[float] = []
+    false = 0
+    per_report_match: list[int | None] = []
+    for rep in res["meteors"]:
+        fr = {fn: (x, y) for fn, x, y in rep["frames"]}
+        best, best_n, best_e = None, 0, []
+        for k, t in enumerate(truths):
+            common = [(fr[fn], (x, y)) for fn, x, y in zip(t["fns"], t["x"], t["y"], strict=True) if fn in fr]
+            if not common:
+                continue
+            e = [float(np.hypot(a[0] - b[0], a[1] - b[1])) for a, b in common]
+            if np.median(e) <= 3.0 and len(common) > best_n:
+                best, best_n, best_e = k, len(common), e
+        per_report_match.append(best)
+        if best is None:
+            false += 1
+        elif best in used:
+            false += 1  # a second report of the same meteor
+        else:
+            used.add(best)
+            errs.extend(best_e)
+    for k, t in enumerate(truths):
+        snr = t["snr"]
+        rows.append({
+            "minute": res["i"], "k": k, "found": k in used, "peak_snr": t["peak_snr"],
+            "frames_snr5": sum(1 for s in snr if s >= 5.0),
+            "detectable": sum(1 for s in snr if s >= 5.0) >= 6, "speed_px_s": t["speed_px_s"],
+            "n_frames": len(t["fns"]),
+        })
+    return rows, false, errs
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--minutes", type=int, default=60)
+    ap.add_argument("--meteors", type=int, default=0, help="total meteors (default: max(30, 0.6 × minutes))")
+    ap.add_argument("--procs", type=int, default=2)
+    ap.add_argument("--seconds", type=float, default=60.0, help="clip length (60 = real minutes)")
+    ap.add_argument("--seed", type=int, default=100)
+    args = ap.parse_args()
+    n_met = args.meteors or max(30, int(round(0.6 * args.minutes)))
+    jobs = plan(args.minutes, args.seed, n_met)
+    work = tempfile.mkdtemp(prefix="bench-det-")
+    t = time.perf_counter()
+    results: list[dict[str, Any]] = []
+    with ProcessPoolExecutor(max_workers=args.procs, initializer=_init) as ex:
+        futs = [ex.submit(one_minute, j, work, args.seconds) for j in jobs]
+        for f in futs:
+            r = f.result()
+            results.append(r)
+            print(f"minute {r['i']:3d}: {r['classification']:13s} true={len(r['truth']['meteors'])} "
+                  f"reported={len(r['meteors'])} rejected={r['rejected']} "
+                  f"(render {r['t_render']:.1f}s scan {r['t_scan']:.1f}s verify {r['t_verify']:.1f}s)", flush=True)
+    wall = time.perf_counter() - t
+    Path(work).rmdir()
+    rows: list[dict[str, Any]] = []
+    false = 0
+    errs: list[float] = []
+    for r in results:
+        rw, f, e = match(r)
+        rows.extend(rw)
+        false += f
+        errs.extend(e)
+        if f:
+            print(f"FALSE in minute {r['i']}: {r['meteors']}", flush=True)
+    det = [r for r in rows if r["detectable"]]
+    missed = [r for r in det if not r["found"]]
+    for m in missed:
+        print(f"MISSED minute {m['minute']} meteor {m['k']}: peak SNR {m['peak_snr']:.1f}, "
+              f"{m['frames_snr5']} frames ≥5, {m['speed_px_s']:.0f} px/s, {m['n_frames']} frames", flush=True)
+    faint_found = sum(1 for r in rows if not r["detectable"] and r["found"])
+    bench = {
+        "recall": round(len(det) and (len(det) - len(missed)) / len(det), 4),
+        "false_per_60min": round(false * 60.0 / (args.minutes * args.seconds / 60.0), 3),
+        "centroid_err_px_median": round(float(np.median(errs)), 3) if errs else None,
+        "centroid_err_px_p90": round(float(np.percentile(errs, 90)), 3) if errs else None,
+        "camera_minutes": args.minutes, "clip_seconds": args.seconds,
+        "meteors_true": len(rows), "meteors_detectable": len(det), "meteors_found": sum(r["found"] for r in rows),
+        "faint_found": faint_found, "false_reports": false,
+        "classifications": {c: sum(1 for r in results if r["classification"] == c)
+                            for c in ("detect", "maybe-meteors", "toomany")},
+        "verify_rejections": sum(len(r["rejected"]) for r in results),
+        "aircraft": sum(len(r["truth"]["aircraft_frames"]) for r in results),
+        "satellites": sum(len(r["truth"]["satellite_frames"]) for r in results),
+        "flashes": sum(len(r["truth"]["flash_fns"]) for r in results),
+        "cpu_s": {k: round(sum(r[k] for r in results), 1) for k in ("t_render", "t_scan", "t_detect", "t_verify")},
+        "wall_s": round(wall, 1),
+        "targets": {"recall": 0.95, "false_per_60min": 1.0, "centroid_err_px_median": 0.5},
+    }
+    bench["targets_met"] = bool(bench["recall"] >= 0.95 and bench["false_per_60min"] <= 1.0
+                                and errs and bench["centroid_err_px_median"] <= 0.5)
+    print("BENCH " + json.dumps(bench), flush=True)
+
+
+if __name__ == "__main__":
+    main()

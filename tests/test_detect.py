@@ -1,0 +1,103 @@
+"""Detect kernel on hand-built vals (pure function: exact control of what is in the minute)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ams_actors.kernels.detect import detect_vals
+from protocols.pipeline_files import DETECT_SUFFIX, validate
+
+N = 1500
+
+
+def _vals(peaks_by_fn: dict[int, list[list[float]]]) -> dict:
+    fns = sorted(peaks_by_fn)
+    return {
+        "format": "ams-vals/1", "clip": "2026_07_12_22_15_00_000_010001.mp4", "camera": "010001",
+        "start_utc": "2026-07-12T22:15:00.000Z", "width": 640, "height": 360, "fps": 25.0, "n_frames": N,
+        "bin": 2, "grid": {"rows": 10, "cols": 10}, "noise": {"max_median": 6.0, "max_mad": 1.0, "diff_sigma": 1.0},
+        "thresh": 5.0, "max_val": [0] * N, "max_x": [0.0] * N, "max_y": [0.0] * N, "sum_above": [0] * N,
+        "cnt_above": [0] * N, "cells_fn": fns, "cells": [[0] * 100 for _ in fns],
+        "peaks": [sorted(peaks_by_fn[f], key=lambda p: -p[2]) for f in fns],
+        "scan": {"version": "test", "skip_loop_filter": True, "elapsed_s": 0.0},
+    }
+
+
+def _add(pk: dict[int, list[list[float]]], fn: int, x: float, y: float, v: float) -> None:
+    pk.setdefault(fn, []).append([x, y, v])
+
+
+def _minute(rng: np.random.Generator, meteor: bool = True) -> dict[int, list[list[float]]]:
+    pk: dict[int, list[list[float]]] = {}
+    if meteor:  # 0.6 s, 5 px/frame = 17.6 deg/s, with position noise and two missed frames
+        for i in range(15):
+            if i in (4, 9):
+                continue
+            _add(pk, 600 + i, 100 + 5 * i + rng.normal(0, 0.4), 80 + 2 * i + rng.normal(0, 0.4), 20)
+    for fn in range(0, N, 3):  # a twinkling bright star
+        _add(pk, fn, 320.5, 180.5, 9)
+    for fn in range(200, 900):  # a satellite: 0.15 px/frame = 0.5 deg/s
+        _add(pk, fn, 50 + 0.15 * (fn - 200), 300 - 0.05 * (fn - 200), 8)
+    for fn in range(100, 1400, 27):  # aircraft strobe every ~1.1 s, slowly moving
+        _add(pk, fn, 500 - 0.2 * (fn - 100), 50 + 0.1 * (fn - 100), 80)
+    for fn in (30, 500, 1200):  # single-frame flashes
+        _add(pk, fn, rng.uniform(0, 640), rng.uniform(0, 360), 60)
+    for fn in rng.choice(N, 300, replace=False):  # scattered noise peaks
+        _add(pk, int(fn), rng.uniform(0, 640), rng.uniform(0, 360), 6)
+    return pk
+
+
+def test_meteor_passes_others_fail() -> None:
+    rng = np.random.default_rng(1)
+    doc = detect_vals(_vals(_minute(rng)))
+    validate("detect", doc)
+    assert doc["classification"] == "maybe-meteors"
+    assert DETECT_SUFFIX[doc["classification"]] == "-maybe-meteors.json"
+    passed = [o for o in doc["objects"] if o["passed"]]
+    assert len(passed) == 1
+    o = passed[0]
+    assert o["fns"][0] == 600 and o["fns"][-1] == 614 and len(o["fns"]) == 13
+    assert abs(o["checks"]["speed_deg_s"] - 5.385 * 25 * 90 / 640) < 1.0
+    assert o["checks"]["rms_px"] < 1.0 and o["failed"] == []
+    # satellite, aircraft, star, flashes and noise: none passes; every listed object says why
+    assert all(ob["failed"] for ob in doc["objects"] if ob is not o)
+
+
+def test_nothing_meteor_like_is_detect() -> None:
+    rng = np.random.default_rng(2)
+    doc = detect_vals(_vals(_minute(rng, meteor=False)))
+    validate("detect", doc)
+    assert doc["classification"] == "detect"
+    assert not any(o["passed"] for o in doc["objects"])
+    for o in doc["objects"]:
+        assert o["failed"], o  # every listed object says why it failed
+
+
+def test_rules_report_each_failure() -> None:
+    pk: dict[int, list[list[float]]] = {}
+    for i in range(20):  # a smooth arc: not a straight line
+        _add(pk, 100 + i, 100 + 4 * i, 100 + 0.15 * (i - 10) ** 2, 20)
+    for i in range(3):  # too short
+        _add(pk, 300 + i, 400 + 6 * i, 300, 20)
+    for i in range(200):  # 8 s at 4 px/frame: too long
+        _add(pk, 700 + i, 20 + 3 * (i % 200) * 0.5, 20 + 1.5 * i * 0.5, 20)
+    doc = detect_vals(_vals(pk))
+    by_start = {o["fns"][0]: o for o in doc["objects"]}
+    assert any(f.startswith("linear") for f in by_start[100]["failed"])
+    assert any(f.startswith("frames") for f in by_start[300]["failed"])
+    assert any(f.startswith("long") for f in by_start[700]["failed"])
+    assert doc["classification"] == "detect"
+
+
+def test_toomany() -> None:
+    rng = np.random.default_rng(3)
+    pk: dict[int, list[list[float]]] = {}
+    for k in range(30):  # thirty moving things in one minute (e.g. a lit cloud edge breaking up)
+        f0 = int(rng.integers(0, 1400))
+        x0, y0 = rng.uniform(50, 590), rng.uniform(50, 310)
+        for i in range(8):
+            _add(pk, f0 + i, x0 + 3 * i, y0 + (k % 3), 15)
+    doc = detect_vals(_vals(pk))
+    validate("detect", doc)
+    assert doc["classification"] == "toomany"
+    assert "moving objects" in doc["reason"]

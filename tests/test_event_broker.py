@@ -1,0 +1,203 @@
+"""EventBroker + Solver on real Stations against a real S3 endpoint (moto), on a virtual clock.
+
+Two stations see one true meteor. The claim protocol must give the event to exactly one of them,
+that one solves and publishes, and the other copies the accepted solution. A holder that dies
+mid-solve (no release) is taken over after the lease, at epoch 2, by the other station.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ams_actors.config import parse_config
+from ams_actors.kernels import geo
+from ams_actors.runtime.clock import VirtualClock
+from ams_actors.runtime.files import atomic_write_bytes
+from ams_actors.runtime.pool import make_pool
+from ams_actors.sim.detections import meteor_docs_for_station
+from ams_actors.sim.trajectories import TrueMeteor
+from ams_actors.station import Station
+from ams_actors.store.objectstore import Credentials, ObjectStore
+from ams_actors.store.outcomes import StoredObject
+from protocols import claims as c
+from protocols import s3_keys
+from protocols.events import Event, EventMember, encode_event, event_id_base
+from protocols.messages import EventsChanged
+from protocols.meteor_index import MeteorIndex, SiteInfo, encode_index, entry_from_meteor_json
+from protocols.pipeline_files import parse_clip_name
+
+SITES = {"AMS1": (51.0, 0.0), "AMS2": (51.0, 1.3)}  # ~91 km apart
+EPOCH = datetime(2026, 7, 12, 22, 15, 6, 355000, tzinfo=UTC)
+
+
+def config(station: str, root: Path, endpoint: str):  # type: ignore[no-untyped-def]
+    lat, lon = SITES[station]
+    cams = "".join(
+        f'[[cameras]]\nid = "{10001 + i:06d}"\naz_deg = {az:.1f}\nel_deg = 40.0\nfov_h_deg = 100.0\n'
+        for i, az in enumerate((0.0, 90.0, 180.0, 270.0))
+    )
+    return parse_config(
+        f"""
+[station]
+id = "{station}"
+lat = {lat}
+lon = {lon}
+alt_m = 30.0
+data_root = "{root / station}"
+{cams}
+[store]
+endpoint = "{endpoint}"
+bucket = "ams-test"
+access_key_env = "AWS_ACCESS_KEY_ID"
+secret_key_env = "AWS_SECRET_ACCESS_KEY"
+[network]
+partners = ["{'AMS2' if station == 'AMS1' else 'AMS1'}"]
+[claims]
+lease_s = 30.0
+skew_margin_s = 5.0
+renew_margin_s = 3.0
+[runtime]
+workers = 1
+""",
+        source=f"{station}.toml",
+    )
+
+
+async def publish_world(endpoint: str, stations: list[Station]) -> tuple[str, str, TrueMeteor]:
+    """Upload both stations' meteor JSON and daily index; write the event.json each would have synced."""
+    mid = geo.geodetic_to_ecef(51.0, 0.65, 0.0)
+    lat, lon, _ = geo.ecef_to_geodetic(mid)
+    meteor = TrueMeteor.from_geodetic(float(lat) + 0.05, float(lon), 95_000.0, 120.0, 45.0, 30_000.0, 1.0, EPOCH)
+    rng = np.random.default_rng(5)
+    members, day = [], ""
+    async with ObjectStore.open(endpoint, "ams-test", credentials=Credentials("testing", "testing")) as store:
+        await store.ensure_bucket()
+        for st in stations:
+            cfg = st.config
+            docs = meteor_docs_for_station(meteor, cfg.station_id, cfg.station.lat, cfg.station.lon,
+                                           cfg.station.alt_m, cfg.cameras, rng, noise_arcsec=30.0)
+            assert docs, f"{cfg.station_id} sees nothing"
+            doc = max(docs, key=lambda d: len(d["frames"]))
+            clip = parse_clip_name(doc["sd_clip"])
+            day = clip.day
+            entry = entry_from_meteor_json(doc)
+            await store.put(s3_keys.meteor_key(cfg.station_id, clip.start_utc.date(), doc["meteor_id"]),
+                            json.dumps(doc).encode())
+            site = SiteInfo(cfg.station.lat, cfg.station.lon, cfg.station.alt_m)
+            index = MeteorIndex(cfg.station_id, day, site, (entry,))
+            await store.put(s3_keys.daily_index_key(cfg.station_id, clip.start_utc.date()), encode_index(index))
+            members.append(EventMember(cfg.station_id, doc["meteor_id"], entry.start_utc, entry.duration_s, doc["camera"]))
+    start = min(m.start_utc for m in members)
+    event = Event(event_id_base(start), 1, start, tuple(members))
+    for st in stations:
+        atomic_write_bytes(st.paths.events_dir(day) / event.event_id / "event.json", encode_event(event))
+    return day, event.event_id, meteor
+
+
+def status(station: Station, event_id: str) -> str:
+    tracked = station.actors["EventBroker"].events.get(event_id)  # type: ignore[attr-defined]
+    return "untracked" if tracked is None else str(tracked.status)
+
+
+def holds(station: Station, event_id: str) -> bool:
+    tracked = station.actors["EventBroker"].events.get(event_id)  # type: ignore[attr-defined]
+    return tracked is not None and tracked.held is not None
+
+
+async def run_until(clock: VirtualClock, cond, step_s: float = 1.0, real_limit_s: float = 120.0) -> None:  # type: ignore[no-untyped-def]
+    """Advance virtual time in steps, giving real time to S3 round trips and the process pool."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + real_limit_s
+    while loop.time() < deadline:
+        if cond():
+            return
+        await clock.advance(step_s)
+        await asyncio.sleep(0.02)
+    raise AssertionError("condition not reached")
+
+
+async def read_claim(endpoint: str, event_id: str) -> c.ClaimRecord:
+    async with ObjectStore.open(endpoint, "ams-test", credentials=Credentials("testing", "testing")) as store:
+        got = await store.get(s3_keys.claim_key(event_id))
+        assert isinstance(got, StoredObject)
+        return c.ClaimRecord.from_bytes(got.body)
+
+
+async def list_solutions(endpoint: str, event_id: str) -> list[str]:
+    async with ObjectStore.open(endpoint, "ams-test", credentials=Credentials("testing", "testing")) as store:
+        return await store.list_keys(s3_keys.solutions_prefix(event_id))
+
+
+def _warm() -> bool:
+    import ams_actors.kernels.trajectory  # noqa: F401  (the solver's imports take seconds the first time)
+
+    return True
+
+
+@pytest.fixture(scope="module")
+def pool():  # type: ignore[no-untyped-def]
+    p = make_pool(1)
+    assert p.submit(_warm).result(timeout=120)
+    yield p
+    p.shutdown(wait=True, cancel_futures=True)
+
+
+async def test_one_station_solves_the_other_copies(s3_endpoint: str, tmp_path: Path, pool) -> None:  # type: ignore[no-untyped-def]
+    clock = VirtualClock(start=EPOCH)
+    stations = [Station(config(s, tmp_path, s3_endpoint), clock=clock, executor=pool, admin_socket=False)
+                for s in SITES]
+    day, event_id, meteor = await publish_world(s3_endpoint, stations)
+    await asyncio.gather(*(s.start() for s in stations))
+    try:
+        assert all(s.ctx.claims_enabled for s in stations)
+        for s in stations:
+            await s.publish(EventsChanged(day, (event_id,)))
+        brokers = [s.actors["EventBroker"] for s in stations]
+        await run_until(clock, lambda: all(status(s, event_id) == "done" for s in stations))
+        claim = await read_claim(s3_endpoint, event_id)
+        assert claim.state == c.ClaimState.SOLVED and claim.epoch == 1
+        assert await list_solutions(s3_endpoint, event_id) == [claim.solution_key]
+        docs = [json.loads((s.paths.events_dir(day) / event_id / "solution.json").read_text()) for s in stations]
+        assert docs[0] == docs[1] and docs[0]["status"] == "solved"
+        # the solution is the true meteor (30" noise, ~90 km baseline)
+        begin = geo.geodetic_to_ecef(docs[0]["begin"]["lat"], docs[0]["begin"]["lon"], docs[0]["begin"]["alt_m"])
+        assert float(meteor.distance_from_line_m(np.asarray(begin)[None, :])[0]) < 500.0
+        assert abs(docs[0]["v_init_m_s"] - 30_000.0) / 30_000.0 < 0.03
+        report = brokers[0].claims_report()  # type: ignore[attr-defined]
+        assert report["held"] == [] and report["seen"][0]["event_id"] == event_id
+    finally:
+        await asyncio.gather(*(s.stop() for s in stations))
+
+
+async def test_a_holder_killed_mid_solve_is_taken_over_after_the_lease(s3_endpoint: str, tmp_path: Path, pool) -> None:  # type: ignore[no-untyped-def]
+    clock = VirtualClock(start=EPOCH)
+    stations = [Station(config(s, tmp_path, s3_endpoint), clock=clock, executor=pool, admin_socket=False)
+                for s in SITES]
+    day, event_id, _ = await publish_world(s3_endpoint, stations)
+    await asyncio.gather(*(s.start() for s in stations))
+    try:
+        for s in stations:
+            s.actors["Solver"].pause()  # whoever claims first never gets to solve ...
+        for s in stations:
+            await s.publish(EventsChanged(day, (event_id,)))
+        await run_until(clock, lambda: any(holds(s, event_id) for s in stations))
+        first = next(s for s in stations if holds(s, event_id))
+        other = next(s for s in stations if s is not first)
+        await first.supervisor.cancel_all()  # ... because it dies: tasks cancelled, nothing released
+        other.actors["Solver"].resume()
+        t_killed = clock.monotonic()
+        await run_until(clock, lambda: status(other, event_id) == "done")
+        claim = await read_claim(s3_endpoint, event_id)
+        assert claim.state == c.ClaimState.SOLVED and claim.epoch == 2 and claim.owner == other.config.station_id
+        assert clock.monotonic() - t_killed >= 30.0  # not before the lease (+ margin) ran out
+        assert await list_solutions(s3_endpoint, event_id) == [
+            s3_keys.solution_key(event_id, 2, other.config.station_id)
+        ]
+    finally:
+        await asyncio.gather(*(s.stop() for s in stations))

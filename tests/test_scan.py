@@ -1,0 +1,106 @@
+"""Scan kernel on a rendered clip: per-frame values, hot-cell peaks at the meteor, stack, errors."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from ams_actors.kernels.scan import ScanResult, encode_stack_png, encode_thumbnail_jpeg, scan_clip
+from ams_actors.kernels.video import ClipUnreadable
+from ams_actors.sim.render import Truth, render_clip
+from ams_actors.sim.scene import Flash, Meteor, Scene
+from protocols.errors import InputError
+from protocols.pipeline_files import validate
+
+CLIP = "2026_07_12_22_15_00_000_010001.mp4"
+
+
+@pytest.fixture(scope="module")
+def scanned(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Truth, ScanResult]:
+    d = tmp_path_factory.mktemp("scan")
+    m = Meteor(t0=1.0, duration=1.2, x0=150.0, y0=250.0, vx=140.0, vy=-60.0, amp=90.0)
+    scene = Scene(duration=5.0, meteors=(m,), flashes=(Flash(fn=100, x=600.0, y=40.0, amp=120.0),), seed=11)
+    p = d / CLIP
+    truth = render_clip(scene, p)
+    return p, truth, scan_clip(p)
+
+
+def test_vals_document(scanned: tuple[Path, Truth, ScanResult]) -> None:
+    _, truth, res = scanned
+    v = res.vals
+    validate("vals", v)
+    assert v["n_frames"] == truth.n_frames == 125
+    assert len(v["max_val"]) == len(v["max_x"]) == len(v["sum_above"]) == 125
+    assert v["clip"] == CLIP and v["camera"] == "010001" and v["start_utc"] == "2026-07-12T22:15:00.000Z"
+    assert 2 <= v["thresh"] <= 12
+    assert len(v["cells_fn"]) == len(v["cells"]) == len(v["peaks"])
+    assert all(len(c) == 100 for c in v["cells"])
+
+
+def test_meteor_peaks_at_truth(scanned: tuple[Path, Truth, ScanResult]) -> None:
+    _, truth, res = scanned
+    v = res.vals
+    peaks = dict(zip(v["cells_fn"], v["peaks"], strict=True))
+    mt = truth.meteors[0]
+    hit = 0
+    strong = 0
+    for fn, x, y, snr in zip(mt.fns, mt.x, mt.y, mt.snr, strict=True):
+        if snr < 6:
+            continue
+        strong += 1
+        near = [p for p in peaks.get(fn, []) if abs(p[0] - x) <= 3 and abs(p[1] - y) <= 3]
+        hit += bool(near)
+        if near:
+            assert v["sum_above"][fn] > 0 and v["cnt_above"][fn] > 0
+    assert strong >= 15 and hit >= 0.9 * strong
+    # the flash: its frame's global maximum is at the flash
+    assert abs(v["max_x"][100] - 600) <= 2 and abs(v["max_y"][100] - 40) <= 2
+
+
+def test_stack_and_images(scanned: tuple[Path, Truth, ScanResult]) -> None:
+    _, truth, res = scanned
+    st = res.stack
+    assert st.shape == (360, 640) and st.dtype == np.uint8
+    mt = truth.meteors[0]
+    i = int(np.argmax(mt.snr))
+    x, y = round(mt.x[i]), round(mt.y[i])
+    assert st[y - 2:y + 3, x - 2:x + 3].max() > np.median(st) + 20
+    png = cv2.imdecode(np.frombuffer(encode_stack_png(st), np.uint8), cv2.IMREAD_UNCHANGED)
+    assert np.array_equal(png, st)
+    tn = cv2.imdecode(np.frombuffer(encode_thumbnail_jpeg(st), np.uint8), cv2.IMREAD_GRAYSCALE)
+    assert tn.shape == (180, 320)
+
+
+def test_corrupt_and_bad_clips(scanned: tuple[Path, Truth, ScanResult], tmp_path: Path) -> None:
+    p, _, _ = scanned
+    trunc = tmp_path / CLIP
+    data = p.read_bytes()
+    trunc.write_bytes(data[: len(data) // 2])  # the moov atom is at the end: unopenable
+    with pytest.raises(ClipUnreadable) as e:
+        scan_clip(trunc)
+    assert e.value.reason and str(trunc) in str(e.value)
+    garbage = tmp_path / "2026_07_12_22_16_00_000_010001.mp4"
+    garbage.write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 40)
+    with pytest.raises(ClipUnreadable):
+        scan_clip(garbage)
+    empty = tmp_path / "2026_07_12_22_17_00_000_010001.mp4"
+    empty.write_bytes(b"")
+    with pytest.raises(ClipUnreadable, match="empty"):
+        scan_clip(empty)
+    with pytest.raises(ClipUnreadable, match="not found"):
+        scan_clip(tmp_path / "2026_07_12_22_18_00_000_010001.mp4")
+    badname = tmp_path / "clip.mp4"
+    shutil.copy(p, badname)
+    with pytest.raises(InputError):
+        scan_clip(badname)
+
+
+def test_clip_unreadable_pickles() -> None:
+    import pickle
+
+    e = pickle.loads(pickle.dumps(ClipUnreadable("/x.mp4", "truncated")))
+    assert isinstance(e, ClipUnreadable) and e.reason == "truncated" and e.path == "/x.mp4"

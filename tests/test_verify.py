@@ -1,0 +1,147 @@
+"""Scan → detect → verify on rendered clips: meteors at the right frames and pixels, the rest rejected."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ams_actors.kernels.detect import detect_vals
+from ams_actors.kernels.scan import scan_clip
+from ams_actors.kernels.verify import PinholeFallback, trim_range, verify_clip, write_trim
+from ams_actors.kernels.video import clip_info, iter_y
+from ams_actors.sim.render import Truth, render_clip
+from ams_actors.sim.scene import Aircraft, Flash, Meteor, Satellite, Scene
+from protocols.pipeline_files import validate
+
+CLIP = "2026_07_12_22_15_00_000_010001.mp4"
+START = datetime(2026, 7, 12, 22, 15, tzinfo=UTC)
+CAL = PinholeFallback(az_deg=90.0, el_deg=45.0, hfov_deg=90.0, lat_deg=51.5, lon_deg=-0.1)
+
+
+def _pipeline(p: Path, hd: Path | None = None) -> tuple[dict, dict, list[dict]]:
+    vals = scan_clip(p).vals
+    det = detect_vals(vals)
+    validate("detect", det)
+    if det["classification"] != "maybe-meteors":
+        return det, {}, []
+    verdict, meteors, _ = verify_clip(p, det, station="AMS1", hd_path=hd, calibration=CAL)
+    validate("verify", verdict)
+    for m in meteors:
+        validate("meteor", m)
+    return det, verdict, meteors
+
+
+def _errors(m: dict, truth: Truth) -> tuple[int, list[float], list[float]]:
+    """(index of the matched true meteor, SD errors, HD errors) per measured frame."""
+    fns = [f["fn"] for f in m["frames"]]
+    best = max(truth.meteors, key=lambda t: len(set(t.fns) & set(fns)))
+    tx = {fn: (x, y, hx, hy) for fn, x, y, hx, hy in zip(best.fns, best.x, best.y, best.hd_x, best.hd_y, strict=True)}
+    sd = [float(np.hypot(f["x"] - tx[f["fn"]][0], f["y"] - tx[f["fn"]][1])) for f in m["frames"] if f["fn"] in tx]
+    hd = [float(np.hypot(f["hd_x"] - tx[f["fn"]][2], f["hd_y"] - tx[f["fn"]][3]))
+          for f in m["frames"] if f["fn"] in tx and "hd_x" in f]
+    return best.index, sd, hd
+
+
+@pytest.fixture(scope="module")
+def busy(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Truth]:
+    """8 s: two meteors (one fast and bright, one slow and faint) among a plane, a satellite, flashes."""
+    d = tmp_path_factory.mktemp("busy")
+    scene = Scene(
+        duration=8.0, seed=21,
+        meteors=(Meteor(t0=1.0, duration=1.0, x0=120.0, y0=80.0, vx=230.0, vy=110.0, amp=110.0),
+                 Meteor(t0=4.5, duration=1.6, x0=500.0, y0=250.0, vx=-45.0, vy=-25.0, amp=30.0)),
+        aircraft=(Aircraft(t0=0.0, t1=8.0, x0=60.0, y0=320.0, vx=8.0, vy=-3.0),),
+        satellites=(Satellite(t0=0.0, t1=8.0, x0=400.0, y0=40.0, vx=-5.0, vy=4.0),),
+        flashes=tuple(Flash(fn=fn, x=x, y=y, amp=90.0) for fn, x, y in
+                      [(10, 300.0, 200.0), (60, 50.0, 50.0), (61, 600.0, 300.0), (150, 320.0, 90.0)]),
+    )
+    p = d / CLIP
+    return p, render_clip(scene, p)
+
+
+def test_meteors_found_at_truth(busy: tuple[Path, Truth]) -> None:
+    p, truth = busy
+    det, verdict, meteors = _pipeline(p)
+    assert det["classification"] == "maybe-meteors"
+    assert verdict["result"] == "meteor"
+    assert len(meteors) == 2, [m["frames"][0]["fn"] for m in meteors]
+    found = set()
+    for m in meteors:
+        idx, errs, _ = _errors(m, truth)
+        found.add(idx)
+        mt = truth.meteors[idx]
+        fns = [f["fn"] for f in m["frames"]]
+        strong = [fn for fn, s in zip(mt.fns, mt.snr, strict=True) if s >= 6]
+        assert len(set(strong) & set(fns)) >= 0.8 * len(strong)
+        assert set(fns) <= set(range(mt.fns[0] - 2, mt.fns[-1] + 3))
+        assert np.median(errs) < 0.6 and max(errs) < 2.5, errs
+        for f in m["frames"]:
+            t = datetime.strptime(f["t_utc"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+            assert abs((t - (START + timedelta(seconds=f["fn"] / 25))).total_seconds()) < 0.0011
+            assert 0 <= f["az"] < 360 and -10 < f["el"] < 90 and "ra" in f and "dec" in f
+        assert m["meteor_id"].startswith(CLIP[:-4] + "-trim-") and m["sd_clip"] == CLIP
+        assert m["calibration"]["model"] == "pinhole-fallback"
+    assert found == {0, 1}
+
+
+def test_plane_satellite_flashes_rejected(tmp_path: Path) -> None:
+    scene = Scene(
+        duration=8.0, seed=22,
+        aircraft=(Aircraft(t0=0.0, t1=8.0, x0=100.0, y0=100.0, vx=12.0, vy=5.0, strobe_amp=160.0),),
+        satellites=(Satellite(t0=0.0, t1=8.0, x0=300.0, y0=300.0, vx=6.0, vy=-3.0, amp=45.0),),
+        flashes=tuple(Flash(fn=int(fn), x=float(x), y=float(y), amp=120.0) for fn, x, y in
+                      zip(range(5, 200, 13), np.linspace(40, 600, 15), np.linspace(300, 40, 15), strict=False)),
+    )
+    p = tmp_path / CLIP
+    render_clip(scene, p)
+    det, verdict, meteors = _pipeline(p)
+    assert meteors == []
+    assert det["classification"] == "detect" or verdict.get("result") == "nometeor"
+
+
+def test_hd_measurement(tmp_path: Path) -> None:
+    m = Meteor(t0=0.3, duration=0.8, x0=250.0, y0=120.0, vx=160.0, vy=70.0, amp=110.0)
+    scene = Scene(duration=2.0, meteors=(m,), seed=23, n_random_stars=60)
+    sd, hd = tmp_path / CLIP, tmp_path / ("hd_" + CLIP)
+    truth = render_clip(scene, sd, hd, hd_preset="ultrafast", hd_bit_rate=4_000_000)
+    _, verdict, meteors = _pipeline(sd, hd)
+    assert len(meteors) == 1
+    mm = meteors[0]
+    assert mm["hd_clip"] == hd.name and mm["hd_trim"].endswith("-HD.mp4")
+    _, errs, hd_errs = _errors(mm, truth)
+    assert np.median(errs) < 0.6
+    assert len(hd_errs) >= 0.8 * len(mm["frames"]) and np.median(hd_errs) < 1.5, hd_errs
+
+
+def test_trim(busy: tuple[Path, Truth], tmp_path: Path) -> None:
+    p, _ = busy
+    start, stop = trim_range([30, 31, 40], n_frames=200, fps=25.0)
+    assert (start, stop) == (5, 66)
+    assert trim_range([3, 190], n_frames=200, fps=25.0) == (0, 200)
+    dst = tmp_path / "trim.tmp"
+    n = write_trim(p, dst, start, stop)
+    assert n == stop - start
+    info = clip_info(dst)
+    assert (info.width, info.height) == (640, 360)
+    src = {fn: y.astype(np.int16) for fn, y in iter_y(p, start=start, stop=stop)}
+    out = [y.astype(np.int16) for _, y in iter_y(dst)]
+    assert len(out) == n
+    assert np.abs(out[10] - src[start + 10]).mean() < 2.0  # same picture, re-encoded at high quality
+
+
+def test_pinhole_fallback() -> None:
+    cal = PinholeFallback(az_deg=120.0, el_deg=30.0, rot_deg=0.0, hfov_deg=80.0, lat_deg=51.5, lon_deg=0.0)
+    az, el = cal.pixel_to_azel(np.array([319.5, 639.5, 319.5]), np.array([179.5, 179.5, 0.0]))
+    assert abs(az[0] - 120) < 1e-6 and abs(el[0] - 30) < 1e-6
+    assert az[1] > 120 + 30  # right edge: ~40 deg to the right (east of south-east)
+    assert el[2] > 30  # top of the image is higher
+    # zenith at the pole-facing meridian: dec = latitude
+    zen = PinholeFallback(az_deg=0.0, el_deg=90.0, lat_deg=51.5, lon_deg=0.0)
+    t = [datetime(2026, 7, 12, 22, 0, tzinfo=UTC)]
+    ra, dec = zen.pixel_to_radec(np.array([319.5]), np.array([179.5]), t)
+    assert abs(dec[0] - 51.5) < 0.3  # (J2000 vs of-date: precession moves it a little)
+    # local sidereal time at 22:00 UTC on 12 July 2026 at Greenwich ≈ 17.4 h = 261 deg
+    assert abs(ra[0] - 261.0) < 1.5
