@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import numpy as np
@@ -75,7 +76,7 @@ def test_star_callable_and_random_scene(tmp_path: Path) -> None:
     assert frame[50, 100] > 150 and frame[200, 400] > 100
     sc = random_scene(7, duration=60, n_meteors=5, n_aircraft=1, n_satellites=2, n_flashes=4, cloud=True)
     starts = sorted(m.t0 for m in sc.meteors)
-    assert len(starts) == 5 and all(b - a > 0 for a, b in zip(starts, starts[1:], strict=False))
+    assert len(starts) == 5 and all(b - a > 0 for a, b in itertools.pairwise(starts))
     for m in sc.meteors:
         x, y = m.position(np.array([m.t0, m.t0 + m.duration]))
         assert (0 <= x).all() and (x < 640).all() and (0 <= y).all() and (y < 360).all()

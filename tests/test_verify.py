@@ -107,7 +107,7 @@ def test_hd_measurement(tmp_path: Path) -> None:
     scene = Scene(duration=2.0, meteors=(m,), seed=23, n_random_stars=60)
     sd, hd = tmp_path / CLIP, tmp_path / ("hd_" + CLIP)
     truth = render_clip(scene, sd, hd, hd_preset="ultrafast", hd_bit_rate=4_000_000)
-    _, verdict, meteors = _pipeline(sd, hd)
+    _, _verdict, meteors = _pipeline(sd, hd)
     assert len(meteors) == 1
     mm = meteors[0]
     assert mm["hd_clip"] == hd.name and mm["hd_trim"].endswith("-HD.mp4")

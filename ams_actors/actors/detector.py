@@ -1,12 +1,66 @@
-"""Detector: Turns each minute's vals into exactly one of -detect / -maybe-meteors / -toomany (old `rvd`).
+"""Detector: each minute's vals → exactly one of -detect / -maybe-meteors / -toomany (old `rvd`).
 
-The machinery (inbox, supervision, admin tasks) is complete; the stage's work lands with its issue.
+The classification runs in the process pool. "Exactly one" holds at every instant a reader looks:
+the new file is written atomically first, then any stale classification from an earlier run removed.
 """
 
 from __future__ import annotations
 
-from ams_actors.actors.base import StationActor
+import json
+from typing import Any
+
+from ams_actors.actors.base import StationActor, StationContext
+from ams_actors.actors.calibrations import Calibrations
+from ams_actors.runtime.actor import Publish
+from ams_actors.runtime.files import atomic_write_json
+from ams_actors.runtime.pool import run_cpu
+from protocols.messages import ClipClassified, ClipScanned, TaskResult
+from protocols.pipeline_files import DETECT_SUFFIX
+
+
+def detect_job(vals_path: str, pixel_scale_deg: float) -> dict[str, Any]:
+    """Runs in a pool worker: read the vals and classify (JSON parsing is CPU work too)."""
+    from ams_actors.kernels.detect import detect_vals
+
+    with open(vals_path, encoding="utf-8") as fh:
+        vals = json.load(fh)
+    return detect_vals(vals, pixel_scale_deg=pixel_scale_deg)
 
 
 class Detector(StationActor):
     tasks = ("rvd",)
+
+    def __init__(self, name: str, ctx: StationContext, publish: Publish | None = None) -> None:
+        super().__init__(name, ctx, publish)
+        self.calibrations = Calibrations(ctx.config)
+
+    async def on_message(self, msg: Any) -> None:
+        if isinstance(msg, ClipScanned):
+            await self.classify(msg)
+
+    async def on_task(self, task: str, day: str | None) -> TaskResult:
+        from ams_actors.actors.housekeeper import day_files_state, days_on_disk
+
+        done = 0
+        for d in [day] if day else days_on_disk(self.ctx.paths):
+            for cf in day_files_state(self.ctx.paths, d):
+                if cf.has_vals and cf.result is None:
+                    vals = self.ctx.paths.data_dir(d) / f"{cf.stem}-vals.json"
+                    await self.classify(ClipScanned(cf.camera, cf.stem, d, cf.clip_path, vals))
+                    done += 1
+        return TaskResult(task, self.name, done=done)
+
+    async def classify(self, msg: ClipScanned) -> None:
+        scale = float(self.calibrations.model(msg.camera_id).pixel_scale_deg)
+        doc = await run_cpu(self.ctx.executor, detect_job, str(msg.vals_path), scale)
+        result = str(doc["classification"])
+        data_dir = self.ctx.paths.data_dir(msg.day)
+        path = data_dir / f"{msg.clip}{DETECT_SUFFIX[result]}"
+        atomic_write_json(path, doc)
+        for other, suffix in DETECT_SUFFIX.items():
+            if other != result:
+                (data_dir / f"{msg.clip}{suffix}").unlink(missing_ok=True)
+        if self.ctx.ledger is not None:
+            now = self.clock.now().isoformat()
+            await self.ctx.ledger.clip_state(msg.clip, msg.camera_id, msg.day, "classified", now, result=result)
+        await self.publish(ClipClassified(msg.camera_id, msg.clip, msg.day, result, path, len(doc.get("objects", []))))

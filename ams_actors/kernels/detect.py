@@ -117,8 +117,11 @@ def detect_vals(
         kx, ky = int(x // 2), int(y // 2)
         return any((kx + dx, ky + dy) in static_keys for dx in (-1, 0, 1) for dy in (-1, 0, 1))
 
-    moving = [(fn, [p for p in pk if not is_static(p[0], p[1])]) for fn, pk in merged]
-    moving = [(fn, pk) for fn, pk in moving if pk]
+    moving: list[tuple[int, list[tuple[float, float, float]]]] = []
+    for fn, mpk in merged:
+        keep_m = [p for p in mpk if not is_static(p[0], p[1])]
+        if keep_m:
+            moving.append((fn, keep_m))
 
     # 3: runs of frames with (non-static) detections, and tracking
     n_runs = 0
@@ -129,15 +132,15 @@ def detect_vals(
         last = fn
     active: list[_Track] = []
     done: list[_Track] = []
-    for fn, pk in moving:
-        still = []
+    for fn, tpk in moving:
+        still: list[_Track] = []
         for t in active:
             (still if fn - t.fns[-1] <= prm.max_gap + 1 else done).append(t)
         active = still
         # nearest-prediction assignment, brightest peaks first; one peak per track per frame
         preds = [t.predict(fn, prm.first_gate_px) for t in active]
         taken: set[int] = set()
-        for x, y, v in pk:
+        for x, y, v in tpk:
             best, best_d = -1, 1e9
             for i, (px_, py_, gate) in enumerate(preds):
                 if i in taken:
@@ -173,7 +176,8 @@ def detect_vals(
             "vals": t.vs, "passed": not failed, "failed": failed, "checks": checks,
         })
     # things that really move coherently (noise chains fail linear/fill/frames and do not count)
-    n_moving = sum(1 for o in objects if not (_names(o["failed"]) & {"frames", "static", "linear", "fill", "faint"}))
+    incoherent = {"frames", "static", "linear", "fill", "faint"}
+    n_moving = sum(1 for o in objects if not (_names(list(o["failed"])) & incoherent))  # type: ignore[call-overload]
     passed = [o for o in objects if o["passed"]]
     if n_moving > prm.max_objects or crowded > prm.crowded_frame_frac * max(n_frames, 1):
         cls = "toomany"

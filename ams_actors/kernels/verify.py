@@ -21,6 +21,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from fractions import Fraction
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -207,7 +208,7 @@ def write_trim(src: str | Path, dst: str | Path, start: int, stop: int, *, crf: 
         st.width, st.height, st.pix_fmt = w, h, "yuv420p"
         yuv = np.full((h * 3 // 2, w), 128, np.uint8)
         with open_clip(src) as (c_in, s_in):
-            tb = s_in.time_base
+            tb = s_in.time_base or Fraction(1, 90000)
             t0 = s_in.start_time or 0
             if start > 0:
                 c_in.seek(int(t0 + (start - 1) / fps / tb), backward=True, any_frame=False, stream=s_in)
@@ -526,8 +527,8 @@ def verify_object(
             "fn": int(fn), "t_utc": iso_ms(times[i]), "x": round(m.x[i], 3), "y": round(m.y[i], 3),
             "w": m.w[i], "h": m.h[i], "intensity": round(m.intensity[i], 1), "snr": m.snr[i],
         }
-        for k, arr in sky.items():
-            fr[k] = round(float(arr[i]), 5)
+        for key, arr in sky.items():
+            fr[key] = round(float(arr[i]), 5)
         if fn in hd:
             fr["hd_x"], fr["hd_y"] = round(hd[fn][0], 3), round(hd[fn][1], 3)
         frames.append(fr)
@@ -582,28 +583,43 @@ def verify_clip(
     """
     clip = detect_doc["clip"]
     outcomes: list[VerifyOutcome] = []
-    meteors: list[dict[str, Any]] = []
-    taken: list[tuple[int, int]] = []
     for obj in detect_doc["objects"]:
         if not obj.get("passed"):
             continue
-        oc = verify_object(sd_path, obj, station=station, clip_name=clip, hd_path=hd_path, calibration=calibration,
-                           pixel_scale_deg=pixel_scale_deg or detect_doc.get("pixel_scale_deg"), params=params)
-        if oc.accepted and oc.meteor is not None:
-            fns = [fr["fn"] for fr in oc.meteor["frames"]]
-            a, b = fns[0], fns[-1]
-            mx = float(np.mean([fr["x"] for fr in oc.meteor["frames"]]))
-            my = float(np.mean([fr["y"] for fr in oc.meteor["frames"]]))
-            dup = any(a <= tb and ta <= b for ta, tb in taken) and any(
-                abs(mx - float(np.mean([fr["x"] for fr in mm["frames"]]))) < 20
-                and abs(my - float(np.mean([fr["y"] for fr in mm["frames"]]))) < 20 for mm in meteors)
-            if dup:
-                oc = VerifyOutcome(oid=oc.oid, accepted=False, reason="duplicate of an accepted meteor",
-                                   report=oc.report, trim=oc.trim)
-            else:
-                taken.append((a, b))
-                meteors.append(oc.meteor)
-        outcomes.append(oc)
+        outcomes.append(verify_object(
+            sd_path, obj, station=station, clip_name=clip, hd_path=hd_path, calibration=calibration,
+            pixel_scale_deg=pixel_scale_deg or detect_doc.get("pixel_scale_deg"), params=params))
+    # one meteor can come out of the detector as two objects (split by a faint stretch): the same
+    # light measured twice. Keep the longer measurement, reject the other as a duplicate.
+    accepted = sorted((o for o in outcomes if o.accepted and o.meteor), key=lambda o: -len(o.meteor["frames"]))  # type: ignore[index]
+    kept: list[VerifyOutcome] = []
+    for o in accepted:
+        assert o.meteor is not None
+        mine = {f["fn"]: (f["x"], f["y"]) for f in o.meteor["frames"]}
+        dup_of = None
+        for k in kept:
+            assert k.meteor is not None
+            common = [(mine[f["fn"]], (f["x"], f["y"])) for f in k.meteor["frames"] if f["fn"] in mine]
+            if common and float(np.median([math.hypot(a[0] - b[0], a[1] - b[1]) for a, b in common])) < 3.0:
+                dup_of = k
+                break
+        if dup_of is None:
+            kept.append(o)
+        else:
+            o.accepted = False
+            o.reason = f"duplicate of object {dup_of.oid} (same light)"
+            o.meteor = None
+    meteors = [o.meteor for o in outcomes if o.accepted and o.meteor is not None]
+    seen: set[str] = set()
+    for mm in meteors:  # two meteors with the same trim start: keep ids (and trim names) unique
+        base, n_dup = mm["meteor_id"], 0
+        while mm["meteor_id"] in seen:
+            n_dup += 1
+            mm["meteor_id"] = f"{base}_{chr(ord('a') + n_dup)}"
+            mm["sd_trim"] = mm["meteor_id"] + ".mp4"
+            if mm.get("hd_trim"):
+                mm["hd_trim"] = mm["meteor_id"] + "-HD.mp4"
+        seen.add(mm["meteor_id"])
     verdict = {
         "format": VERIFY_FORMAT, "clip": clip, "camera": detect_doc["camera"], "start_utc": detect_doc["start_utc"],
         "result": "meteor" if meteors else "nometeor",

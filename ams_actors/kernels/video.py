@@ -92,7 +92,7 @@ def y_plane(frame: av.VideoFrame) -> U8:
     """The luma plane as a (height, width) uint8 view of the decoder's buffer (valid until the next
     frame is decoded: copy it if you keep it)."""
     p = frame.planes[0]
-    return np.frombuffer(p, np.uint8).reshape(p.height, p.line_size)[:, : p.width]
+    return np.frombuffer(memoryview(p), np.uint8).reshape(p.height, p.line_size)[:, : p.width]
 
 
 def iter_y(

@@ -273,7 +273,7 @@ def render_clip(
     )
 
 
-def L_xy_hd(x: float, y: float, scale: float) -> tuple[float, float]:  # noqa: N802 - mirrors _Layer.xy
+def L_xy_hd(x: float, y: float, scale: float) -> tuple[float, float]:
     """SD pixel → HD pixel for the same field of view (pixel centres at integers)."""
     return (x + 0.5) * scale - 0.5, (y + 0.5) * scale - 0.5
 
