@@ -168,6 +168,16 @@ class ClaimsSection:
 
 
 @dataclass(frozen=True, slots=True)
+class SolverSection:
+    """Trajectory solving on this station: Monte Carlo re-solves give the published uncertainties."""
+
+    mc_runs: int = 20
+
+    def __post_init__(self) -> None:
+        _check(0 <= self.mc_runs <= 1000, "mc_runs", f"must be within 0..1000, got {self.mc_runs}")
+
+
+@dataclass(frozen=True, slots=True)
 class RuntimeSection:
     """Supervision limits: past `max_restarts` in `restart_window_s` the station exits non-zero."""
 
@@ -202,6 +212,7 @@ class StationConfig:
     network: NetworkSection = field(default_factory=NetworkSection)
     schedule: ScheduleSection = field(default_factory=ScheduleSection)
     claims: ClaimsSection = field(default_factory=ClaimsSection)
+    solver: SolverSection = field(default_factory=SolverSection)
     runtime: RuntimeSection = field(default_factory=RuntimeSection)
     source: str = "station.toml"
 

@@ -77,6 +77,23 @@ def day_files_state(paths: StationPaths, day: str) -> list[ClipFiles]:
     return out
 
 
+def remove_stale_temp_files(paths: StationPaths) -> int:
+    """Temp files of atomic writes cut short by a crash (`.<name>.*.tmp`, `.trim-*.mp4`).
+
+    Only hidden files with our temp-name patterns are removed: a final name is never half-written, so
+    nothing else can be a leftover. Runs at start, when no write of ours is in flight.
+    """
+    n = 0
+    for top in (paths.proc2, paths.root / "meteors", paths.archive):
+        if not top.is_dir():
+            continue
+        for pattern in (".*.tmp", ".trim-*.mp4"):
+            for f in top.rglob(pattern):
+                f.unlink(missing_ok=True)
+                n += 1
+    return n
+
+
 def days_on_disk(paths: StationPaths) -> list[str]:
     if not paths.proc2.is_dir():
         return []
@@ -93,6 +110,9 @@ class Housekeeper(StationActor):
 
     async def on_start(self) -> None:
         if self.restarts == 0:
+            removed = remove_stale_temp_files(self.ctx.paths)
+            if removed:
+                self.log.info("removed %d temp file(s) left by an interrupted write", removed)
             self.resumed = await self.resume(rescan_missing=False)
             if self.resumed:
                 self.log.info("resumed %d clip(s) whose processing was interrupted", self.resumed)

@@ -1,38 +1,50 @@
-"""Solver: solves claimed events' trajectories in the process pool and reports back to the EventBroker.
+"""Solver: solves claimed events' trajectories and reports back to the EventBroker.
 
-The solve runs in a pool worker (the loop never waits on scipy); the result goes to the local EVENTS
-folder first and the EventBroker publishes it only if the claim is still held at that epoch, so a
-solve that outlives its lease is simply dropped there.
+The least-squares solve (tens of milliseconds) runs on a worker thread of the station process, which
+hands its Monte Carlo re-solves to the station's process pool — a pool worker cannot submit to its
+own pool. The result goes to the local EVENTS folder first; the EventBroker publishes it only if the
+claim is still held at that epoch, so a solve that outlives its lease is simply dropped there.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
+from pathlib import Path
 from typing import Any
 
 from ams_actors.actors.base import StationActor
 from ams_actors.runtime.files import atomic_write_json
-from ams_actors.runtime.pool import run_cpu
 from protocols.messages import ClaimLost, EventClaimed, EventSolved
 
 
-def solve_job(obs_text: str, source: str, mc_runs: int, seed: int) -> dict[str, Any]:
-    """Runs in a pool worker: parse and solve one Observation set; never raises for bad data."""
+def solve_file(obs_path: Path, mc_runs: int, seed: int, executor: Any) -> dict[str, Any]:
+    """Parse and solve one obs.json; unreadable input becomes a failed Solution (never an exception)."""
     from ams_actors.kernels.trajectory import solve_observation_set
+    from ams_actors.kernels.trajectory.solver import SOLVER_NAME, SOLVER_VERSION
     from protocols.errors import InputError
-    from protocols.observations import parse_observation_set_json
+    from protocols.observations import Solution, SolverInfo, parse_observation_set_json
 
+    t0 = time.perf_counter()
+    text = obs_path.read_bytes()
     try:
-        obs = parse_observation_set_json(obs_text, source=source)
+        obs = parse_observation_set_json(text, source=str(obs_path))
     except InputError as err:
-        event_id = json.loads(obs_text).get("event_id", "unknown") if obs_text.startswith("{") else "unknown"
-        return {"event_id": event_id, "status": "failed", "reason": str(err)}
-    solution = solve_observation_set(obs, mc_runs=mc_runs, seed=seed)
-    return solution.to_json_dict()
+        try:
+            event_id = str(json.loads(text).get("event_id", obs_path.parent.name))
+        except (ValueError, AttributeError):
+            event_id = obs_path.parent.name
+        info = SolverInfo(SOLVER_NAME, SOLVER_VERSION, "none", 0, time.perf_counter() - t0)
+        return Solution(event_id, "failed", info, reason=f"unreadable input: {err}").to_json_dict()
+    return solve_observation_set(obs, mc_runs=mc_runs, executor=executor, seed=seed).to_json_dict()
 
 
 class Solver(StationActor):
-    mc_runs = 0  # Monte Carlo in the daemon: see the note in the issue's closing comment
+    async def on_start(self) -> None:
+        from ams_actors.kernels.trajectory.epoch import warm_up
+
+        await asyncio.to_thread(warm_up)  # astropy's IERS table: seconds, once, not inside a solve
 
     async def on_message(self, msg: Any) -> None:
         if isinstance(msg, EventClaimed):
@@ -41,9 +53,9 @@ class Solver(StationActor):
             self.log.info("event %s: claim lost at epoch %d (%s)", msg.event_id, msg.epoch, msg.reason)
 
     async def solve(self, msg: EventClaimed) -> None:
-        text = msg.obs_path.read_text()
         seed = int.from_bytes(msg.event_id.encode()[-4:], "little") + msg.epoch
-        doc = await run_cpu(self.ctx.executor, solve_job, text, str(msg.obs_path), self.mc_runs, seed)
+        mc_runs = self.ctx.config.solver.mc_runs
+        doc = await asyncio.to_thread(solve_file, msg.obs_path, mc_runs, seed, self.ctx.executor)
         out = msg.obs_path.parent / f"solution-e{msg.epoch}.json"
         atomic_write_json(out, doc)
         status = str(doc.get("status", "failed"))

@@ -48,7 +48,7 @@ def verify_job(
         for src, name in ((sd_path, meteor["sd_trim"]), (hd_path, meteor.get("hd_trim"))):
             if src is None or not name:
                 continue
-            fd, tmp = tempfile.mkstemp(suffix=".mp4", dir=trims_dir)
+            fd, tmp = tempfile.mkstemp(prefix=".trim-", suffix=".mp4", dir=trims_dir)
             os.close(fd)
             try:
                 write_trim(src, tmp, start, stop)

@@ -162,7 +162,7 @@ def detect_vals(
     tracks = sorted((t for t in tracks if len(t.fns) >= 2), key=lambda t: t.fns[0])
 
     # 4: rules
-    objects = []
+    objects: list[dict[str, Any]] = []
     n_two = sum(1 for t in tracks if len(t.fns) < 3)
     tracks = [t for t in tracks if len(t.fns) >= 3]  # two-point links are everywhere in noise
     for oid, t in enumerate(tracks):
@@ -177,7 +177,7 @@ def detect_vals(
         })
     # things that really move coherently (noise chains fail linear/fill/frames and do not count)
     incoherent = {"frames", "static", "linear", "fill", "faint"}
-    n_moving = sum(1 for o in objects if not (_names(list(o["failed"])) & incoherent))  # type: ignore[call-overload]
+    n_moving = sum(1 for o in objects if not (_names(o["failed"]) & incoherent))
     passed = [o for o in objects if o["passed"]]
     if n_moving > prm.max_objects or crowded > prm.crowded_frame_frac * max(n_frames, 1):
         cls = "toomany"

@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import os
+import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Executor, ProcessPoolExecutor
 from typing import Any, TypeVar
@@ -18,7 +20,24 @@ from typing import Any, TypeVar
 T = TypeVar("T")
 
 
-def _init_worker() -> None:
+def _watch_parent(station_pid: int) -> None:
+    """Exit when the station process is gone (SIGKILL, OOM killer): workers must not outlive it.
+
+    A worker's parent is the fork server, not the station, so PR_SET_PDEATHSIG cannot express this;
+    a one-second poll costs nothing.
+    """
+    while True:
+        time.sleep(1.0)
+        try:
+            os.kill(station_pid, 0)
+        except ProcessLookupError:
+            os._exit(0)
+        except PermissionError:  # pid reused by another user's process: ours is gone
+            os._exit(0)
+
+
+def _init_worker(station_pid: int) -> None:
+    threading.Thread(target=_watch_parent, args=(station_pid,), name="watch-station", daemon=True).start()
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     try:
@@ -31,7 +50,9 @@ def _init_worker() -> None:
 
 def make_pool(workers: int) -> ProcessPoolExecutor:
     ctx = multiprocessing.get_context("forkserver")
-    return ProcessPoolExecutor(max_workers=max(1, workers), mp_context=ctx, initializer=_init_worker)
+    return ProcessPoolExecutor(
+        max_workers=max(1, workers), mp_context=ctx, initializer=_init_worker, initargs=(os.getpid(),)
+    )
 
 
 async def run_cpu(executor: Executor | None, fn: Callable[..., T], *args: Any) -> T:

@@ -55,6 +55,7 @@ class SimOptions:
     lease_s: float = 60.0
     skew_s: tuple[float, ...] = ()  # per-station wall-clock skew (s), for clock-skew faults
     noise_arcsec: float = 60.0
+    mc_runs: int = 10
 
 
 @dataclass(slots=True)
@@ -66,7 +67,8 @@ class SimReport:
 
 
 def station_config(
-    st: SimStation, root: Path, endpoint: str, partners: list[str], roles: list[str], lease_s: float
+    st: SimStation, root: Path, endpoint: str, partners: list[str], roles: list[str], lease_s: float,
+    mc_runs: int = 10,
 ) -> StationConfig:
     cams = "\n".join(
         f'[[cameras]]\nid = "{cam.id}"\naz_deg = {cam.az_deg}\nel_deg = {cam.el_deg}\n'
@@ -98,6 +100,8 @@ index_interval_s = 120.0
 lease_s = {lease_s}
 skew_margin_s = {lease_s / 4}
 renew_margin_s = {lease_s / 10}
+[solver]
+mc_runs = {mc_runs}
 [runtime]
 workers = 2
 max_restarts = 20
@@ -137,7 +141,8 @@ class SimNetwork:
         self.stations: list[Station] = []
         for i, st in enumerate(stations):
             roles = ["station", "correlator", "publisher"] if i == 0 else ["station"]
-            cfg = station_config(st, root, endpoint, [p for p in ids if p != st.id], roles, opts.lease_s)
+            cfg = station_config(st, root, endpoint, [p for p in ids if p != st.id], roles, opts.lease_s,
+                                 opts.mc_runs)
             skew = opts.skew_s[i] if i < len(opts.skew_s) else 0.0
             clock: Clock = self.clock.skewed(skew) if skew else self.clock
             self.stations.append(Station(cfg, clock=clock, executor=self.pool, admin_socket=False))

@@ -243,7 +243,7 @@ def render_clip(
                             mt.fns.append(fn)
                             mt.x.append(cx)
                             mt.y.append(cy)
-                            hcx, hcy = L_xy_hd(cx, cy, hd_scale)
+                            hcx, hcy = sd_to_hd(cx, cy, hd_scale)
                             mt.hd_x.append(hcx)
                             mt.hd_y.append(hcy)
                             mt.snr.append(peak / scene.noise)
@@ -273,7 +273,7 @@ def render_clip(
     )
 
 
-def L_xy_hd(x: float, y: float, scale: float) -> tuple[float, float]:
+def sd_to_hd(x: float, y: float, scale: float = 3.0) -> tuple[float, float]:
     """SD pixel → HD pixel for the same field of view (pixel centres at integers)."""
     return (x + 0.5) * scale - 0.5, (y + 0.5) * scale - 0.5
 

@@ -143,8 +143,8 @@ def main() -> None:
     results: list[dict[str, Any]] = []
     with ProcessPoolExecutor(max_workers=args.procs, initializer=_init) as ex:
         futs = [ex.submit(one_minute, j, work, args.seconds) for j in jobs]
-        for f in futs:
-            r = f.result()
+        for fut in futs:
+            r = fut.result()
             results.append(r)
             print(f"minute {r['i']:3d}: {r['classification']:13s} true={len(r['truth']['meteors'])} "
                   f"reported={len(r['meteors'])} rejected={r['rejected']} "

@@ -16,6 +16,7 @@ import os
 import resource
 import tempfile
 import time
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -80,7 +81,7 @@ def job_opencv(path: str) -> tuple[int, float]:
     return n, _rss_mb()
 
 
-def run(fn: object, path: str, procs: int, clips: int) -> tuple[float, int, float]:
+def run(fn: Callable[[str], tuple[int, float]], path: str, procs: int, clips: int) -> tuple[float, int, float]:
     """(camera-minutes per wall-clock minute, frames, max worker RSS MB) for ``clips`` scans."""
     with ProcessPoolExecutor(max_workers=procs, initializer=_init) as ex:
         list(ex.map(fn, [path] * procs))  # warm the workers (imports, first open)
@@ -113,7 +114,9 @@ def main() -> None:
 
     results: dict[str, list[float]] = {"scan": [], "decode": [], "decode_slf": [], "opencv": []}
     rss: dict[str, float] = {}
-    jobs = {"scan": job_scan, "decode": job_decode, "decode_slf": job_decode_slf, "opencv": job_opencv}
+    jobs: dict[str, Callable[[str], tuple[int, float]]] = {
+        "scan": job_scan, "decode": job_decode, "decode_slf": job_decode_slf, "opencv": job_opencv,
+    }
     for r in range(args.rounds):
         for k, fn in jobs.items():
             rate, frames, mem = run(fn, str(path), args.procs, args.clips)
