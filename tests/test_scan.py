@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import av
 import cv2
 import numpy as np
 import pytest
@@ -83,6 +84,19 @@ def test_corrupt_and_bad_clips(scanned: tuple[Path, Truth, ScanResult], tmp_path
     with pytest.raises(ClipUnreadable) as e:
         scan_clip(trunc)
     assert e.value.reason and str(trunc) in str(e.value)
+    # moov atom first (a camera writing "faststart"): opens fine, the data stops half way
+    fs = tmp_path / "faststart.mp4"
+    with av.open(str(p)) as src, av.open(str(fs), "w", options={"movflags": "faststart"}) as out:
+        s_in = src.streams.video[0]
+        s_out = out.add_stream_from_template(s_in)
+        for pkt in src.demux(s_in):
+            if pkt.dts is not None:
+                pkt.stream = s_out
+                out.mux(pkt)
+    cut = tmp_path / "2026_07_12_22_19_00_000_010001.mp4"
+    cut.write_bytes(fs.read_bytes()[: fs.stat().st_size // 2])
+    with pytest.raises(ClipUnreadable, match=r"decode|truncated"):
+        scan_clip(cut)
     garbage = tmp_path / "2026_07_12_22_16_00_000_010001.mp4"
     garbage.write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 40)
     with pytest.raises(ClipUnreadable):

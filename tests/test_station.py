@@ -142,7 +142,7 @@ def test_signal_drains_and_exits_zero(tmp_path: Path, sig: signal.Signals) -> No
     try:
         _wait_for_socket(tmp_path / "data" / "state" / "admin.sock", proc)
         proc.send_signal(sig)
-        out, err = proc.communicate(timeout=30)
+        _, err = proc.communicate(timeout=30)
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -113,7 +113,7 @@ class Housekeeper(StationActor):
             removed = remove_stale_temp_files(self.ctx.paths)
             if removed:
                 self.log.info("removed %d temp file(s) left by an interrupted write", removed)
-            self.resumed = await self.resume(rescan_missing=False)
+            self.resumed = await self.resume_pending(rescan_missing=False)
             if self.resumed:
                 self.log.info("resumed %d clip(s) whose processing was interrupted", self.resumed)
 
@@ -122,14 +122,14 @@ class Housekeeper(StationActor):
 
     async def on_task(self, task: str, day: str | None) -> TaskResult:
         if task == "fix_days":
-            n = await self.resume(rescan_missing=True, only_day=day)
+            n = await self.resume_pending(rescan_missing=True, only_day=day)
             await self.write_stats(day)
             return TaskResult(task, self.name, done=n, detail=f"{n} clip(s) with missing outputs redone")
         stats = await self.write_stats(day)
         return TaskResult(task, self.name, done=len(stats), detail=f"stats for {len(stats)} day(s)")
 
     # -- resume and repair -----------------------------------------------------------------------
-    async def resume(self, rescan_missing: bool, only_day: str | None = None) -> int:
+    async def resume_pending(self, rescan_missing: bool, only_day: str | None = None) -> int:
         ledger = self.ctx.ledger
         now = self.clock.now().isoformat()
         n = 0

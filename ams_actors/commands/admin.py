@@ -60,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
     result = answer.get("result")
     if args.json:
         print(json.dumps(result, indent=1))
-    elif args.admin_cmd == "status":
+    elif args.admin_cmd == "status" and isinstance(result, dict):
         print(format_status(result))
     else:
         print(format_plain(result))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 
@@ -53,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _progress_bar():  # type: ignore[no-untyped-def]
+def _progress_bar() -> Callable[[float], None]:
     def show(fraction: float) -> None:
         n = int(fraction * 40)
         sys.stderr.write(f"\r[{'#' * n}{'.' * (40 - n)}] {fraction * 100:5.1f}%")

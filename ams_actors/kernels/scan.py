@@ -83,7 +83,8 @@ def scan_clip(path: str | Path, params: ScanParams | None = None, *, clip_name: 
         # the cell grid must tile the binned image: crop the binned image to a multiple of the grid
         cw, ch = bw // cols, bh // rows
         gw, gh = cw * cols, ch * rows
-        n_expected = int(stream.frames or 1500)
+        n_header = int(stream.frames or 0)
+        n_expected = n_header or 1500
         max_val = np.zeros(n_expected + 16, np.int32)
         max_xy = np.zeros((n_expected + 16, 2), np.int32)
         thr_fn = np.zeros(n_expected + 16, np.int32)
@@ -161,6 +162,8 @@ def scan_clip(path: str | Path, params: ScanParams | None = None, *, clip_name: 
             raise ClipUnreadable(p, f"decode failed after {n} frames: {type(e).__name__}: {e}") from None
     if n == 0 or stack is None:
         raise ClipUnreadable(p, "no frames decoded")
+    if n_header and n < 0.95 * n_header:
+        raise ClipUnreadable(p, f"truncated: decoded {n} of the {n_header} frames in the header")
     if not sig_samples:
         sig_samples.append(1.0)
     mv = max_val[:n]

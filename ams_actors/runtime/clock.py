@@ -68,6 +68,23 @@ class VirtualClock:
     def now(self) -> datetime:
         return self._epoch + timedelta(seconds=self.monotonic())
 
+    def set_rate(self, rate: float) -> None:
+        """Change the speed of time from now on (0 pauses it, e.g. while the simulator renders)."""
+        if rate < 0:
+            raise ValueError("rate must be >= 0")
+        now_virtual = self.monotonic()
+        self._real0 = time.monotonic()
+        self._offset = now_virtual
+        self._rate = rate
+        try:
+            self._schedule(asyncio.get_running_loop())
+        except RuntimeError:  # no loop yet: the next sleep schedules
+            pass
+
+    @property
+    def rate(self) -> float:
+        return self._rate
+
     def skewed(self, skew_s: float) -> SkewedClock:
         """A view of this clock whose wall time is off by `skew_s` (its monotonic time is not)."""
         return SkewedClock(self, skew_s)

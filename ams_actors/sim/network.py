@@ -30,8 +30,9 @@ from ams_actors.runtime.pool import make_pool
 from ams_actors.sim.detections import meteor_docs_for_station
 from ams_actors.sim.world import SimMeteor, SimStation, World, make_meteors, make_stations
 from ams_actors.station import Station
+from ams_actors.store.proxy import FaultConfig, FaultProxy
 from protocols import claims as c
-from protocols.messages import MeteorVerified
+from protocols.messages import EventClaimed, MeteorVerified
 from protocols.pipeline_files import parse_clip_name
 
 NIGHT_START = datetime(2026, 7, 12, 22, 0, tzinfo=UTC)
@@ -56,6 +57,15 @@ class SimOptions:
     skew_s: tuple[float, ...] = ()  # per-station wall-clock skew (s), for clock-skew faults
     noise_arcsec: float = 60.0
     mc_runs: int = 10
+    #: route every station's store traffic through a FaultProxy with this (initial) config; the
+    #: simulator itself (bucket creation, `read_bucket`) always talks to the store directly
+    faults: FaultConfig | None = None
+    fault_seed: int = 0
+    store_timeout_s: float = 10.0  # the stations' S3 read timeout (real seconds): short for timeout faults
+    #: the stations' schedules (virtual s); shorter ones make a small test night converge sooner
+    sync_interval_s: float = 60.0
+    correlate_interval_s: float = 120.0
+    index_interval_s: float = 120.0
 
 
 @dataclass(slots=True)
@@ -68,8 +78,10 @@ class SimReport:
 
 def station_config(
     st: SimStation, root: Path, endpoint: str, partners: list[str], roles: list[str], lease_s: float,
-    mc_runs: int = 10,
+    mc_runs: int = 10, timeout_s: float = 10.0, schedule: tuple[float, float, float] = (60.0, 120.0, 120.0),
 ) -> StationConfig:
+    """One fake station's config; `schedule` is (sync, correlate, index) interval in virtual seconds."""
+    sync_s, correlate_s, index_s = schedule
     cams = "\n".join(
         f'[[cameras]]\nid = "{cam.id}"\naz_deg = {cam.az_deg}\nel_deg = {cam.el_deg}\n'
         f"fov_h_deg = {cam.fov_h_deg}\nrotation_deg = {cam.rotation_deg}\n"
@@ -86,16 +98,16 @@ data_root = "{root / st.id}"
 [store]
 endpoint = "{endpoint}"
 bucket = "{BUCKET}"
-timeout_s = 10.0
+timeout_s = {timeout_s}
 [network]
 partners = [{", ".join(f'"{p}"' for p in partners)}]
 roles = [{", ".join(f'"{r}"' for r in roles)}]
 [schedule]
 scan_interval_s = 20.0
 clip_settle_s = 30.0
-sync_interval_s = 60.0
-correlate_interval_s = 120.0
-index_interval_s = 120.0
+sync_interval_s = {sync_s}
+correlate_interval_s = {correlate_s}
+index_interval_s = {index_s}
 [claims]
 lease_s = {lease_s}
 skew_margin_s = {lease_s / 4}
@@ -115,8 +127,24 @@ class Truth:
 
     seen_by: dict[str, dict[str, str]] = field(default_factory=dict)  # truth key -> station -> meteor id
 
-    def expected_events(self) -> list[str]:
-        return [k for k, st in self.seen_by.items() if len(st) >= 2]
+    def expected_events(self, counts: Callable[[str, str], bool] | None = None) -> list[str]:
+        """Truth keys seen by >= 2 stations; `counts(station, meteor_id)` drops observations that could
+        never reach the network (a killed station's meteors that were not uploaded before it died)."""
+        return [k for k, st in self.seen_by.items()
+                if sum(1 for s, m in st.items() if counts is None or counts(s, m)) >= 2]
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimTaken:
+    """One EventClaimed seen on its way to a Solver: station `station` (process `token`) believes it
+    holds `epoch` of `event_id` from virtual time `at_s` on. Two of these with one (event, epoch) and
+    different tokens would be a double claim."""
+
+    station: str
+    token: str
+    event_id: str
+    epoch: int
+    at_s: float
 
 
 class SimNetwork:
@@ -137,15 +165,85 @@ class SimNetwork:
         self.clock = VirtualClock(start=NIGHT_START, rate=opts.rate)
         self.truth = Truth()
         self.pool = make_pool(2)
+        #: the fault-injecting proxy between the stations and the store (None: they talk to it directly)
+        self.proxy: FaultProxy | None = None
+        station_endpoint = endpoint
+        if opts.faults is not None:
+            self.proxy = FaultProxy(endpoint, opts.faults, seed=opts.fault_seed).start()
+            station_endpoint = self.proxy.url
         ids = [s.id for s in stations]
+        self.configs: list[StationConfig] = []
+        self.station_clocks: list[Clock] = []
         self.stations: list[Station] = []
+        self.retired: list[Station] = []  # killed or replaced Station objects (their claim logs still count)
+        self.dead: set[str] = set()  # stations killed and not restarted: nothing is delivered to them
+        self.claim_log: list[ClaimTaken] = []
+        self._lifecycle = asyncio.Lock()  # a restart and a delivery to that station never interleave
         for i, st in enumerate(stations):
             roles = ["station", "correlator", "publisher"] if i == 0 else ["station"]
-            cfg = station_config(st, root, endpoint, [p for p in ids if p != st.id], roles, opts.lease_s,
-                                 opts.mc_runs)
+            cfg = station_config(st, root, station_endpoint, [p for p in ids if p != st.id], roles, opts.lease_s,
+                                 opts.mc_runs, opts.store_timeout_s,
+                                 (opts.sync_interval_s, opts.correlate_interval_s, opts.index_interval_s))
             skew = opts.skew_s[i] if i < len(opts.skew_s) else 0.0
             clock: Clock = self.clock.skewed(skew) if skew else self.clock
-            self.stations.append(Station(cfg, clock=clock, executor=self.pool, admin_socket=False))
+            self.configs.append(cfg)
+            self.station_clocks.append(clock)
+            self.stations.append(self._new_station(i))
+
+    def _new_station(self, i: int) -> Station:
+        """A Station for slot `i`, with its Solver's inbox watched so every claim taken is logged."""
+        station = Station(self.configs[i], clock=self.station_clocks[i], executor=self.pool, admin_socket=False)
+        solver = station.actors["Solver"]
+        broker = station.actors["EventBroker"]
+        token = broker.me.token  # type: ignore[attr-defined]
+        tell = solver.tell
+
+        async def watched_tell(msg: Any) -> None:
+            if isinstance(msg, EventClaimed):
+                self.claim_log.append(ClaimTaken(station.config.station_id, token, msg.event_id, msg.epoch,
+                                                 self.clock.monotonic()))
+            await tell(msg)
+
+        solver.tell = watched_tell  # type: ignore[method-assign]
+        return station
+
+    def index_of(self, station: str | int) -> int:
+        if isinstance(station, int):
+            return station
+        return next(i for i, s in enumerate(self.stations) if s.config.station_id == station)
+
+    # -- faults ----------------------------------------------------------------------------------
+    async def kill_station(self, station: str | int) -> Station:
+        """A crash: every actor task cancelled at once, nothing released or flushed (no `on_stop`).
+
+        The Station object stays in `stations` (slots match `world.stations`) but receives nothing
+        more until `restart_station`; its claims can only expire.
+        """
+        async with self._lifecycle:
+            st = self.stations[self.index_of(station)]
+            await st.supervisor.cancel_all()
+            self.dead.add(st.config.station_id)
+            return st
+
+    async def restart_station(self, station: str | int, crash: bool = False) -> Station:
+        """Stop a station (gracefully: it releases its claims; or `crash`: killed, nothing released) and
+        start a new `Station` process on the same data root, config and clock, as systemd would."""
+        async with self._lifecycle:
+            i = self.index_of(station)
+            old = self.stations[i]
+            if crash or old.config.station_id in self.dead:
+                await old.supervisor.cancel_all()
+            # stop() on a killed station only closes its store client and ledger: no actor runs on_stop
+            await old.stop()
+            self.retired.append(old)
+            new = self._new_station(i)
+            await new.start()
+            self.stations[i] = new
+            self.dead.discard(new.config.station_id)
+            return new
+
+    def alive(self) -> list[Station]:
+        return [s for s in self.stations if s.config.station_id not in self.dead]
 
     # -- running ---------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -154,11 +252,26 @@ class SimNetwork:
         creds = Credentials.from_env("AMS_S3_ACCESS_KEY_ID", "AMS_S3_SECRET_ACCESS_KEY")
         async with ObjectStore.open(self.endpoint, BUCKET, credentials=creds) as store:
             await store.ensure_bucket()
-        await asyncio.gather(*(s.start() for s in self.stations))
+        # Virtual time stands still while the stations start: the solver's imports and astropy's IERS
+        # table take seconds of CPU (in every Solver's on_start), and at 60x those seconds would be
+        # minutes of night in which leases run out and sync rounds are missed for no simulated reason.
+        rate = self.clock.rate
+        self.clock.set_rate(0.0)
+        try:
+            await asyncio.to_thread(_warm_up_solver)
+            loop = asyncio.get_running_loop()  # start the pool's workers and their imports now, too
+            await asyncio.gather(*(loop.run_in_executor(self.pool, _warm_up_worker) for _ in range(4)))
+            await asyncio.gather(*(s.start() for s in self.stations))
+            for _ in range(50):  # let every actor run its on_start (warm_up is cached by now)
+                await asyncio.sleep(0.01)
+        finally:
+            self.clock.set_rate(rate)
 
     async def stop(self) -> None:
         await asyncio.gather(*(s.stop() for s in self.stations), return_exceptions=True)
         self.pool.shutdown(wait=True, cancel_futures=True)
+        if self.proxy is not None:
+            self.proxy.stop()
 
     async def inject_network_mode(self) -> None:
         """Hand each station its verified meteors 30 s (virtual) after each meteor, like its Verifier."""
@@ -166,15 +279,20 @@ class SimNetwork:
             wait = (sm.meteor.epoch - self.clock.now()).total_seconds() + 30.0
             if wait > 0:
                 await self.clock.sleep(wait)
-            for station, sim_st in zip(self.stations, self.world.stations, strict=True):
-                cfg = station.config
+            for i, sim_st in enumerate(self.world.stations):
+                cfg = self.configs[i]
                 docs = meteor_docs_for_station(sm.meteor, cfg.station_id, sim_st.lat, sim_st.lon, sim_st.alt_m,
                                                cfg.cameras, self.rng, noise_arcsec=self.opts.noise_arcsec)
-                for doc in docs:
-                    await self.deliver(station, doc)
-                if docs:  # the station keeps its longest view, as the correlator will
-                    best = max(docs, key=lambda d: len(d["frames"]))
-                    self.truth.seen_by.setdefault(sm.key, {})[cfg.station_id] = best["meteor_id"]
+                if not docs:
+                    continue
+                async with self._lifecycle:
+                    if cfg.station_id in self.dead:  # a dead station's Verifier writes nothing
+                        continue
+                    for doc in docs:
+                        await self.deliver(self.stations[i], doc)
+                # the station keeps its longest view, as the correlator will
+                best = max(docs, key=lambda d: len(d["frames"]))
+                self.truth.seen_by.setdefault(sm.key, {})[cfg.station_id] = best["meteor_id"]
 
     @staticmethod
     async def deliver(station: Station, doc: dict[str, Any]) -> None:
@@ -190,7 +308,7 @@ class SimNetwork:
         t0 = self.clock.monotonic()
         night = self.opts.minutes * 60.0
         total = night + self.opts.drain_minutes * 60.0
-        injector = asyncio.create_task(inject())
+        injector: asyncio.Future[None] = asyncio.ensure_future(inject())
         try:
             while (elapsed := self.clock.monotonic() - t0) < total:
                 if progress is not None:
@@ -209,11 +327,16 @@ class SimNetwork:
             progress(1.0)
         return self.clock.monotonic() - t0
 
+    def expected_events(self, bucket: dict[str, Any]) -> list[str]:
+        """Truth keys that should have become a solved event, given which stations died on the way."""
+        present: set[tuple[str, str]] = bucket.get("meteors", set())
+        return self.truth.expected_events(lambda s, m: s not in self.dead or (s, m) in present)
+
     async def all_solved(self) -> bool:
-        expected = self.truth.expected_events()
+        bucket = await self.read_bucket()
+        expected = self.expected_events(bucket)
         if not expected:
             return True
-        bucket = await self.read_bucket()
         found = self.match_events(bucket)
         return all(
             key in found and bucket["claims"].get(found[key], (None,))[0] == c.ClaimState.SOLVED for key in expected
@@ -229,7 +352,12 @@ class SimNetwork:
         events: dict[str, dict[str, Any]] = {}
         claims: dict[str, tuple[c.ClaimState, int, str, str | None]] = {}
         solutions: dict[str, list[str]] = {}
+        meteors: set[tuple[str, str]] = set()
         async with ObjectStore.open(self.endpoint, BUCKET, credentials=creds) as store:
+            for key in await store.list_keys("stations/"):
+                parts = key.split("/")  # stations/<S>/meteors/YYYY/MM/DD/<meteor id>.json
+                if len(parts) == 7 and parts[2] == "meteors" and parts[6].endswith(".json"):
+                    meteors.add((parts[1], parts[6][: -len(".json")]))
             for key in await store.list_keys("events/"):
                 parts = key.split("/")
                 if len(parts) < 5:
@@ -252,7 +380,7 @@ class SimNetwork:
                     got = await store.get(sol_key)
                     if isinstance(got, StoredObject):
                         accepted[event_id] = json.loads(got.body)
-        return {"events": events, "claims": claims, "solutions": solutions, "accepted": accepted}
+        return {"events": events, "claims": claims, "solutions": solutions, "accepted": accepted, "meteors": meteors}
 
     def match_events(self, bucket: dict[str, Any]) -> dict[str, str]:
         """truth key -> event id, where the event's members are that meteor's observations."""
@@ -265,15 +393,15 @@ class SimNetwork:
             if ev.get("superseded_by"):
                 continue
             for m in ev.get("members", []):
-                key = owner.get((m["station_id"], m["meteor_id"]))
-                if key is not None:
-                    votes.setdefault(key, {})
-                    votes[key][event_id] = votes[key].get(event_id, 0) + 1
+                truth_key = owner.get((m["station_id"], m["meteor_id"]))
+                if truth_key is not None:
+                    votes.setdefault(truth_key, {})
+                    votes[truth_key][event_id] = votes[truth_key].get(event_id, 0) + 1
         return {key: max(v.items(), key=lambda kv: (kv[1], kv[0]))[0] for key, v in votes.items()}
 
     def report(self, bucket: dict[str, Any]) -> dict[str, Any]:
         truth_by_key = {m.key: m for m in self.world.meteors}
-        expected = self.truth.expected_events()
+        expected = self.expected_events(bucket)
         found = self.match_events(bucket)
         matched_events = set(found.values())
         solved = [k for k in expected if k in found and found[k] in bucket["accepted"]
@@ -311,7 +439,90 @@ class SimNetwork:
             "v_init_rel_err_median": med(v_err),
             "begin_dist_m_median": med(begin_err),
             "max_epoch": max((v[1] for v in bucket["claims"].values()), default=0),
+            "claims_taken": len(self.claim_log),
+            "dead_stations": sorted(self.dead),
+            "invariant_violations": self.check_invariants(bucket),
         }
+
+    # -- invariants ------------------------------------------------------------------------------
+    def all_stations(self) -> list[Station]:
+        """Every Station object of the night, current and retired (killed or replaced)."""
+        return self.retired + self.stations
+
+    def check_invariants(self, bucket: dict[str, Any]) -> list[str]:
+        """The claim protocol's promises, checked against the bucket and the claims the stations took.
+
+        Returns one line per violation (empty: all hold):
+        - every active event with >= 2 stations has a `solved` claim whose accepted solution exists;
+        - no two stations (processes) ever held the same epoch of an event (from the EventClaimed log),
+          and no two solution objects of one event carry the same epoch;
+        - a solution object `e<N>-<S>` exists only if station S held epoch N;
+        - every true meteor seen by >= 2 stations became a solved event;
+        - no verified meteor is lost: every meteor JSON in a live station's archive is in the bucket;
+        - a live member's local copy of the solution is the accepted one (when it has a copy).
+        """
+        out: list[str] = []
+        holders: dict[tuple[str, int], set[tuple[str, str]]] = {}
+        for ct in self.claim_log:
+            holders.setdefault((ct.event_id, ct.epoch), set()).add((ct.station, ct.token))
+        for (event_id, epoch), who in sorted(holders.items()):
+            if len(who) > 1:
+                out.append(f"{event_id}: epoch {epoch} held by {sorted(s for s, _ in who)} (two processes)")
+        for event_id, keys in sorted(bucket["solutions"].items()):
+            by_epoch: dict[int, list[str]] = {}
+            for key in keys:
+                name = key.rsplit("/", 1)[-1]
+                epoch_s, _, station = name[1:-len(".json")].partition("-")
+                by_epoch.setdefault(int(epoch_s), []).append(station)
+                held_by = holders.get((event_id, int(epoch_s)))
+                if held_by is not None and station not in {s for s, _ in held_by}:
+                    out.append(f"{event_id}: solution {name} but epoch {epoch_s} was held by {sorted(held_by)}")
+            for epoch, stations in sorted(by_epoch.items()):
+                if len(stations) > 1:
+                    out.append(f"{event_id}: {len(stations)} solutions at epoch {epoch}: {sorted(stations)}")
+        for event_id, ev in sorted(bucket["events"].items()):
+            if ev.get("superseded_by") or len({m["station_id"] for m in ev.get("members", [])}) < 2:
+                continue
+            claim = bucket["claims"].get(event_id)
+            if claim is None or claim[0] != c.ClaimState.SOLVED:
+                out.append(f"{event_id}: not solved (claim {claim[0] if claim else 'missing'})")
+            elif event_id not in bucket["accepted"] or claim[3] not in bucket["solutions"].get(event_id, []):
+                out.append(f"{event_id}: solved, but its accepted solution {claim[3]} is missing")
+        found = self.match_events(bucket)
+        for key in self.expected_events(bucket):
+            if key not in found:
+                out.append(f"true meteor {key}: no event")
+            elif found[key] not in bucket["accepted"]:
+                out.append(f"true meteor {key}: event {found[key]} has no accepted solution")
+        for st in self.alive():
+            sid = st.config.station_id
+            root = st.paths.archive / "METEOR"
+            for path in sorted(root.glob("*/*/*/*.json")) if root.is_dir() else []:
+                if (sid, path.stem) not in bucket["meteors"]:
+                    out.append(f"meteor {sid}/{path.stem}: verified but not in the bucket")
+            for ev_dir in sorted((st.paths.archive / "EVENTS").glob("*/*/*")):
+                local = ev_dir / "solution.json"
+                accepted = bucket["accepted"].get(ev_dir.name)
+                if local.is_file() and accepted is not None and json.loads(local.read_text()) != accepted:
+                    out.append(f"{ev_dir.name}: {sid}'s local solution.json is not the accepted solution")
+        return out
+
+
+def _warm_up_solver() -> None:
+    import ams_actors.kernels.trajectory  # noqa: F401  (seconds of imports, once per process)
+    from ams_actors.kernels.trajectory.epoch import warm_up
+
+    warm_up()
+
+
+def _warm_up_worker() -> None:
+    import time
+
+    import ams_actors.network.correlation  # noqa: F401
+    import ams_actors.network.index_files  # noqa: F401
+    import ams_actors.network.sync  # noqa: F401
+
+    time.sleep(0.2)  # hold this worker so the next job starts another
 
 
 def solution_errors(sol: dict[str, Any], truth: SimMeteor) -> tuple[float, float, float]:
