@@ -142,11 +142,16 @@ class ScheduleSection:
     correlate_interval_s: float = 600.0
     index_interval_s: float = 300.0
     housekeeping_interval_s: float = 3600.0
+    publish_interval_s: float = 300.0
+    calibration_check_interval_s: float = 3600.0
+    calibration_check_hour: float = 1.5  # local mean solar time (UTC + lon/15 h), hours after midnight
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
             _check(value > 0, f.name, f"must be positive, got {value}")
+        _check(self.calibration_check_hour < 24.0, "calibration_check_hour",
+               f"must be within 0..24, got {self.calibration_check_hour}")
 
 
 @dataclass(frozen=True, slots=True)

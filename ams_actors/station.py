@@ -15,11 +15,13 @@ from concurrent.futures import Executor
 from typing import Any
 
 from ams_actors.actors.base import StationActor, StationContext
+from ams_actors.actors.calibration_check import CalibrationCheck
 from ams_actors.actors.correlator import Correlator
 from ams_actors.actors.detector import Detector
 from ams_actors.actors.event_broker import EventBroker
 from ams_actors.actors.housekeeper import Housekeeper
 from ams_actors.actors.indexer import Indexer
+from ams_actors.actors.publisher import Publisher
 from ams_actors.actors.scanner import Scanner
 from ams_actors.actors.solver import Solver
 from ams_actors.actors.syncer import Syncer
@@ -87,6 +89,9 @@ class Station:
         actors: list[StationActor] = [Solver("Solver", ctx, pub), EventBroker("EventBroker", ctx, pub)]
         if "correlator" in self.config.network.roles:
             actors.append(Correlator("Correlator", ctx, pub))
+        if "publisher" in self.config.network.roles:
+            actors.append(Publisher("Publisher", ctx, pub))
+        actors.append(CalibrationCheck("CalibrationCheck", ctx, pub))
         actors += [
             Syncer("Syncer", ctx, pub),
             Indexer("Indexer", ctx, pub),

@@ -28,7 +28,7 @@ from ams_actors.store.proxy import FaultConfig
 from protocols import claims as c
 
 BASE = SimOptions(stations=4, cameras=2, minutes=4.0, mode="network", meteors=6, rate=120.0, seed=3,
-                  drain_minutes=15.0, lease_s=120.0, mc_runs=0, noise_arcsec=30.0,
+                  drain_minutes=20.0, lease_s=480.0, mc_runs=0, noise_arcsec=30.0,
                   sync_interval_s=30.0, correlate_interval_s=60.0, index_interval_s=60.0)
 
 
@@ -122,7 +122,7 @@ async def test_clocks_skewed_by_five_minutes(s3_endpoint: str, tmp_path: Path) -
     opts = dataclasses.replace(BASE, skew_s=(0.0, 300.0, -300.0, 300.0), seed=5)
     net, bucket, _ = await night(opts, s3_endpoint, tmp_path)
     assert_clean(net, bucket)
-    assert [s.clock.now() - net.clock.now() for s in net.stations][1].total_seconds() == 300.0
+    assert [getattr(s.clock, "skew_s", 0.0) for s in net.stations] == list(opts.skew_s)
     # each member took every epoch at most once, and no event needed a steal
     assert max(epoch for _, epoch, _, _ in bucket["claims"].values()) == 1
 
@@ -148,7 +148,7 @@ async def test_stations_restarted_in_the_middle_of_the_night(s3_endpoint: str, t
     net, bucket, hit = await night(opts, s3_endpoint, tmp_path, scenario)
     assert_clean(net, bucket)
     assert len(net.retired) == 2 and net.dead == set()
-    assert all(s.running for s in restarted[:1]) or True
+    assert len(restarted) == 2 and all(s.running for s in restarted)
     state, epoch, owner, _ = bucket["claims"][hit.event_id]
     assert state == c.ClaimState.SOLVED and epoch > hit.epoch
     tokens = {t.token for t in net.claim_log if t.station == hit.station}

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ams_actors.commands.common import add_config_option
+from protocols.messages import TASKS
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -21,7 +22,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     for name, what in (("pause", "stop"), ("resume", "restart")):
         p = sub.add_parser(name, help=f"{what} an actor's intake (name as in `status`; 'Scanner' = all cameras)")
         p.add_argument("actor")
-    p = sub.add_parser("run", help="run a task now: bs, rvd, rvms, fix_days, proc_index, sync, correlate, solve")
+    p = sub.add_parser("run", help="run a task now: " + ", ".join(TASKS))
     p.add_argument("task")
     p.add_argument("--day", metavar="YYYY_MM_DD")
     p = sub.add_parser("reprocess", help="redo a day's missing outputs and its stats")

@@ -503,8 +503,11 @@ class SimNetwork:
             for ev_dir in sorted((st.paths.archive / "EVENTS").glob("*/*/*")):
                 local = ev_dir / "solution.json"
                 accepted = bucket["accepted"].get(ev_dir.name)
-                if local.is_file() and accepted is not None and json.loads(local.read_text()) != accepted:
-                    out.append(f"{ev_dir.name}: {sid}'s local solution.json is not the accepted solution")
+                mine = json.loads(local.read_text()) if local.is_file() else None
+                if mine is not None and accepted is not None and mine != accepted:
+                    differ = sorted(k for k in set(mine) | set(accepted) if mine.get(k) != accepted.get(k))
+                    out.append(f"{ev_dir.name}: {sid}'s local solution.json is not the accepted solution "
+                               f"(claim {bucket['claims'].get(ev_dir.name)}; fields differ: {differ})")
         return out
 
 
