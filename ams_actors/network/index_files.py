@@ -20,7 +20,6 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
-import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,6 +36,7 @@ from protocols.meteor_index import (
     encode_index,
     entry_from_meteor_json,
     format_utc_ms,
+    read_bounded_json,
 )
 from protocols.pipeline_files import validate
 
@@ -241,17 +241,4 @@ def rebuild_year(paths: StationPaths, year: int, site: SiteInfo) -> IndexChange:
 
 def read_gzip_json(data: bytes, source: str, max_decompressed: int = MAX_DECOMPRESSED_BYTES) -> Any:
     """Bounded gunzip + JSON of bytes from anywhere (plain JSON accepted too); InputError if bad."""
-    if data[:2] == b"\x1f\x8b":
-        d = zlib.decompressobj(wbits=31)
-        try:
-            raw = d.decompress(data, max_decompressed + 1)
-        except zlib.error as err:
-            raise InputError(source, None, f"bad gzip data: {err}") from None
-        if len(raw) > max_decompressed or d.unconsumed_tail:
-            raise InputError(source, None, f"decompresses to more than {max_decompressed} bytes")
-    else:
-        raw = data
-    try:
-        return json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise InputError(source, None, f"not JSON: {err}") from None
+    return read_bounded_json(data, source, max_compressed=len(data), max_decompressed=max_decompressed)

@@ -73,12 +73,12 @@ class S3Phase:
 
 #: The default rotation: every answer the claim protocol must survive, one after the other.
 S3_PHASES: tuple[S3Phase, ...] = (
-    S3Phase("http-500", 45.0, {"error_rate": 0.15, "error_status": 500}),
-    S3Phase("claim-409", 45.0, {"error_rate": 0.5, "error_status": 409, "methods": frozenset({"PUT"}),
+    S3Phase("http-500", 40.0, {"error_rate": 0.15, "error_status": 500}),
+    S3Phase("claim-409", 40.0, {"error_rate": 0.5, "error_status": 409, "methods": frozenset({"PUT"}),
                                 "path_regex": r"/claim\.json$"}),
-    S3Phase("put-answer-lost", 45.0, {"lose_rate": 0.25, "methods": frozenset({"PUT"})}),
-    S3Phase("http-503", 45.0, {"error_rate": 0.15, "error_status": 503}),
-    S3Phase("event-put-timeouts", 45.0, {"delay_s": 2.0, "delay_count": 4, "methods": frozenset({"PUT"}),
+    S3Phase("put-answer-lost", 40.0, {"lose_rate": 0.25, "methods": frozenset({"PUT"})}),
+    S3Phase("http-503", 40.0, {"error_rate": 0.15, "error_status": 503}),
+    S3Phase("event-put-timeouts", 40.0, {"delay_s": 2.0, "delay_count": 4, "methods": frozenset({"PUT"}),
                                          "path_regex": r"^/[^/]+/events/"}),
 )
 
