@@ -156,9 +156,10 @@ VALS_SCHEMA: dict[str, Any] = {
         "max_y": _arr(_num),
         "sum_above": _arr(_nnint),
         "cnt_above": _arr(_nnint),
-        # per-cell maxima (rows*cols ints, row-major) for the frames whose peak reached `thresh`
+        # frames whose peak reached their threshold, and for each the per-cell maxima at/above it as
+        # [cell index (row-major over grid rows×cols), max value] (cells below threshold are noise)
         "cells_fn": _arr(_nnint),
-        "cells": _arr(_arr(_nnint)),
+        "cells": _arr(_arr({"type": "array", "prefixItems": [_nnint, _nnint], "minItems": 2, "maxItems": 2})),
         # for the same frames: each hot cell's peak [x, y, value] (full SD pixels), brightest first
         "peaks": _arr(_arr({"type": "array", "prefixItems": [_num, _num, _num], "minItems": 3, "maxItems": 3})),
         "scan": {

@@ -17,7 +17,7 @@ def _vals(peaks_by_fn: dict[int, list[list[float]]]) -> dict:
         "start_utc": "2026-07-12T22:15:00.000Z", "width": 640, "height": 360, "fps": 25.0, "n_frames": N,
         "bin": 2, "grid": {"rows": 10, "cols": 10}, "noise": {"max_median": 6.0, "max_mad": 1.0, "diff_sigma": 1.0},
         "thresh": 5.0, "max_val": [0] * N, "max_x": [0.0] * N, "max_y": [0.0] * N, "sum_above": [0] * N,
-        "cnt_above": [0] * N, "cells_fn": fns, "cells": [[0] * 100 for _ in fns],
+        "cnt_above": [0] * N, "cells_fn": fns, "cells": [[] for _ in fns],
         "peaks": [sorted(peaks_by_fn[f], key=lambda p: -p[2]) for f in fns],
         "scan": {"version": "test", "skip_loop_filter": True, "elapsed_s": 0.0},
     }

@@ -61,7 +61,7 @@ VALS = {
     "grid": {"rows": 10, "cols": 10, "cell_w": 64, "cell_h": 36},
     "noise": {"max_median": 7.0, "max_mad": 1.0, "diff_sigma": 1.1}, "thresh": 5.0,
     "max_val": [3, 9], "max_x": [10.5, 100.5], "max_y": [20.5, 30.5], "sum_above": [0, 50], "cnt_above": [0, 6],
-    "cells_fn": [1], "cells": [[0] * 100], "peaks": [[[100.5, 30.5, 9]]],
+    "cells_fn": [1], "cells": [[[57, 9]]], "peaks": [[[100.5, 30.5, 9]]],
     "scan": {"version": "scan/1", "skip_loop_filter": True, "elapsed_s": 0.1},
 }
 DETECT = {

@@ -37,6 +37,7 @@ from protocols.observation_build import Site, build_observation_set
 
 PREFERENCE_STEP_S = 15.0  # how much later each lower-ranked station looks at a new event
 MAX_PARTNER_BYTES = 4 * 1024 * 1024
+MAX_HELD = 4  # unsolved claims held at once: more would only wait in the Solver's inbox while their leases run
 
 
 @dataclass(slots=True)
@@ -52,6 +53,7 @@ class Tracked:
     status: str = "pending"  # pending | waiting | held | solving | done | failed
     detail: str = ""
     solution_key: str | None = None
+    unpublished: EventSolved | None = None  # a solution whose publishing failed: retried while the lease holds
     history: list[str] = field(default_factory=list)
 
 
@@ -104,6 +106,10 @@ class EventBroker(StationActor):
 
     async def on_tick(self) -> None:
         await self.heartbeat()
+        for t in list(self.events.values()):
+            if t.unpublished is not None and t.held is not None:
+                msg, t.unpublished = t.unpublished, None
+                await self.on_solved(msg)
         await self.work(force=False)
 
     async def on_task(self, task: str, day: str | None) -> TaskResult:
@@ -170,10 +176,13 @@ class EventBroker(StationActor):
                 return
             if t.status in ("done", "failed", "solving", "held") or (not force and t.due > now):
                 continue
+            if sum(1 for e in self.events.values() if e.held is not None) >= MAX_HELD:
+                return  # the rest waits for the next tick; holding more would only let leases run out
             if self.ctx.config.network.solo:
                 await self.solo_solve(t)
             else:
                 await self.try_claim(t)
+                await self.heartbeat()  # a long pass over a backlog must not starve the claims held
 
     async def read_claim(self, t: Tracked) -> c.Observed | bool | None:
         """The claim as it is now (None: no claim); False when it cannot be read (try later)."""
@@ -321,6 +330,7 @@ class EventBroker(StationActor):
     async def lose(self, t: Tracked, reason: str) -> None:
         epoch = t.held.record.epoch if t.held else 0
         t.held = None
+        t.unpublished = None
         t.status, t.detail = "pending", reason
         t.due = self.clock.monotonic() + self.me.lease_s / 2
         t.history.append(reason)
@@ -329,7 +339,12 @@ class EventBroker(StationActor):
 
     # -- publishing ------------------------------------------------------------------------------
     async def on_solved(self, msg: EventSolved) -> None:
-        from ams_actors.store.outcomes import StoreError
+        """Publish our solution (If-None-Match), then mark the claim solved (If-Match).
+
+        A store failure or an undecided answer keeps the claim and retries on the next tick while
+        the lease holds (heartbeats go on); only 412/404 on the claim mean it is no longer ours.
+        """
+        from ams_actors.store.outcomes import StoredObject, StoreError
 
         t = self.events.get(msg.event_id)
         if t is None or t.held is None or t.held.record.epoch != msg.epoch:
@@ -349,16 +364,27 @@ class EventBroker(StationActor):
             t.status = "done" if msg.status == "solved" else "failed"
             return
         try:
-            first = await self.ctx.store.put(key, body, if_none_match="*", content_type="application/json")
-            if _outcome(first) not in (c.Outcome.WRITTEN, c.Outcome.PRECONDITION_FAILED):
-                raise StoreError("put", key, f"solution upload: {type(first).__name__}")
+            first = _outcome(await self.ctx.store.put(key, body, if_none_match="*", content_type="application/json"))
+            if first == c.Outcome.PRECONDITION_FAILED:
+                # only this epoch's holder writes this key: an earlier attempt of ours landed
+                stored = await self.ctx.store.get(key, max_bytes=MAX_PARTNER_BYTES)
+                if isinstance(stored, StoredObject):
+                    body = stored.body
+            elif first != c.Outcome.WRITTEN:
+                t.unpublished = msg
+                return
             rec = c.solved(t.held.record, key, self.clock.now().isoformat())
             result = await self.ctx.store.put(s3_keys.claim_key(t.event_id), rec.to_bytes(), if_match=t.held.etag)
         except StoreError as err:
-            self.log.warning("event %s: publishing failed (will retry while the lease holds): %s", t.event_id, err)
+            self.log.warning("event %s: publishing failed (retrying while the lease holds): %s", t.event_id, err)
+            t.unpublished = msg
             return
-        if _outcome(result) != c.Outcome.WRITTEN:
+        outcome = _outcome(result)
+        if outcome in (c.Outcome.PRECONDITION_FAILED, c.Outcome.NOT_FOUND):
             await self.lose(t, "claim changed before it could be marked solved; solution not accepted")
+            return
+        if outcome != c.Outcome.WRITTEN:
+            t.unpublished = msg
             return
         t.held = None
         atomic_write_bytes(self.ctx.paths.events_dir(t.day) / t.event_id / "solution.json", body)
@@ -367,6 +393,8 @@ class EventBroker(StationActor):
         t.detail = f"{msg.status} at epoch {msg.epoch}"
         self.published[t.event_id] = key
         self.log.info("event %s: %s, published %s", t.event_id, msg.status, key)
+        if t.event.revision > rec.event_revision:  # a member joined while we solved: solve again
+            t.status, t.due = "pending", self.clock.monotonic()
 
     async def copy_accepted(self, t: Tracked) -> None:
         """A partner solved it: keep a local copy of the accepted solution (and only that one)."""

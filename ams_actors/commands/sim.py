@@ -16,7 +16,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--mode", choices=("video", "network"), default="video",
                         help="video: render H.264 clips through each station's pipeline; network: inject detections")
     parser.add_argument("--meteors", type=int, help="meteors in the night (default: one per 2 virtual minutes)")
-    parser.add_argument("--rate", type=float, default=60.0, help="virtual seconds per real second (default 60)")
+    parser.add_argument("--rate", type=float,
+                        help="virtual seconds per real second (default: 20 in video mode, 60 in network mode)")
     parser.add_argument("--seed", type=int, default=1, help="random seed of the world")
     parser.add_argument("--workdir", type=Path, help="where the stations' data roots go (default: a temp folder)")
     parser.add_argument("--json", action="store_true", help="print the report as one JSON document")
@@ -29,6 +30,8 @@ def run(args: argparse.Namespace) -> int:
     from ams_actors.sim.embedded_s3 import EmbeddedS3
     from ams_actors.sim.network import SimOptions, run_sim
 
+    if args.rate is None:
+        args.rate = 20.0 if args.mode == "video" else 60.0
     if args.stations < 1 or args.cameras < 1 or args.minutes <= 0 or args.rate <= 0:
         print("ams sim: --stations, --cameras, --minutes and --rate must be positive", file=sys.stderr)
         return 2

@@ -347,12 +347,17 @@ def _fit(fns: F64, xs: F64, ys: F64) -> dict[str, Any]:
     coef = np.polyfit(fns, along, deg)
     along_res = along - np.polyval(coef, fns)
     v_lin = float(np.polyfit(fns, along, 1)[0])
+    # Theil–Sen slope (median of pairwise slopes): one stray point cannot make a parked light "move"
+    i, j = np.triu_indices(len(fns), 1)
+    dfn = fns[j] - fns[i]
+    v_ts = float(np.median((along[j] - along[i]) / dfn)) if len(i) else 0.0
     steps = np.diff(along) / np.maximum(np.diff(fns), 1)
     return {
         "direction": (float(u[0]), float(u[1])),
         "rms_px": float(np.sqrt(np.mean(perp**2))),
         "along_rms_px": float(np.sqrt(np.mean(along_res**2))),
         "speed_px_frame": v_lin,
+        "speed_px_frame_robust": v_ts,
         "backsteps": float(np.mean(steps < -1.0)) if len(steps) else 0.0,
         "coef": coef,
         "u": u,
@@ -462,8 +467,10 @@ def verify_object(
         return reject(f"erratic motion: {fit['along_rms_px']:.2f} px RMS along the path")
     if fit["backsteps"] > prm.max_backsteps:
         return reject(f"not one direction: {fit['backsteps']:.0%} of steps backwards")
-    if speed < prm.min_speed_deg_s:
-        return reject(f"too slow: {speed:.2f} deg/s < {prm.min_speed_deg_s}")
+    speed_robust = fit["speed_px_frame_robust"] * fps * scale_deg
+    report["speed_deg_s_robust"] = round(speed_robust, 3)
+    if min(speed, speed_robust) < prm.min_speed_deg_s:
+        return reject(f"too slow: {min(speed, speed_robust):.2f} deg/s < {prm.min_speed_deg_s}")
     if speed > prm.max_speed_deg_s:
         return reject(f"too fast: {speed:.1f} deg/s > {prm.max_speed_deg_s}")
     if dur > prm.max_duration_s:

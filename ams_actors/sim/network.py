@@ -6,6 +6,12 @@ the meteor archive JSON its Verifier would have written, at the virtual time it 
 in video mode (`sim/video.py`) real H.264 minutes go through each station's whole pipeline. Then the
 real Indexer → Syncer → Correlator → Syncer → EventBroker → Solver chain runs, and the report compares
 what the bucket holds at the end with the truth.
+
+Faults (design.md §8; scenarios in `sim/faults.py`): `SimOptions.faults` puts a `FaultProxy` between
+every station and the store; `kill_station` cancels a station's actors without `on_stop` (a crash:
+nothing released); `restart_station` starts a new `Station` process on the same data root (after a
+graceful stop or a crash); `skew_s` skews wall clocks. Every claim a station takes is logged on its way
+to the Solver (`claim_log`), and `check_invariants` checks the claim protocol's promises at the end.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ import json
 import math
 import tempfile
 from collections.abc import Awaitable, Callable
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -150,7 +157,9 @@ class ClaimTaken:
 class SimNetwork:
     """The stations, their clock and the truth of one simulated night."""
 
-    def __init__(self, opts: SimOptions, endpoint: str, root: Path) -> None:
+    def __init__(self, opts: SimOptions, endpoint: str, root: Path, pool: Executor | None = None) -> None:
+        """`pool`: a process pool to share (tests running several nights); by default the network makes
+        one and shuts it down in `stop()`."""
         self.opts = opts
         self.endpoint = endpoint
         self.root = root
@@ -164,7 +173,9 @@ class SimNetwork:
         self.world = World(NIGHT_START, opts.minutes, stations, meteors)
         self.clock = VirtualClock(start=NIGHT_START, rate=opts.rate)
         self.truth = Truth()
-        self.pool = make_pool(2)
+        self._own_pool = pool is None
+        self.pool: Executor = pool if pool is not None else make_pool(2)
+        self._pool_warm = not self._own_pool
         #: the fault-injecting proxy between the stations and the store (None: they talk to it directly)
         self.proxy: FaultProxy | None = None
         station_endpoint = endpoint
@@ -259,8 +270,10 @@ class SimNetwork:
         self.clock.set_rate(0.0)
         try:
             await asyncio.to_thread(_warm_up_solver)
-            loop = asyncio.get_running_loop()  # start the pool's workers and their imports now, too
-            await asyncio.gather(*(loop.run_in_executor(self.pool, _warm_up_worker) for _ in range(4)))
+            if not self._pool_warm:  # start the pool's workers and their imports now, too
+                loop = asyncio.get_running_loop()
+                await asyncio.gather(*(loop.run_in_executor(self.pool, _warm_up_worker) for _ in range(4)))
+                self._pool_warm = True
             await asyncio.gather(*(s.start() for s in self.stations))
             for _ in range(50):  # let every actor run its on_start (warm_up is cached by now)
                 await asyncio.sleep(0.01)
@@ -269,7 +282,8 @@ class SimNetwork:
 
     async def stop(self) -> None:
         await asyncio.gather(*(s.stop() for s in self.stations), return_exceptions=True)
-        self.pool.shutdown(wait=True, cancel_futures=True)
+        if self._own_pool:
+            self.pool.shutdown(wait=True, cancel_futures=True)
         if self.proxy is not None:
             self.proxy.stop()
 
@@ -304,18 +318,29 @@ class SimNetwork:
     async def run(
         self, inject: Callable[[], Awaitable[None]], progress: Callable[[float], None] | None = None
     ) -> float:
-        """Run the night and the drain; returns the virtual seconds simulated."""
+        """Run the night, then drain until every expected event is solved; returns virtual seconds.
+
+        The drain (sync, correlation, claims, solving) starts when the injector is done — in video
+        mode that is when every station has worked through its minutes, which on a slow machine can
+        be long after the night's end — and lasts at most `drain_minutes` after that.
+        """
         t0 = self.clock.monotonic()
         night = self.opts.minutes * 60.0
-        total = night + self.opts.drain_minutes * 60.0
+        drain = self.opts.drain_minutes * 60.0
+        hard_cap = 4 * (night + drain) + 3600.0
         injector: asyncio.Future[None] = asyncio.ensure_future(inject())
+        done_at: float | None = None
         try:
-            while (elapsed := self.clock.monotonic() - t0) < total:
+            while (elapsed := self.clock.monotonic() - t0) < hard_cap:
+                if injector.done() and done_at is None:
+                    done_at = max(elapsed, night)
                 if progress is not None:
-                    progress(min(1.0, elapsed / total))
-                if elapsed > night and injector.done() and await self.all_solved():
-                    break
-                await self.clock.sleep(min(30.0, total - elapsed))
+                    progress(min(1.0, elapsed / (night + drain)) if done_at is None else
+                             min(1.0, max(elapsed / (night + drain), (elapsed - done_at) / drain)))
+                if done_at is not None and elapsed >= night:
+                    if await self.all_solved() or elapsed >= done_at + drain:
+                        break
+                await self.clock.sleep(30.0)
                 for st in self.stations:
                     if st.supervisor.failed.is_set():
                         raise RuntimeError(f"station {st.config.station_id} failed: {st.supervisor.failure}")
@@ -374,13 +399,18 @@ class SimNetwork:
                         claims[event_id] = (rec.state, rec.epoch, rec.owner, c.accepted_solution_key(rec))
                 elif "/solutions/" in key:
                     solutions.setdefault(event_id, []).append(key)
+            docs: dict[str, dict[str, Any]] = {}  # every solution object, accepted or not
+            for keys in solutions.values():
+                for key in keys:
+                    got = await store.get(key)
+                    if isinstance(got, StoredObject):
+                        docs[key] = json.loads(got.body)
             accepted: dict[str, dict[str, Any]] = {}
             for event_id, (state, _epoch, _owner, sol_key) in claims.items():
-                if state == c.ClaimState.SOLVED and sol_key:
-                    got = await store.get(sol_key)
-                    if isinstance(got, StoredObject):
-                        accepted[event_id] = json.loads(got.body)
-        return {"events": events, "claims": claims, "solutions": solutions, "accepted": accepted, "meteors": meteors}
+                if state == c.ClaimState.SOLVED and sol_key and sol_key in docs:
+                    accepted[event_id] = docs[sol_key]
+        return {"events": events, "claims": claims, "solutions": solutions, "accepted": accepted, "meteors": meteors,
+                "solution_docs": docs}
 
     def match_events(self, bucket: dict[str, Any]) -> dict[str, str]:
         """truth key -> event id, where the event's members are that meteor's observations."""
@@ -500,14 +530,23 @@ class SimNetwork:
             for path in sorted(root.glob("*/*/*/*.json")) if root.is_dir() else []:
                 if (sid, path.stem) not in bucket["meteors"]:
                     out.append(f"meteor {sid}/{path.stem}: verified but not in the bucket")
-            for ev_dir in sorted((st.paths.archive / "EVENTS").glob("*/*/*")):
-                local = ev_dir / "solution.json"
-                accepted = bucket["accepted"].get(ev_dir.name)
-                mine = json.loads(local.read_text()) if local.is_file() else None
-                if mine is not None and accepted is not None and mine != accepted:
-                    differ = sorted(k for k in set(mine) | set(accepted) if mine.get(k) != accepted.get(k))
-                    out.append(f"{ev_dir.name}: {sid}'s local solution.json is not the accepted solution "
-                               f"(claim {bucket['claims'].get(ev_dir.name)}; fields differ: {differ})")
+            broker: Any = st.actors["EventBroker"]
+            for t in broker.events.values():
+                local = st.paths.events_dir(t.day) / t.event_id / "solution.json"
+                if t.solution_key is None or not local.is_file():
+                    continue
+                # the local copy is the bucket object the station says it published or copied ...
+                mine, stored = json.loads(local.read_text()), bucket["solution_docs"].get(t.solution_key)
+                if mine != stored:
+                    differ = sorted(k for k in set(mine) | set(stored or {}) if mine.get(k) != (stored or {}).get(k))
+                    out.append(f"{t.event_id}: {sid}'s local solution.json is not {t.solution_key} in the bucket "
+                               f"(fields differ: {differ}; history {t.history})")
+                # ... and, once the station has the event's latest revision, the accepted one
+                claim = bucket["claims"].get(t.event_id)
+                latest = bucket["events"].get(t.event_id, {}).get("revision")
+                if (claim is not None and t.status in ("done", "failed") and t.event.revision == latest
+                        and t.solution_key != claim[3]):
+                    out.append(f"{t.event_id}: {sid} keeps {t.solution_key}, the accepted solution is {claim[3]}")
         return out
 
 
@@ -529,14 +568,26 @@ def _warm_up_worker() -> None:
 
 
 def solution_errors(sol: dict[str, Any], truth: SimMeteor) -> tuple[float, float, float]:
-    """(direction error deg, |v_init| relative error, begin point's distance from the true line m)."""
+    """(direction error deg, |v_init| relative error, begin point's distance from the true line m).
+
+    The solution's begin/end are Earth-fixed positions at their own times, the truth a line in the
+    inertial frame of its epoch: the Earth turns ~0.3 km/s under a meteor, half a degree over a 30 km
+    path, so both points go to the truth's frame (at their times) before they are compared.
+    """
+    from ams_actors.kernels.trajectory.frames import ecef_to_inertial
+    from protocols.observations import parse_utc
+
     b, e = sol["begin"], sol["end"]
     pb = geo.geodetic_to_ecef(b["lat"], b["lon"], b["alt_m"])
     pe = geo.geodetic_to_ecef(e["lat"], e["lon"], e["alt_m"])
-    d = pe - pb
-    dir_err = float(geo.angle_between_deg(d, truth.meteor.direction))
+    t_b = (parse_utc(sol["t_begin_utc"]) - truth.meteor.epoch).total_seconds() if sol.get("t_begin_utc") else 0.0
+    v_avg = float(sol.get("v_avg_m_s") or sol["v_init_m_s"])
+    t_e = t_b + float(np.linalg.norm(pe - pb)) / max(v_avg, 1.0)
+    ib = ecef_to_inertial(np.asarray(pb)[None, :], np.array([t_b]))[0]
+    ie = ecef_to_inertial(np.asarray(pe)[None, :], np.array([t_e]))[0]
+    dir_err = float(geo.angle_between_deg(ie - ib, truth.meteor.direction))
     v_err = abs(sol["v_init_m_s"] - truth.meteor.v_init_m_s) / truth.meteor.v_init_m_s
-    begin_err = float(truth.meteor.distance_from_line_m(np.asarray(pb)[None, :])[0])
+    begin_err = float(truth.meteor.distance_from_line_m(ib[None, :])[0])
     return dir_err, float(v_err), begin_err
 
 

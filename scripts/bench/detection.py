@@ -49,7 +49,7 @@ def plan(minutes: int, seed: int, meteors_total: int) -> list[dict[str, Any]]:
     return out
 
 
-def one_minute(job: dict[str, Any], workdir: str, seconds: float) -> dict[str, Any]:
+def one_minute(job: dict[str, Any], workdir: str, seconds: float, preset: str = "veryfast") -> dict[str, Any]:
     from ams_actors.kernels.detect import detect_vals
     from ams_actors.kernels.scan import scan_clip
     from ams_actors.kernels.verify import PinholeFallback, verify_clip
@@ -63,7 +63,7 @@ def one_minute(job: dict[str, Any], workdir: str, seconds: float) -> dict[str, A
     scene = random_scene(job["seed"], duration=seconds, n_meteors=job["n_meteors"], n_aircraft=job["n_aircraft"],
                          n_satellites=job["n_satellites"], n_flashes=job["n_flashes"], cloud=job["cloud"])
     t0 = time.perf_counter()
-    truth = render_clip(scene, path, threads=1)
+    truth = render_clip(scene, path, threads=1, preset=preset)
     t1 = time.perf_counter()
     vals = scan_clip(path).vals
     validate("vals", vals)
@@ -135,6 +135,9 @@ def main() -> None:
     ap.add_argument("--procs", type=int, default=2)
     ap.add_argument("--seconds", type=float, default=60.0, help="clip length (60 = real minutes)")
     ap.add_argument("--seed", type=int, default=100)
+    ap.add_argument("--preset", default="veryfast", help="x264 preset for rendering the night")
+    ap.add_argument("--deadline-s", type=float, default=0.0,
+                    help="stop after this many seconds and report the minutes done (marked partial)")
     args = ap.parse_args()
     n_met = args.meteors or max(30, int(round(0.6 * args.minutes)))
     jobs = plan(args.minutes, args.seed, n_met)
@@ -142,15 +145,25 @@ def main() -> None:
     t = time.perf_counter()
     results: list[dict[str, Any]] = []
     with ProcessPoolExecutor(max_workers=args.procs, initializer=_init) as ex:
-        futs = [ex.submit(one_minute, j, work, args.seconds) for j in jobs]
+        futs = [ex.submit(one_minute, j, work, args.seconds, args.preset) for j in jobs]
         for fut in futs:
-            r = fut.result()
+            left = args.deadline_s - (time.perf_counter() - t) if args.deadline_s else None
+            try:
+                r = fut.result(timeout=max(left, 0.0) if left is not None else None)
+            except TimeoutError:
+                for f2 in futs:
+                    f2.cancel()
+                print("deadline reached: reporting the minutes done so far", flush=True)
+                break
             results.append(r)
             print(f"minute {r['i']:3d}: {r['classification']:13s} true={len(r['truth']['meteors'])} "
                   f"reported={len(r['meteors'])} rejected={r['rejected']} "
                   f"(render {r['t_render']:.1f}s scan {r['t_scan']:.1f}s verify {r['t_verify']:.1f}s)", flush=True)
     wall = time.perf_counter() - t
+    for leftover in Path(work).iterdir():
+        leftover.unlink()
     Path(work).rmdir()
+    minutes_done = len(results)
     rows: list[dict[str, Any]] = []
     false = 0
     errs: list[float] = []
@@ -169,10 +182,11 @@ def main() -> None:
     faint_found = sum(1 for r in rows if not r["detectable"] and r["found"])
     bench = {
         "recall": round(len(det) and (len(det) - len(missed)) / len(det), 4),
-        "false_per_60min": round(false * 60.0 / (args.minutes * args.seconds / 60.0), 3),
+        "false_per_60min": round(false * 60.0 / max(minutes_done * args.seconds / 60.0, 1e-9), 3),
         "centroid_err_px_median": round(float(np.median(errs)), 3) if errs else None,
         "centroid_err_px_p90": round(float(np.percentile(errs, 90)), 3) if errs else None,
-        "camera_minutes": args.minutes, "clip_seconds": args.seconds,
+        "camera_minutes": minutes_done, "clip_seconds": args.seconds, "partial": minutes_done < args.minutes,
+        "preset": args.preset,
         "meteors_true": len(rows), "meteors_detectable": len(det), "meteors_found": sum(r["found"] for r in rows),
         "faint_found": faint_found, "false_reports": false,
         "classifications": {c: sum(1 for r in results if r["classification"] == c)

@@ -92,23 +92,31 @@ def job_opencv_default_threads(path: str) -> tuple[int, float]:
     return job_opencv(path, 0)
 
 
-def run(fn: Callable[[str], tuple[int, float]], path: str, procs: int, clips: int) -> tuple[float, int, float]:
-    """(camera-minutes per wall-clock minute, frames, max worker RSS MB) for ``clips`` scans."""
+def _timed(fn: Callable[[str], tuple[int, float]], path: str) -> tuple[int, float, float]:
+    t = time.process_time()
+    n, rss = fn(path)
+    return n, rss, time.process_time() - t
+
+
+def run(fn: Callable[[str], tuple[int, float]], path: str, procs: int,
+        clips: int) -> tuple[float, int, float, float]:
+    """(camera-minutes per wall-clock minute, frames, max worker RSS MB, CPU seconds per clip)."""
     with ProcessPoolExecutor(max_workers=procs, initializer=_init) as ex:
-        list(ex.map(fn, [path] * procs))  # warm the workers (imports, first open)
+        list(ex.map(_timed, [fn] * procs, [path] * procs))  # warm the workers (imports, first open)
         t = time.perf_counter()
-        res = list(ex.map(fn, [path] * clips))
+        res = list(ex.map(_timed, [fn] * clips, [path] * clips))
         dt = time.perf_counter() - t
     frames = res[0][0]
-    return clips * 60.0 / dt * (frames / 1500.0), frames, max(r[1] for r in res)
+    cpu = float(np.median([r[2] for r in res]))
+    return clips * 60.0 / dt * (frames / 1500.0), frames, max(r[1] for r in res), cpu
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--procs", type=int, default=2)
-    ap.add_argument("--clips", type=int, default=8, help="clip scans per measurement")
+    ap.add_argument("--clips", type=int, default=6, help="clip scans per measurement")
     ap.add_argument("--seconds", type=float, default=60.0)
-    ap.add_argument("--rounds", type=int, default=2, help="alternating rounds (median taken)")
+    ap.add_argument("--rounds", type=int, default=3, help="alternating rounds (median taken)")
     args = ap.parse_args()
 
     from ams_actors.sim.render import render_clip
@@ -125,18 +133,21 @@ def main() -> None:
 
     results: dict[str, list[float]] = {"scan": [], "decode": [], "decode_slf": [], "opencv": [], "opencv_mt": []}
     rss: dict[str, float] = {}
+    cpu: dict[str, list[float]] = {k: [] for k in results}
     jobs: dict[str, Callable[[str], tuple[int, float]]] = {
         "scan": job_scan, "decode": job_decode, "decode_slf": job_decode_slf, "opencv": job_opencv,
         "opencv_mt": job_opencv_default_threads,
     }
     for r in range(args.rounds):
         for k, fn in jobs.items():
-            rate, frames, mem = run(fn, str(path), args.procs, args.clips)
+            rate, frames, mem, cpu_s = run(fn, str(path), args.procs, args.clips)
             results[k].append(rate)
+            cpu[k].append(cpu_s)
             rss[k] = max(rss.get(k, 0.0), mem)
-            print(f"round {r}: {k:10s} {rate:7.1f} SD camera-min/min  ({frames} frames, rss {mem:.0f} MB)",
-                  flush=True)
+            print(f"round {r}: {k:10s} {rate:7.1f} SD camera-min/min  ({frames} frames, {cpu_s:.2f} CPU s/clip, "
+                  f"rss {mem:.0f} MB)", flush=True)
     med = {k: float(np.median(v)) for k, v in results.items()}
+    mcpu = {k: float(np.median(v)) for k, v in cpu.items()}
     bench = {
         "sd_min_per_min": round(med["scan"], 1),
         "decode_ceiling_sd_min_per_min": round(med["decode"], 1),
@@ -148,6 +159,10 @@ def main() -> None:
         "ratio_to_skip_loop_filter_ceiling": round(med["scan"] / med["decode_slf"], 3),
         "opencv_sd_min_per_min": round(med["opencv"], 1),
         "opencv_default_threads_sd_min_per_min": round(med["opencv_mt"], 1),
+        # the same ratios from worker CPU time per clip: far steadier than wall clock on a shared machine
+        "cpu_s_per_clip": {k: round(v, 3) for k, v in mcpu.items()},
+        "ratio_to_ceiling_cpu": round(mcpu["decode"] / mcpu["scan"], 3),
+        "ratio_to_opencv_cpu": round(mcpu["opencv"] / mcpu["scan"], 3),
         "procs": args.procs,
         "clip_mbit_s": round(size_mbit / args.seconds, 2),
         "cpu_count": os.cpu_count(),
