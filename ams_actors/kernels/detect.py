@@ -97,7 +97,11 @@ def detect_vals(
     thresh = float(vals["thresh"])
     n_frames = int(vals["n_frames"])
     frames: list[tuple[int, list[list[float]]]] = list(zip(vals["cells_fn"], vals.get("peaks", []), strict=False))
-    crowded = sum(1 for _, pk in frames if len(pk) >= max_peaks)
+    # A frame is crowded when its capped peak list is full of peaks bright enough to be objects
+    # (the same bar as the "faint" rule): a full list of noise at the threshold — compression noise
+    # of a long clip, twinkling stars — is not lightning or a lit cloud, and must not hide a meteor.
+    bright = max(thresh + prm.min_peak_over, prm.min_peak_ratio * thresh)
+    crowded = sum(1 for _, pk in frames if len(pk) >= max_peaks and pk[-1][2] >= bright)
 
     # 1+2: merge split blobs within a frame, then drop static sources
     merged: list[tuple[int, list[tuple[float, float, float]]]] = []
