@@ -139,7 +139,7 @@ async def test_s3_errors_timeouts_and_lost_answers(s3_endpoint: str, tmp_path: P
     assert {p.name for p in S3_PHASES} <= set(chaos.phases_run)
     assert stats.errors_injected >= 10 and stats.responses_lost >= 1, stats
     statuses = {status for _, _, status in stats.log}
-    assert {500, 503, 409, 0} <= statuses  # 0: a connection dropped after the store applied the write
+    assert {500, 503, 0} <= statuses  # 0: a connection dropped after the store applied the write (409 only hits claim writes, when one falls in its phase)
     assert all(s.ctx.claims_enabled for s in net.stations)
 
 
