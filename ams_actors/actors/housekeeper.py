@@ -13,6 +13,7 @@ verdict exist for each. From that:
 
 from __future__ import annotations
 
+import asyncio
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +21,7 @@ from typing import Any
 
 from ams_actors.actors.base import StationActor, StationContext
 from ams_actors.runtime.actor import Publish
-from ams_actors.runtime.files import atomic_write_bytes, atomic_write_json
+from ams_actors.runtime.files import atomic_write_json
 from ams_actors.runtime.pool import run_cpu
 from ams_actors.store.local_paths import StationPaths
 from protocols.errors import InputError
@@ -159,10 +160,7 @@ class Housekeeper(StationActor):
         if isinstance(out, ScanFailure):
             self.log.warning("fix_days: %s cannot be scanned: %s", cf.clip_path.name, out.reason)
             return
-        paths = self.ctx.paths
-        atomic_write_json(paths.data_dir(cf.day) / f"{cf.stem}-vals.json", out.vals, indent=None)
-        atomic_write_bytes(paths.images_dir(cf.day) / f"{cf.stem}-stacked.png", out.stack_png)
-        atomic_write_bytes(paths.images_dir(cf.day) / f"{cf.stem}-stacked-tn.jpg", out.thumb_jpg)
+        await asyncio.to_thread(out.write, self.ctx.paths, parse_clip_name(cf.clip_path.name))
 
     # -- stats -----------------------------------------------------------------------------------
     async def write_stats(self, day: str | None = None) -> dict[str, Any]:

@@ -10,15 +10,17 @@ up from its files by the Housekeeper's resume.
 
 from __future__ import annotations
 
+import asyncio
+import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from ams_actors.actors.base import StationActor, StationContext
 from ams_actors.kernels.sun import is_daytime
 from ams_actors.runtime.actor import Publish
-from ams_actors.runtime.files import atomic_move, atomic_write_bytes, atomic_write_json
+from ams_actors.runtime.files import atomic_move, atomic_write_bytes
 from ams_actors.runtime.pool import run_cpu
+from ams_actors.store.local_paths import StationPaths
 from protocols.errors import InputError
 from protocols.messages import ClipRejected, ClipScanned, TaskResult
 from protocols.pipeline_files import ClipName, parse_clip_name
@@ -26,9 +28,19 @@ from protocols.pipeline_files import ClipName, parse_clip_name
 
 @dataclass(frozen=True, slots=True)
 class ScanOutput:
-    vals: dict[str, Any]
+    """Everything the Scanner writes for a minute, already encoded (in the worker, not on the loop)."""
+
+    vals_json: bytes
     stack_png: bytes
     thumb_jpg: bytes
+
+    def write(self, paths: StationPaths, name: ClipName) -> Path:
+        """The three files, each atomic; returns the vals path. Blocking: run it on a thread."""
+        vals_path = paths.data_dir(name.day) / f"{name.stem}-vals.json"
+        atomic_write_bytes(vals_path, self.vals_json)
+        atomic_write_bytes(paths.images_dir(name.day) / f"{name.stem}-stacked.png", self.stack_png)
+        atomic_write_bytes(paths.images_dir(name.day) / f"{name.stem}-stacked-tn.jpg", self.thumb_jpg)
+        return vals_path
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +57,8 @@ def scan_job(path: str) -> ScanOutput | ScanFailure:
         result = scan_clip(path)
     except ClipUnreadable as err:
         return ScanFailure(str(err.reason) if hasattr(err, "reason") else str(err))
-    return ScanOutput(result.vals, encode_stack_png(result.stack), encode_thumbnail_jpeg(result.stack))
+    vals_json = (json.dumps(result.vals, separators=(",", ":")) + "\n").encode()
+    return ScanOutput(vals_json, encode_stack_png(result.stack), encode_thumbnail_jpeg(result.stack))
 
 
 class Scanner(StationActor):
@@ -135,12 +148,9 @@ class Scanner(StationActor):
                 await ledger.clip_state(name.stem, name.camera, name.day, "bad", now, error=out.reason)
             await self.publish(ClipRejected(name.camera, name.stem, name.day, out.reason))
             return False
-        vals_path = paths.data_dir(name.day) / f"{name.stem}-vals.json"
-        atomic_write_json(vals_path, out.vals, indent=None)
-        atomic_write_bytes(paths.images_dir(name.day) / f"{name.stem}-stacked.png", out.stack_png)
-        atomic_write_bytes(paths.images_dir(name.day) / f"{name.stem}-stacked-tn.jpg", out.thumb_jpg)
+        vals_path = await asyncio.to_thread(out.write, paths, name)
         dest = paths.day_dir(name.day) / name.name
-        atomic_move(path, dest)
+        await asyncio.to_thread(atomic_move, path, dest)
         if ledger is not None:
             await ledger.clip_state(name.stem, name.camera, name.day, "scanned", now)
         await self.publish(ClipScanned(name.camera, name.stem, name.day, dest, vals_path))
