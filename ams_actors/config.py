@@ -15,7 +15,7 @@ import re
 import tomllib
 import types
 import typing
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -348,5 +348,3 @@ def load_config(path: str | os.PathLike[str]) -> StationConfig:
         raise InputError(str(p), None, f"cannot read: {err}") from None
     return parse_config(text, source=str(p), base_dir=p.resolve().parent)
 
-
-ConfigFactory = Callable[[], StationConfig]

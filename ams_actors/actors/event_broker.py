@@ -21,7 +21,6 @@ import json
 import uuid
 from dataclasses import dataclass, field
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 from ams_actors.actors.base import StationActor, StationContext
@@ -92,7 +91,6 @@ class EventBroker(StationActor):
         )
         self.tick_interval_s = max(1.0, cl.lease_s / 12.0)
         self.events: dict[str, Tracked] = {}
-        self.published: dict[str, str] = {}  # event_id -> solution key we published
         self._warned_disabled = False
 
     # -- hooks -----------------------------------------------------------------------------------
@@ -391,7 +389,6 @@ class EventBroker(StationActor):
         t.status = "done" if msg.status == "solved" else "failed"
         t.solution_key = key
         t.detail = f"{msg.status} at epoch {msg.epoch}"
-        self.published[t.event_id] = key
         self.log.info("event %s: %s, published %s", t.event_id, msg.status, key)
         if t.event.revision > rec.event_revision:  # a member joined while we solved: solve again
             t.status, t.due = "pending", self.clock.monotonic()
@@ -457,6 +454,3 @@ class EventBroker(StationActor):
         seen = [row(t) for t in self.events.values() if t.held is None]
         return {"station": self.me.station, "held": held, "seen": seen}
 
-
-def solution_local_path(events_dir: Path, event_id: str) -> Path:
-    return events_dir / event_id / "solution.json"

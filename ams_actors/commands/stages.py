@@ -20,7 +20,6 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import asyncio
 
     from ams_actors.commands.common import load
     from ams_actors.runtime.lock import AlreadyRunning, StationLock
@@ -56,7 +55,6 @@ def run(args: argparse.Namespace) -> int:
         for r in results:
             print(f"{r.actor}: {verb}: {r.done} done, {r.failed} failed{' — ' + r.detail if r.detail else ''}")
             failed += r.failed
-        await asyncio.sleep(0)
         return 1 if failed else 0
 
     try:

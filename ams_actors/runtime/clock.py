@@ -146,9 +146,6 @@ class VirtualClock:
             await asyncio.sleep(0)
         self._schedule(asyncio.get_running_loop())
 
-    def sleepers(self) -> int:
-        return sum(1 for _, _, f in self._heap if not f.done())
-
 
 class SkewedClock:
     """One station's view of a shared VirtualClock, with a wrong wall clock (skew faults)."""

@@ -23,7 +23,7 @@ import tempfile
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -618,6 +618,3 @@ async def run_sim(opts: SimOptions, endpoint: str, progress: Callable[[float], N
     report.figures["wall_s"] = round(report.wall_s, 1)
     return report
 
-
-def night_end(opts: SimOptions) -> datetime:
-    return NIGHT_START + timedelta(minutes=opts.minutes)

@@ -161,9 +161,6 @@ class Ledger:
     async def clips(self, day: str | None = None, state: str | None = None) -> list[ClipRow]:
         return await self._acall(lambda db: _select_clips(db, day, state))
 
-    def clips_sync(self, day: str | None = None, state: str | None = None) -> list[ClipRow]:
-        return self._call(lambda db: _select_clips(db, day, state))
-
     # -- meteors ---------------------------------------------------------------------------------
     async def meteor(self, meteor_id: str, clip: str, camera: str, day: str, archive_path: str, now_utc: str) -> None:
         await self._acall(
@@ -207,9 +204,6 @@ class Ledger:
     # -- stats and rebuild -----------------------------------------------------------------------
     async def day_stats(self, day: str) -> dict[str, Any]:
         return await self._acall(lambda db: _day_stats(db, day))
-
-    def day_stats_sync(self, day: str) -> dict[str, Any]:
-        return self._call(lambda db: _day_stats(db, day))
 
     async def days(self) -> list[str]:
         return await self._acall(lambda db: [r[0] for r in db.execute("SELECT DISTINCT day FROM clips ORDER BY day")])
