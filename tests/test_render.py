@@ -80,3 +80,39 @@ def test_star_callable_and_random_scene(tmp_path: Path) -> None:
     for m in sc.meteors:
         x, y = m.position(np.array([m.t0, m.t0 + m.duration]))
         assert (0 <= x).all() and (x < 640).all() and (0 <= y).all() and (y < 360).all()
+
+
+def test_spliced_minute_is_the_template_with_the_meteor_gops_replaced(tmp_path: Path) -> None:
+    """The simulator's shortcut for a minute with only a meteor: the camera's empty minute with the
+    GOPs the meteor touches rendered anew. The result must be one valid stream (every frame decodes,
+    the header's frame count right), the template's pixels outside the segment, the meteor inside."""
+    from ams_actors.sim.render import splice_clip
+    from ams_actors.sim.video import GOP, meteor_gops
+
+    empty = Scene(duration=8.0, seed=5)
+    template = tmp_path / "empty.mp4"
+    render_clip(empty, template, preset="ultrafast", threads=1)
+    m = Meteor(t0=3.3, duration=0.8, x0=200.0, y0=120.0, vx=150.0, vy=60.0, amp=120.0)
+    busy = Scene(duration=8.0, seed=6, meteors=(m,))
+    span = meteor_gops(busy)
+    assert span == (50, 150) and span[0] % GOP == 0
+    seg = tmp_path / "seg.mp4"
+    truth = render_clip(busy, seg, preset="ultrafast", threads=1, frames=span)
+    out = tmp_path / "spliced.mp4"
+    assert splice_clip(template, seg, span[0], out)
+    assert clip_info(out).n_frames == 200
+    frames = {fn: y for fn, y in iter_y(out)}
+    assert sorted(frames) == list(range(200))
+    tmpl = {fn: y for fn, y in iter_y(template)}
+    assert all(np.array_equal(frames[k], tmpl[k]) for k in (0, 49, 150, 199))  # outside: the template's
+    assert not np.array_equal(frames[100], tmpl[100])
+    mt = truth.meteors[0]
+    assert mt.fns[0] == 82 and 50 <= mt.fns[-1] < 150  # truth keeps the minute's frame numbers
+    for fn, x, y, snr in zip(mt.fns, mt.x, mt.y, mt.snr, strict=True):
+        if snr > 20:
+            assert int(frames[fn][int(round(y)), int(round(x))]) - int(tmpl[fn][int(round(y)), int(round(x))]) > 20
+    # a segment that does not start on a keyframe of the template is refused, nothing written
+    assert not splice_clip(template, seg, 60, tmp_path / "bad.mp4")
+    assert not (tmp_path / "bad.mp4").exists()
+    # only-meteor scenes are spliced; anything else in the minute (here a flash) makes it render whole
+    assert meteor_gops(Scene(duration=8.0, flashes=(Flash(fn=3, x=5.0, y=5.0, amp=50.0),), meteors=(m,))) is None

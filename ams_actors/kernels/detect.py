@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from ams_actors.sim.scene import DEFAULT_PIXEL_SCALE_DEG
 from protocols.pipeline_files import DETECT_FORMAT
@@ -54,33 +55,49 @@ class _Track:
     xs: list[float] = field(default_factory=list)
     ys: list[float] = field(default_factory=list)
     vs: list[float] = field(default_factory=list)
-    vx: float = 0.0  # px/frame, least squares over the last few points (cached: tracking is hot)
+    vx: float = 0.0  # px/frame, least squares over the last few points
     vy: float = 0.0
+    n_fit: int = 0  # points when vx/vy were last fitted: refitted only when a prediction needs it
 
     def add(self, fn: int, x: float, y: float, v: float) -> None:
         self.fns.append(fn)
         self.xs.append(x)
         self.ys.append(y)
         self.vs.append(v)
-        k = min(len(self.fns), 6)
-        if k >= 2:
-            f = self.fns[-k:]
-            fm = sum(f) / k
-            sff = sum((a - fm) ** 2 for a in f)
-            if sff > 0:
-                xm = sum(self.xs[-k:]) / k
-                ym = sum(self.ys[-k:]) / k
-                self.vx = sum((a - fm) * (b - xm) for a, b in zip(f, self.xs[-k:], strict=True)) / sff
-                self.vy = sum((a - fm) * (b - ym) for a, b in zip(f, self.ys[-k:], strict=True)) / sff
 
     def predict(self, fn: int, first_gate: float) -> tuple[float, float, float]:
         """Predicted (x, y) at frame ``fn`` and the gate radius (px)."""
+        n = len(self.fns)
         gap = fn - self.fns[-1]
-        if len(self.fns) == 1:
+        if n == 1:
             return self.xs[-1], self.ys[-1], first_gate * gap
+        if self.n_fit != n:
+            self._fit_velocity()
         sp = math.hypot(self.vx, self.vy)
         return (self.xs[-1] + self.vx * gap, self.ys[-1] + self.vy * gap,
-                4.0 + 0.35 * sp * gap + (2.0 if len(self.fns) < 3 else 0.0))
+                4.0 + 0.35 * sp * gap + (2.0 if n < 3 else 0.0))
+
+    def _fit_velocity(self) -> None:
+        k = min(len(self.fns), 6)
+        self.n_fit = len(self.fns)
+        f = self.fns[-k:]
+        fm = sum(f) / k
+        sff = sum((a - fm) ** 2 for a in f)
+        if sff > 0:
+            xm = sum(self.xs[-k:]) / k
+            ym = sum(self.ys[-k:]) / k
+            self.vx = sum((a - fm) * (b - xm) for a, b in zip(f, self.xs[-k:], strict=True)) / sff
+            self.vy = sum((a - fm) * (b - ym) for a, b in zip(f, self.ys[-k:], strict=True)) / sff
+
+
+def _line(f: NDArray[np.float64], v: list[float]) -> tuple[float, float]:
+    """Least-squares slope and intercept of v(f) (np.polyfit's answer, without its overhead)."""
+    vv = np.asarray(v, float)
+    fm, vm = f.mean(), vv.mean()
+    df = f - fm
+    sff = float(df @ df)
+    slope = float(df @ (vv - vm)) / sff if sff > 0 else 0.0
+    return slope, float(vm - slope * fm)
 
 
 def detect_vals(
@@ -109,21 +126,21 @@ def detect_vals(
     for fn, pk in frames:
         keep: list[tuple[float, float, float]] = []
         for x, y, v in pk:  # brightest first
-            if all((x - a) ** 2 + (y - b) ** 2 > 16.0 for a, b, _ in keep):
+            for a, b, _ in keep:
+                if (x - a) ** 2 + (y - b) ** 2 <= 16.0:
+                    break
+            else:
                 keep.append((float(x), float(y), float(v)))
         merged.append((fn, keep))
         for x, y, _ in keep:
             key = (int(x // 2), int(y // 2))
             hits[key] = hits.get(key, 0) + 1
-    static_keys = {k for k, c in hits.items() if c >= prm.static_hits}
-
-    def is_static(x: float, y: float) -> bool:
-        kx, ky = int(x // 2), int(y // 2)
-        return any((kx + dx, ky + dy) in static_keys for dx in (-1, 0, 1) for dy in (-1, 0, 1))
-
+    # every 2-px cell within one cell of a static source (one set lookup per peak, not nine)
+    near_static = {(kx + dx, ky + dy) for (kx, ky), c in hits.items() if c >= prm.static_hits
+                   for dx in (-1, 0, 1) for dy in (-1, 0, 1)}
     moving: list[tuple[int, list[tuple[float, float, float]]]] = []
     for fn, mpk in merged:
-        keep_m = [p for p in mpk if not is_static(p[0], p[1])]
+        keep_m = [p for p in mpk if (int(p[0] // 2), int(p[1] // 2)) not in near_static]
         if keep_m:
             moving.append((fn, keep_m))
 
@@ -141,37 +158,38 @@ def detect_vals(
         for t in active:
             (still if fn - t.fns[-1] <= prm.max_gap + 1 else done).append(t)
         active = still
-        # nearest-prediction assignment, brightest peaks first; one peak per track per frame
-        preds = [t.predict(fn, prm.first_gate_px) for t in active]
-        taken: set[int] = set()
-        for x, y, v in tpk:
-            best, best_d = -1, 1e9
-            for i, (px_, py_, gate) in enumerate(preds):
-                if i in taken:
-                    continue
-                dd = math.hypot(x - px_, y - py_)
-                if dd <= gate and dd < best_d:
-                    best, best_d = i, dd
-            if best < 0:
+        # nearest-prediction assignment, brightest peaks first; one peak per track per frame.
+        # Vectorised over the active tracks: a minute of compression noise is ~10 peaks per frame
+        # against ~40 short-lived tracks, and the pairwise loop in Python was most of the detector.
+        n_old = len(active)
+        if n_old:
+            pred = np.array([t.predict(fn, prm.first_gate_px) for t in active])
+            pts = np.array([(x, y) for x, y, _ in tpk])
+            dist = np.hypot(pts[:, :1] - pred[None, :, 0], pts[:, 1:] - pred[None, :, 1])
+            dist[dist > pred[None, :, 2]] = np.inf
+        for j, (x, y, v) in enumerate(tpk):
+            best = int(np.argmin(dist[j])) if n_old else -1
+            if best >= 0 and dist[j, best] < np.inf:
+                active[best].add(fn, x, y, v)
+                dist[:, best] = np.inf
+            else:
                 nt = _Track()
                 nt.add(fn, x, y, v)
-                active.append(nt)
-                preds.append((x, y, -1.0))  # a new track takes nothing more in its own frame
-                taken.add(len(active) - 1)
-            else:
-                active[best].add(fn, x, y, v)
-                taken.add(best)
+                active.append(nt)  # a new track takes nothing more in its own frame
     done.extend(active)
     tracks = _extend_tracks([t for t in done if t.fns], moving, prm)
     tracks = sorted((t for t in tracks if len(t.fns) >= 2), key=lambda t: t.fns[0])
 
     # 4: rules
     objects: list[dict[str, Any]] = []
+    need = max(thresh + prm.min_peak_over, prm.min_peak_ratio * thresh)
+    # two-point links, and short faint ones, are everywhere in compression noise: counted, not listed
+    # (they fail "frames" and "faint" whatever else they do, and would bury the file's real objects)
     n_two = sum(1 for t in tracks if len(t.fns) < 3)
-    tracks = [t for t in tracks if len(t.fns) >= 3]  # two-point links are everywhere in noise
+    n_short_faint = sum(1 for t in tracks if 3 <= len(t.fns) < prm.min_frames and max(t.vs) < need)
+    tracks = [t for t in tracks if len(t.fns) >= 3 and (len(t.fns) >= prm.min_frames or max(t.vs) >= need)]
     for oid, t in enumerate(tracks):
         checks, failed = _rules(t, fps, pixel_scale_deg, n_frames, prm)
-        need = max(thresh + prm.min_peak_over, prm.min_peak_ratio * thresh)
         checks["peak_val"] = max(t.vs)
         if max(t.vs) < need:
             failed.append(f"faint: brightest {max(t.vs):.0f} < {need:.1f} (threshold {thresh:.0f})")
@@ -193,10 +211,11 @@ def detect_vals(
     else:
         cls = "detect"
         reason = f"none of {len(objects)} objects passed" if objects else "no moving objects"
-    # keep the file readable: 2-point noise links are only counted
     listed = objects
     if n_two:
         reason += f"; {n_two} two-point links not listed"
+    if n_short_faint:
+        reason += f"; {n_short_faint} faint links of < {prm.min_frames} detections not listed"
     return {
         "format": DETECT_FORMAT, "clip": vals["clip"], "camera": vals["camera"], "start_utc": vals["start_utc"],
         "classification": cls, "reason": reason, "fps": fps, "thresh": float(vals["thresh"]),
@@ -221,13 +240,13 @@ def _extend_tracks(tracks: list[_Track], moving: list[tuple[int, list[tuple[floa
             continue
         for _ in range(2 * prm.max_gap + 4):
             f = np.asarray(t.fns, float)
-            cx, cy = np.polyfit(f, t.xs, 1), np.polyfit(f, t.ys, 1)
+            (ax, bx), (ay, by) = _line(f, t.xs), _line(f, t.ys)
             grew = False
             for fn in list(range(t.fns[0] - prm.max_gap - 1, t.fns[0])) + list(
                     range(t.fns[-1] + 1, t.fns[-1] + prm.max_gap + 2)):
                 if fn in t.fns:
                     continue
-                ex, ey = float(np.polyval(cx, fn)), float(np.polyval(cy, fn))
+                ex, ey = ax * fn + bx, ay * fn + by
                 for x, y, v in by_fn.get(fn, ()):
                     other = owner.get((fn, x, y))
                     if other is t or (other is not None and len(other.fns) >= 4):

@@ -17,6 +17,7 @@ to the Solver (`claim_log`), and `check_invariants` checks the claim protocol's 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import math
 import tempfile
@@ -60,6 +61,9 @@ class SimOptions:
     center_lon: float = 0.0
     spacing_km: float = 70.0
     drain_minutes: float = 20.0  # after the night: time for sync, correlation and solving to finish
+    #: clock rate for the drain (None: `rate`). In video mode the night's rate is set by how fast
+    #: 2 cores decode the clips; once the last minute is worked through, only schedules are left.
+    drain_rate: float | None = None
     lease_s: float = 60.0
     skew_s: tuple[float, ...] = ()  # per-station wall-clock skew (s), for clock-skew faults
     noise_arcsec: float = 60.0
@@ -190,6 +194,7 @@ class SimNetwork:
         self.dead: set[str] = set()  # stations killed and not restarted: nothing is delivered to them
         self.claim_log: list[ClaimTaken] = []
         self._lifecycle = asyncio.Lock()  # a restart and a delivery to that station never interleave
+        self.injected_at_s: float | None = None  # virtual s from the start until the injector was done
         for i, st in enumerate(stations):
             roles = ["station", "correlator", "publisher"] if i == 0 else ["station"]
             cfg = station_config(st, root, station_endpoint, [p for p in ids if p != st.id], roles, opts.lease_s,
@@ -334,6 +339,9 @@ class SimNetwork:
             while (elapsed := self.clock.monotonic() - t0) < hard_cap:
                 if injector.done() and done_at is None:
                     done_at = max(elapsed, night)
+                    self.injected_at_s = elapsed
+                    if self.opts.drain_rate:
+                        self.clock.set_rate(self.opts.drain_rate)
                 if progress is not None:
                     progress(min(1.0, elapsed / (night + drain)) if done_at is None else
                              min(1.0, max(elapsed / (night + drain), (elapsed - done_at) / drain)))
@@ -594,7 +602,12 @@ def solution_errors(sol: dict[str, Any], truth: SimMeteor) -> tuple[float, float
 async def run_sim(opts: SimOptions, endpoint: str, progress: Callable[[float], None] | None = None) -> SimReport:
     loop = asyncio.get_running_loop()
     t_wall = loop.time()
-    with tempfile.TemporaryDirectory(prefix="ams-sim-", dir=opts.workdir) as tmp:
+    with contextlib.ExitStack() as cleanup:
+        if opts.workdir is None:
+            tmp = cleanup.enter_context(tempfile.TemporaryDirectory(prefix="ams-sim-"))
+        else:  # kept afterwards: the operator asked for a place to look at the stations' files
+            opts.workdir.mkdir(parents=True, exist_ok=True)
+            tmp = tempfile.mkdtemp(prefix="ams-sim-", dir=opts.workdir)
         net = SimNetwork(opts, endpoint, Path(tmp))
         await net.start()
         try:
@@ -616,5 +629,9 @@ async def run_sim(opts: SimOptions, endpoint: str, progress: Callable[[float], N
     report = SimReport(stations=statuses, virtual_s=virtual_s, figures=figures)
     report.wall_s = loop.time() - t_wall
     report.figures["wall_s"] = round(report.wall_s, 1)
+    if net.injected_at_s is not None:  # in video mode: when every station had worked through its minutes
+        report.figures["pipeline_done_virtual_s"] = round(net.injected_at_s, 1)
+    if opts.workdir is not None:
+        report.figures["workdir"] = tmp
     return report
 

@@ -140,15 +140,20 @@ def _exp(t: Float, clock: Int, n_clocks: int, ref: int, length: Float, sigma: Fl
         out[:, 3 + ni] = a1 * tau * ex * a2 * w
         return out
 
-    try:
-        res = least_squares(fun, x0, jac=jac, method="trf", x_scale="jac",
-                            loss="cauchy" if robust else "linear", f_scale=3.0, max_nfev=200)
-    except (ValueError, FloatingPointError):
+    # The optimizer may try huge log-parameters on its way (exp overflows to inf); such steps are
+    # rejected by it and an unusable end is rejected below, so the warnings are only noise on stderr.
+    with np.errstate(over="ignore", invalid="ignore"):
+        try:
+            res = least_squares(fun, x0, jac=jac, method="trf", x_scale="jac",
+                                loss="cauchy" if robust else "linear", f_scale=3.0, max_nfev=200)
+        except (ValueError, FloatingPointError):
+            return None
+        if not np.all(np.isfinite(res.x)) or res.x[3 + ni] > np.log(500.0 / span):
+            return None
+        l0, v, off, a1, a2 = unpack(res.x)
+        r = fun(res.x)
+    if not np.all(np.isfinite(r)):
         return None
-    if not np.all(np.isfinite(res.x)) or res.x[3 + ni] > np.log(500.0 / span):
-        return None
-    l0, v, off, a1, a2 = unpack(res.x)
-    r = fun(res.x)
     rss = float(r @ r)
     return TimingFit("exp", offsets, l0, v, a1, a2, off, t_b, r, rss, _bic(rss, len(t), len(x0)))
 
