@@ -3,7 +3,6 @@ that is not one meteor from several stations is rejected, and the result is dete
 
 from __future__ import annotations
 
-import math
 import random
 from dataclasses import replace
 
@@ -20,6 +19,7 @@ from ams_actors.kernels.correlate import (
     correlate_indexes,
     explain_pair,
 )
+from ams_actors.sim.detections import straight_trajectory
 from protocols.errors import InputError
 from protocols.events import EventMember, reconcile, station_detections, utc_from_seconds
 from protocols.meteor_index import MeteorIndex, SiteInfo, entry_from_track, index_to_doc, parse_index
@@ -34,16 +34,7 @@ SITES = {
 }
 
 
-def trajectory(
-    lat: float, lon: float, h_begin_km: float, h_end_km: float, heading_deg: float, entry_deg: float
-) -> tuple[np.ndarray, np.ndarray]:
-    """Begin and end points (ECEF, m) of a straight meteor starting above (lat, lon)."""
-    b = geo.geodetic_to_ecef(lat, lon, h_begin_km * 1000.0)
-    entry, head = math.radians(entry_deg), math.radians(heading_deg)
-    d_enu = np.array([math.cos(entry) * math.sin(head), math.cos(entry) * math.cos(head), -math.sin(entry)])
-    d = d_enu @ geo.enu_basis(lat, lon)
-    length = (h_begin_km - h_end_km) * 1000.0 / math.sin(entry)
-    return b, b + length * d
+trajectory = straight_trajectory  # begin and end points (ECEF, m) of a straight meteor
 
 
 def observe(

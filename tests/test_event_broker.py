@@ -201,3 +201,4 @@ async def test_a_holder_killed_mid_solve_is_taken_over_after_the_lease(s3_endpoi
         ]
     finally:
         await asyncio.gather(*(s.stop() for s in stations))
+

@@ -247,8 +247,11 @@ async def race(endpoint: str, n_stations: int, n_events: int, seed: int, lease_s
             progress: list[list[int]] = []  # [s since start, events solved, claims won] once a minute
             while time.perf_counter() < deadline:
                 published: set[str] = set()
+                # an event is settled once a broker knows its accepted solution's key (a solve can
+                # fail — e.g. stations that see the meteor edge-on — and is then published as failed)
                 for s in stations:
-                    published.update(s.actors["EventBroker"].published)  # type: ignore[attr-defined]
+                    events: dict[str, event_broker.Tracked] = s.actors["EventBroker"].events  # type: ignore[attr-defined]
+                    published.update(e for e, t in events.items() if t.status in ("done", "failed") and t.solution_key)
                 if published >= all_ids:
                     solved_at = time.perf_counter() - t0
                     break
@@ -260,8 +263,11 @@ async def race(endpoint: str, n_stations: int, n_events: int, seed: int, lease_s
                 await asyncio.sleep(0.2)
             last_claim = max((t for *_, t in claim_log), default=t0) - t0
             history: Counter[str] = Counter()
+            solve_failed: set[str] = set()  # settled with a published "failed" solution (e.g. edge-on)
             for s in stations:
                 for t in s.actors["EventBroker"].events.values():  # type: ignore[attr-defined]
+                    if t.status == "failed" and t.solution_key:
+                        solve_failed.add(t.event_id)
                     for h in t.history:
                         history[h.split(":")[0].split(" epoch")[0]] += 1
         finally:
@@ -282,6 +288,7 @@ async def race(endpoint: str, n_stations: int, n_events: int, seed: int, lease_s
         "claims_per_s": round(n_claims / max(1e-9, last_claim), 1),
         "solved_all_s": None if solved_at is None else round(solved_at, 1),
         "solved_in_time": len(world.events) - check["events_unsolved"],
+        "solutions_status_failed": len(solve_failed),
         "progress_per_min": progress,
         "events_per_s": None if solved_at is None else round(len(world.events) / solved_at, 1),
         "claim_writes": history.get("create", 0) + history.get("replace", 0),
