@@ -109,10 +109,14 @@ def fit_joint(
     def resid2(x: Float) -> Float:
         return fun(x).reshape(-1, 2)
 
-    res = least_squares(fun, np.asarray(x0, float), jac=jac, method="trf", x_scale="jac", max_nfev=60,
-                        xtol=1e-10, ftol=1e-10)
-    d, p, off, l0, v, a1, a2 = unpack(res.x)
-    r2 = resid2(res.x) / w[:, None]
+    # A trial step can put a sight line on the trajectory (a zero cross product: 0/0) or overflow the
+    # deceleration term; the optimizer rejects such steps and the caller rejects a non-finite end, so
+    # the floating-point warnings would only be noise on the station's stderr.
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        res = least_squares(fun, np.asarray(x0, float), jac=jac, method="trf", x_scale="jac", max_nfev=60,
+                            xtol=1e-10, ftol=1e-10)
+        d, p, off, l0, v, a1, a2 = unpack(res.x)
+        r2 = resid2(res.x) / w[:, None]
     new_timing = TimingFit(timing.model, timing.with_offsets, l0, v, a1, a2, off, timing.t_b,
                            timing.residuals, timing.rss, timing.bic)
     return Line(p, d), new_timing, r2
