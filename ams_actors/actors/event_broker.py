@@ -53,7 +53,6 @@ class Tracked:
     detail: str = ""
     solution_key: str | None = None
     unpublished: EventSolved | None = None  # a solution whose publishing failed: retried while the lease holds
-    claim_sent_at: float | None = None  # monotonic time our last claim write was sent: its lease starts there
     history: list[str] = field(default_factory=list)
 
 
@@ -230,14 +229,12 @@ class EventBroker(StationActor):
                 t.due = min(wake, self.clock.monotonic() + self.me.lease_s / 2) + 0.001
                 return
             if step.kind == c.StepKind.HELD:
-                # our own write, whose answer was lost: its lease began when it was sent, not now
                 assert t.observed is not None
-                sent = t.claim_sent_at if t.claim_sent_at is not None else self.clock.monotonic()
-                t.held = c.Held(t.observed.record, t.observed.etag, sent)
+                t.held = c.Held(t.observed.record, t.observed.etag, self.clock.monotonic())
                 await self.start_solving(t)
                 return
             assert step.record is not None
-            sent_at = t.claim_sent_at = self.clock.monotonic()
+            sent_at = self.clock.monotonic()
             key = s3_keys.claim_key(t.event_id)
             try:
                 if step.kind == c.StepKind.CREATE:

@@ -17,9 +17,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="video: render H.264 clips through each station's pipeline; network: inject detections")
     parser.add_argument("--meteors", type=int, help="meteors in the night (default: one per 2 virtual minutes)")
     parser.add_argument("--rate", type=float,
-                        help="virtual seconds per real second (default: 20 in video mode, 60 in network mode; "
-                             "the drain after the night, when only sync, correlation and solving are left, "
-                             "runs at 60 or this, whichever is more)")
+                        help="virtual seconds per real second (default: 20 in video mode, 60 in network mode)")
     parser.add_argument("--seed", type=int, default=1, help="random seed of the world")
     parser.add_argument("--workdir", type=Path, help="where the stations' data roots go (default: a temp folder)")
     parser.add_argument("--json", action="store_true", help="print the report as one JSON document")
@@ -46,8 +44,7 @@ def run(args: argparse.Namespace) -> int:
     if not args.verbose:
         logging.getLogger().setLevel(logging.WARNING)
     opts = SimOptions(stations=args.stations, cameras=args.cameras, minutes=args.minutes, mode=args.mode,
-                      meteors=args.meteors, rate=args.rate, seed=args.seed, workdir=args.workdir,
-                      drain_rate=max(args.rate, 60.0))
+                      meteors=args.meteors, rate=args.rate, seed=args.seed, workdir=args.workdir)
     progress = _progress_bar() if sys.stderr.isatty() and not args.json else None
     with EmbeddedS3() as s3:
         report = run_async(run_sim(opts, s3.url, progress))

@@ -61,9 +61,6 @@ class SimOptions:
     center_lon: float = 0.0
     spacing_km: float = 70.0
     drain_minutes: float = 20.0  # after the night: time for sync, correlation and solving to finish
-    #: clock rate for the drain (None: `rate`). In video mode the night's rate is set by how fast
-    #: 2 cores decode the clips; once the last minute is worked through, only schedules are left.
-    drain_rate: float | None = None
     lease_s: float = 60.0
     skew_s: tuple[float, ...] = ()  # per-station wall-clock skew (s), for clock-skew faults
     noise_arcsec: float = 60.0
@@ -340,8 +337,6 @@ class SimNetwork:
                 if injector.done() and done_at is None:
                     done_at = max(elapsed, night)
                     self.injected_at_s = elapsed
-                    if self.opts.drain_rate:
-                        self.clock.set_rate(self.opts.drain_rate)
                 if progress is not None:
                     progress(min(1.0, elapsed / (night + drain)) if done_at is None else
                              min(1.0, max(elapsed / (night + drain), (elapsed - done_at) / drain)))
