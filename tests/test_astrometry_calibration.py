@@ -14,40 +14,17 @@ from scipy.spatial import cKDTree
 from ams_actors.data import load_star_table
 from ams_actors.kernels.astrometry import CameraModel, Lens, calibrate_stars, detect_stars
 from ams_actors.kernels.geo import angle_between_deg
+from ams_actors.sim.reference_cameras import UK002F, UK009M
 from ams_actors.sim.starfield import render_star_stack, star_pixels
-
-# Real all-sky lenses: the distortion of GMN UK002F (radial7-odd) and UK009M (radial5-all), at SD size.
-UK002F_LENS = Lens(
-    width=640,
-    height=360,
-    kind="radial-odd",
-    x0=34.76,
-    y0=-3.79,
-    asym_c=-0.00926,
-    asym_s=-0.00418,
-    k=(0.07370, -0.00367, 0.01447),
-)
-UK009M_LENS = Lens(
-    width=640,
-    height=360,
-    kind="radial-all",
-    x0=-8.7,
-    y0=4.4,
-    asym_c=0.0061,
-    asym_s=-0.0032,
-    k=(-0.0213, 0.0839, -0.0321, 0.0123),
-)
 
 CASES = {
     "uk002f-east": (
-        CameraModel(
-            lat=51.8831, lon=-1.30616, alt_m=80.0, az=64.97, el=38.23, roll=4.22, scale=7.851, lens=UK002F_LENS
-        ),
+        UK002F,
         datetime(2026, 7, 12, 22, 15, 0, tzinfo=UTC),
         (135.0, 3.0, 1.05),  # guess: 3° off towards lower right, scale +5 %
     ),
     "uk009m-south-high": (
-        CameraModel(lat=51.8786, lon=0.9194, alt_m=21.0, az=200.0, el=55.0, roll=-8.0, scale=7.786, lens=UK009M_LENS),
+        UK009M,
         datetime(2026, 1, 15, 3, 0, 0, tzinfo=UTC),
         (300.0, 3.0, 0.95),
     ),

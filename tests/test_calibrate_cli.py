@@ -12,8 +12,9 @@ import numpy as np
 import pytest
 
 from ams_actors.cli import main
-from ams_actors.kernels.astrometry import CameraModel, Lens, camera_from_record
+from ams_actors.kernels.astrometry import camera_from_record
 from ams_actors.kernels.geo import angle_between_deg
+from ams_actors.sim.reference_cameras import UK002F
 from ams_actors.sim.starfield import render_star_stack
 from protocols.calibration import (
     CalibrationRecord,
@@ -24,25 +25,7 @@ from protocols.calibration import (
 )
 from protocols.errors import InputError
 
-TRUE = CameraModel(
-    lat=51.8831,
-    lon=-1.30616,
-    alt_m=80.0,
-    az=64.97,
-    el=38.23,
-    roll=4.22,
-    scale=7.851,
-    lens=Lens(
-        width=640,
-        height=360,
-        kind="radial-odd",
-        x0=34.76,
-        y0=-3.79,
-        asym_c=-0.00926,
-        asym_s=-0.00418,
-        k=(0.0737, -0.00367, 0.01447),
-    ),
-)
+TRUE = UK002F
 T0 = datetime(2026, 7, 12, 22, 15, 0, tzinfo=UTC)
 FLAGS = [
     "--lat",

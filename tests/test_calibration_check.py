@@ -21,24 +21,14 @@ from ams_actors.actors.base import StationContext
 from ams_actors.actors.calibration_check import CalibrationCheck, CheckRequest, check_camera_job, stack_mid_time
 from ams_actors.actors.calibrations import Calibrations
 from ams_actors.config import StationConfig, parse_config
-from ams_actors.kernels.astrometry import CameraModel, Lens
 from ams_actors.runtime.clock import VirtualClock
 from ams_actors.runtime.pool import make_pool, run_cpu
+from ams_actors.sim.reference_cameras import UK002F
 from ams_actors.sim.starfield import render_star_stack
 from ams_actors.store.local_paths import StationPaths
 from protocols.calibration import CalibrationRecord, read_calibration, write_calibration
 
-TRUE = CameraModel(
-    lat=51.8831,
-    lon=-1.30616,
-    alt_m=80.0,
-    az=64.97,
-    el=38.23,
-    roll=4.22,
-    scale=7.851,
-    lens=Lens(width=640, height=360, kind="radial-odd", x0=34.76, y0=-3.79, asym_c=-0.00926, asym_s=-0.00418,
-              k=(0.0737, -0.00367, 0.01447)),
-)
+TRUE = UK002F
 CAM = "010001"
 DAY = "2026_07_12"
 # 23:30 UTC is 23:25 local mean solar time at 1.3° W: before a 00:30 check time

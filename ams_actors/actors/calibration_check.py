@@ -39,7 +39,7 @@ from ams_actors.actors.base import StationActor, StationContext
 from ams_actors.actors.calibrations import Calibrations
 from ams_actors.config import CameraSection
 from ams_actors.runtime.actor import Publish
-from ams_actors.runtime.files import atomic_write_json
+from ams_actors.runtime.files import atomic_write_json_async
 from ams_actors.runtime.pool import run_cpu
 from protocols.messages import TaskResult
 from protocols.s3_keys import InvalidKey, parse_day
@@ -349,7 +349,7 @@ class CalibrationCheck(StationActor):
                              outcome.reason, outcome.current or "the config pointing")
         self.done[cam.id] = row
         try:
-            atomic_write_json(self.state_path, self.done)
+            await atomic_write_json_async(self.state_path, self.done)
         except OSError as err:
             self.log.warning("cannot record the check in %s: %s", self.state_path, err)
         return row

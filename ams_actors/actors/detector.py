@@ -12,7 +12,7 @@ from typing import Any
 from ams_actors.actors.base import StationActor, StationContext
 from ams_actors.actors.calibrations import Calibrations
 from ams_actors.runtime.actor import Publish
-from ams_actors.runtime.files import atomic_write_json
+from ams_actors.runtime.files import atomic_write_json_async
 from ams_actors.runtime.pool import run_cpu
 from protocols.messages import ClipClassified, ClipScanned, TaskResult
 from protocols.pipeline_files import DETECT_SUFFIX
@@ -56,7 +56,7 @@ class Detector(StationActor):
         result = str(doc["classification"])
         data_dir = self.ctx.paths.data_dir(msg.day)
         path = data_dir / f"{msg.clip}{DETECT_SUFFIX[result]}"
-        atomic_write_json(path, doc)
+        await atomic_write_json_async(path, doc)
         for other, suffix in DETECT_SUFFIX.items():
             if other != result:
                 (data_dir / f"{msg.clip}{suffix}").unlink(missing_ok=True)

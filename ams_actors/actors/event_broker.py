@@ -25,7 +25,7 @@ from typing import Any
 
 from ams_actors.actors.base import StationActor, StationContext
 from ams_actors.runtime.actor import Publish
-from ams_actors.runtime.files import atomic_write_bytes, atomic_write_json
+from ams_actors.runtime.files import atomic_write_bytes_async, atomic_write_json_async
 from protocols import claims as c
 from protocols import s3_keys
 from protocols.errors import InputError
@@ -269,7 +269,7 @@ class EventBroker(StationActor):
         body = json.dumps(obs_doc).encode()
         key = s3_keys.obs_key(t.event_id)
         local = self.ctx.paths.events_dir(t.day) / t.event_id / "obs.json"
-        atomic_write_bytes(local, body)
+        await atomic_write_bytes_async(local, body)
         from ams_actors.store.outcomes import StoreError
 
         try:
@@ -385,7 +385,7 @@ class EventBroker(StationActor):
             t.unpublished = msg
             return
         t.held = None
-        atomic_write_bytes(self.ctx.paths.events_dir(t.day) / t.event_id / "solution.json", body)
+        await atomic_write_bytes_async(self.ctx.paths.events_dir(t.day) / t.event_id / "solution.json", body)
         t.status = "done" if msg.status == "solved" else "failed"
         t.solution_key = key
         t.detail = f"{msg.status} at epoch {msg.epoch}"
@@ -411,7 +411,7 @@ class EventBroker(StationActor):
         except ValueError:
             t.status, t.detail = "failed", f"{key} is not JSON"
             return
-        atomic_write_json(self.ctx.paths.events_dir(t.day) / t.event_id / "solution.json", doc)
+        await atomic_write_json_async(self.ctx.paths.events_dir(t.day) / t.event_id / "solution.json", doc)
         t.status = "done" if doc.get("status") == "solved" else "failed"
         t.solution_key, t.detail = key, f"solved by {t.observed.record.owner} (epoch {t.observed.record.epoch})"
 

@@ -21,7 +21,7 @@ from typing import Any
 
 from ams_actors.actors.base import StationActor, StationContext
 from ams_actors.runtime.actor import Publish
-from ams_actors.runtime.files import atomic_write_json
+from ams_actors.runtime.files import atomic_write_json_async
 from ams_actors.runtime.pool import run_cpu
 from ams_actors.store.local_paths import StationPaths
 from protocols.errors import InputError
@@ -181,7 +181,7 @@ class Housekeeper(StationActor):
         for d in days:
             current[d] = await ledger.day_stats(d)
         doc = {"station": self.ctx.config.station_id, "updated_utc": self.clock.now().isoformat(), "days": current}
-        atomic_write_json(path, doc)
+        await atomic_write_json_async(path, doc)
         return {d: current[d] for d in days}
 
 

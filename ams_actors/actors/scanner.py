@@ -18,7 +18,7 @@ from pathlib import Path
 from ams_actors.actors.base import StationActor, StationContext
 from ams_actors.kernels.sun import is_daytime
 from ams_actors.runtime.actor import Publish
-from ams_actors.runtime.files import atomic_move, atomic_write_bytes
+from ams_actors.runtime.files import atomic_move_async, atomic_write_bytes, atomic_write_bytes_async
 from ams_actors.runtime.pool import run_cpu
 from ams_actors.store.local_paths import StationPaths
 from protocols.errors import InputError
@@ -131,7 +131,7 @@ class Scanner(StationActor):
         st = self.ctx.config.station
         self._seen.pop(path, None)
         if is_daytime(st.lat, st.lon, name.start_utc):
-            atomic_move(path, paths.daytime_dir / name.name)
+            await atomic_move_async(path, paths.daytime_dir / name.name)
             if ledger is not None:
                 await ledger.clip_state(name.stem, name.camera, name.day, "daytime", now)
             await self.publish(ClipRejected(name.camera, name.stem, name.day, "daytime"))
@@ -139,8 +139,8 @@ class Scanner(StationActor):
         out = await run_cpu(self.ctx.executor, scan_job, str(path))
         if isinstance(out, ScanFailure):
             bad = paths.bad_dir(name.day)
-            atomic_write_bytes(bad / f"{name.name}.reason", (out.reason + "\n").encode())
-            atomic_move(path, bad / name.name)
+            await atomic_write_bytes_async(bad / f"{name.name}.reason", (out.reason + "\n").encode())
+            await atomic_move_async(path, bad / name.name)
             self.failed += 1
             self.last_error = f"{name.name}: {out.reason}"
             self.log.warning("bad clip %s: %s (moved to %s)", name.name, out.reason, bad)
@@ -150,7 +150,7 @@ class Scanner(StationActor):
             return False
         vals_path = await asyncio.to_thread(out.write, paths, name)
         dest = paths.day_dir(name.day) / name.name
-        await asyncio.to_thread(atomic_move, path, dest)
+        await atomic_move_async(path, dest)
         if ledger is not None:
             await ledger.clip_state(name.stem, name.camera, name.day, "scanned", now)
         await self.publish(ClipScanned(name.camera, name.stem, name.day, dest, vals_path))

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ams_actors.actors.base import StationActor
-from ams_actors.runtime.files import atomic_write_json
+from ams_actors.runtime.files import atomic_write_json_async
 from protocols.messages import ClaimLost, EventClaimed, EventSolved
 
 
@@ -57,7 +57,7 @@ class Solver(StationActor):
         mc_runs = self.ctx.config.solver.mc_runs
         doc = await asyncio.to_thread(solve_file, msg.obs_path, mc_runs, seed, self.ctx.executor)
         out = msg.obs_path.parent / f"solution-e{msg.epoch}.json"
-        atomic_write_json(out, doc)
+        await atomic_write_json_async(out, doc)
         status = str(doc.get("status", "failed"))
         if status != "solved":
             self.log.warning("event %s: solve failed: %s", msg.event_id, doc.get("reason"))

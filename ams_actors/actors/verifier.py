@@ -17,7 +17,7 @@ from typing import Any
 from ams_actors.actors.base import StationActor, StationContext
 from ams_actors.actors.calibrations import Calibrations
 from ams_actors.runtime.actor import Publish
-from ams_actors.runtime.files import atomic_write_json, fsync_dir
+from ams_actors.runtime.files import atomic_write_json_async, fsync_dir
 from ams_actors.runtime.pool import run_cpu
 from protocols.messages import ClipClassified, MeteorRejected, MeteorVerified, TaskResult
 from protocols.pipeline_files import DETECT_SUFFIX, VERIFY_SUFFIX
@@ -98,10 +98,10 @@ class Verifier(StationActor):
             hd_path, calibration, str(trims_dir),
         )
         for meteor in meteors:
-            atomic_write_json(trims_dir / f"{meteor['meteor_id']}.json", meteor)
-            atomic_write_json(paths.archive_meteor(msg.day, meteor["meteor_id"]), meteor)
+            await atomic_write_json_async(trims_dir / f"{meteor['meteor_id']}.json", meteor)
+            await atomic_write_json_async(paths.archive_meteor(msg.day, meteor["meteor_id"]), meteor)
         result = str(verdict["result"])
-        atomic_write_json(paths.data_dir(msg.day) / f"{msg.clip}{VERIFY_SUFFIX[result]}", verdict)
+        await atomic_write_json_async(paths.data_dir(msg.day) / f"{msg.clip}{VERIFY_SUFFIX[result]}", verdict)
         ledger = self.ctx.ledger
         now = self.clock.now().isoformat()
         if ledger is not None:

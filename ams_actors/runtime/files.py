@@ -1,11 +1,14 @@
 """Atomic file writes: temp file in the same folder, fsync, rename, fsync the folder.
 
 Operators and other tools read our files while we run, and the station can lose power at any time:
-a reader sees the old file or the new one, never half of one.
+a reader sees the old file or the new one, never half of one. Actors use the ``*_async`` forms: an
+fsync can take tens of milliseconds on an SD card or a busy disk, and the event loop every actor
+shares (heartbeats of held claims included) must not wait for it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import tempfile
@@ -34,6 +37,18 @@ def atomic_write_bytes(path: Path, data: bytes, mode: int = 0o644) -> None:
 
 def atomic_write_json(path: Path, obj: Any, indent: int | None = 1) -> None:
     atomic_write_bytes(path, (json.dumps(obj, indent=indent, sort_keys=False) + "\n").encode())
+
+
+async def atomic_write_bytes_async(path: Path, data: bytes, mode: int = 0o644) -> None:
+    await asyncio.to_thread(atomic_write_bytes, path, data, mode)
+
+
+async def atomic_write_json_async(path: Path, obj: Any, indent: int | None = 1) -> None:
+    await asyncio.to_thread(atomic_write_json, path, obj, indent)
+
+
+async def atomic_move_async(src: Path, dst: Path) -> None:
+    await asyncio.to_thread(atomic_move, src, dst)
 
 
 def atomic_move(src: Path, dst: Path) -> None:

@@ -300,27 +300,31 @@ def splice_clip(template: str | Path, segment: str | Path, first_frame: int, out
         if not seg or not seg[0].is_keyframe or any(p.pts is None or p.dts is None for p in seg + tpk):
             return False
         end_frame = first_frame + len(seg)
-        idx = {int(round((p.pts or 0) / per_frame)): p for p in tpk}
+        numbered = [(int(round((p.pts or 0) / per_frame)), p) for p in tpk]  # (frame index, packet)
+        idx = dict(numbered)
         starts_ok = first_frame in idx and idx[first_frame].is_keyframe
         ends_ok = end_frame >= len(tpk) or (end_frame in idx and idx[end_frame].is_keyframe)
         if not (starts_ok and ends_ok):
             return False
         tmp = Path(out).with_name(Path(out).name + ".splice.mp4")
-        with av.open(str(tmp), "w") as cout:
-            os_ = cout.add_stream_from_template(ts)
-            shift = first_frame * per_frame
-            for p in tpk:
-                fi = int(round((p.pts or 0) / per_frame))
-                if fi == first_frame:
-                    for q in seg:
-                        q.pts = (q.pts or 0) + shift
-                        q.dts = (q.dts or 0) + shift
-                        q.stream = os_
-                        cout.mux(q)
-                if first_frame <= fi < end_frame:
-                    continue
-                p.stream = os_
-                cout.mux(p)
+        try:
+            with av.open(str(tmp), "w") as cout:
+                os_ = cout.add_stream_from_template(ts)
+                shift = first_frame * per_frame
+                for fi, p in numbered:
+                    if fi == first_frame:
+                        for q in seg:
+                            q.pts = (q.pts or 0) + shift
+                            q.dts = (q.dts or 0) + shift
+                            q.stream = os_
+                            cout.mux(q)
+                    if first_frame <= fi < end_frame:
+                        continue
+                    p.stream = os_
+                    cout.mux(p)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
     tmp.replace(out)
     return True
 

@@ -39,6 +39,7 @@ from ams_actors.kernels.astrometry import (  # noqa: E402
 )
 from ams_actors.kernels.astrometry.frames import as_time, radec_to_vec  # noqa: E402
 from ams_actors.kernels.geo import angle_between_deg, azel_to_enu, enu_to_azel  # noqa: E402
+from ams_actors.sim.reference_cameras import UK002F, UK009M  # noqa: E402
 from ams_actors.sim.starfield import render_star_stack  # noqa: E402
 from protocols.ftpdetectinfo import find_ftpdetectinfo, read_ftpdetectinfo  # noqa: E402
 from protocols.platepar import read_platepar  # noqa: E402
@@ -88,17 +89,7 @@ def speed(n: int) -> dict[str, Any]:
     from astropy import units as u
     from astropy.coordinates import ICRS, AltAz, EarthLocation, SkyCoord
 
-    lens = Lens(
-        width=640,
-        height=360,
-        kind="radial-odd",
-        x0=34.76,
-        y0=-3.79,
-        asym_c=-0.00926,
-        asym_s=-0.00418,
-        k=(0.0737, -0.00367, 0.01447),
-    )
-    cam = CameraModel(lat=51.8831, lon=-1.30616, alt_m=80.0, az=64.97, el=38.23, roll=4.22, scale=7.851, lens=lens)
+    cam = UK002F
     rng = np.random.default_rng(0)
     x = rng.uniform(0, 639, n)
     y = rng.uniform(0, 359, n)
@@ -142,49 +133,13 @@ def calibration() -> dict[str, Any]:
     table = load_star_table()
     cases = {
         "uk002f_lens_640x360": (
-            CameraModel(
-                lat=51.8831,
-                lon=-1.30616,
-                alt_m=80.0,
-                az=64.97,
-                el=38.23,
-                roll=4.22,
-                scale=7.851,
-                lens=Lens(
-                    width=640,
-                    height=360,
-                    kind="radial-odd",
-                    x0=34.76,
-                    y0=-3.79,
-                    asym_c=-0.00926,
-                    asym_s=-0.00418,
-                    k=(0.0737, -0.00367, 0.01447),
-                ),
-            ),
+            UK002F,
             datetime(2026, 7, 12, 22, 15, tzinfo=UTC),
             135.0,
             1.05,
         ),
         "uk009m_lens_640x360": (
-            CameraModel(
-                lat=51.8786,
-                lon=0.9194,
-                alt_m=21.0,
-                az=200.0,
-                el=55.0,
-                roll=-8.0,
-                scale=7.786,
-                lens=Lens(
-                    width=640,
-                    height=360,
-                    kind="radial-all",
-                    x0=-8.7,
-                    y0=4.4,
-                    asym_c=0.0061,
-                    asym_s=-0.0032,
-                    k=(-0.0213, 0.0839, -0.0321, 0.0123),
-                ),
-            ),
+            UK009M,
             datetime(2026, 1, 15, 3, 0, tzinfo=UTC),
             300.0,
             0.95,
