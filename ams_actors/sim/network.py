@@ -447,6 +447,10 @@ class SimNetwork:
             v_err.append(v)
             begin_err.append(b)
         active = [e for e, ev in bucket["events"].items() if not ev.get("superseded_by")]
+        # One solve per revision of an event is the protocol at work (a partner's meteor joined after
+        # the first solve, so the event is solved again with it); a solve beyond that is a duplicate.
+        n_solutions = {e: len(bucket["solutions"].get(e, [])) for e in active}
+        revisions = {e: int(bucket["events"][e].get("revision", 1)) for e in active}
         accepted_per_event = [1 if e in bucket["accepted"] else 0 for e in active]
         per_station = {st.config.station_id: 0 for st in self.stations}
         for seen in self.truth.seen_by.values():
@@ -465,7 +469,8 @@ class SimNetwork:
             "events_not_in_truth": len([e for e in active if e not in matched_events]),
             "events_solved": len(solved),
             "solutions_accepted_per_event": sorted(set(accepted_per_event)),
-            "duplicate_solutions": sum(1 for e in active if len(bucket["solutions"].get(e, [])) > 1),
+            "duplicate_solutions": sum(1 for e in active if n_solutions[e] > revisions[e]),
+            "resolved_after_revision": sum(1 for e in active if 1 < n_solutions[e] <= revisions[e]),
             "solution_objects": sum(len(v) for v in bucket["solutions"].values()),
             "lost_events": sorted(k for k in expected if k not in found or k not in solved),
             "dir_err_deg_median": med(dir_err),
