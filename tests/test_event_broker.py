@@ -202,3 +202,41 @@ async def test_a_holder_killed_mid_solve_is_taken_over_after_the_lease(s3_endpoi
     finally:
         await asyncio.gather(*(s.stop() for s in stations))
 
+
+
+async def test_a_restarted_station_takes_up_its_previous_runs_claim_before_its_first_sync(
+        s3_endpoint: str, tmp_path: Path, pool) -> None:  # type: ignore[no-untyped-def]
+    """The holder crashes and systemd starts it again at once: the new process must take the claim
+    its previous run held (same station, older token) right away, not after its Syncer's first
+    cycle (300 s, longer than the 30 s lease here and than the 120 s default) lets the lease run out
+    and another station solve the event again."""
+    clock = VirtualClock(start=EPOCH)
+    stations = [Station(config(s, tmp_path, s3_endpoint), clock=clock, executor=pool, admin_socket=False)
+                for s in SITES]
+    day, event_id, _ = await publish_world(s3_endpoint, stations)
+    await asyncio.gather(*(s.start() for s in stations))
+    reborn: Station | None = None
+    try:
+        for s in stations:
+            s.actors["Solver"].pause()
+            await s.publish(EventsChanged(day, (event_id,)))
+        await run_until(clock, lambda: any(holds(s, event_id) for s in stations))
+        first = next(s for s in stations if holds(s, event_id))
+        other = next(s for s in stations if s is not first)
+        await first.supervisor.cancel_all()  # a crash: nothing released
+        await first.stop()
+        t_restart = clock.monotonic()
+        reborn = Station(first.config, clock=clock, executor=pool, admin_socket=False)
+        await reborn.start()  # nobody tells it about the event: its broker must look by itself
+        await run_until(clock, lambda: holds(reborn, event_id) or status(reborn, event_id) == "done")
+        assert clock.monotonic() - t_restart < 30.0  # taken up within the old lease ...
+        assert reborn.actors["Syncer"].last_report is None  # type: ignore[attr-defined]  # ... before any sync
+        await run_until(clock, lambda: status(reborn, event_id) == "done")
+        claim = await read_claim(s3_endpoint, event_id)
+        assert claim.state == c.ClaimState.SOLVED and claim.epoch == 2 and claim.owner == first.config.station_id
+        assert claim.token == reborn.actors["EventBroker"].me.token  # type: ignore[attr-defined]
+        other.actors["Solver"].resume()
+        await run_until(clock, lambda: status(other, event_id) == "done")
+        assert await list_solutions(s3_endpoint, event_id) == [claim.solution_key]
+    finally:
+        await asyncio.gather(*(s.stop() for s in [*stations, *([reborn] if reborn else [])]))

@@ -119,6 +119,26 @@ async def test_pause_holds_messages_until_resume() -> None:
     await asyncio.wait_for(task, 5)
 
 
+async def test_a_cancelled_actor_stops_whatever_it_was_waiting_on() -> None:
+    """A crash or kill cancels the actor task; that must end it at every point of its loop, also in
+    the instant between a tick and the inbox wait it abandons (a swallowed cancellation there left a
+    "killed" EventBroker renewing its claim forever)."""
+    for steps in range(12):  # cancel 0..11 loop turns after the tick fired: one of them is that instant
+        clock = VirtualClock()
+        journal: list[str] = []
+        actor = Recorder("K", clock, journal)
+        actor.tick_interval_s = 10
+        task = asyncio.create_task(actor.run())
+        await settle()
+        await clock.advance(10, settle_steps=0)
+        for _ in range(steps):
+            await asyncio.sleep(0)
+        task.cancel()
+        done, _ = await asyncio.wait({task}, timeout=1.0)
+        assert done, f"the actor ignored a cancellation {steps} loop turn(s) after its tick"
+        assert task.cancelled(), steps
+
+
 async def test_crashing_actor_is_restarted_with_backoff() -> None:
     clock = VirtualClock()
     journal: list[str] = []

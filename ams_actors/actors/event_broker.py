@@ -24,6 +24,7 @@ from datetime import date
 from typing import Any
 
 from ams_actors.actors.base import StationActor, StationContext
+from ams_actors.network.events_tree import events_root, recent_days
 from ams_actors.runtime.actor import Publish
 from ams_actors.runtime.files import atomic_write_bytes_async, atomic_write_json_async
 from protocols import claims as c
@@ -94,6 +95,15 @@ class EventBroker(StationActor):
         self._warned_disabled = False
 
     # -- hooks -----------------------------------------------------------------------------------
+    async def on_start(self) -> None:
+        # A claim held when this station last stopped or crashed is still ours to take up ("held by
+        # this station's previous run"), but only until its lease runs out; the Syncer offers the
+        # recent events again only after its first sync, which may upload a whole night first. So
+        # look at the recent local events now (the supervisor also calls this after a crash: then
+        # they are known already and nothing changes).
+        for day in recent_days(self.clock.now().date()):
+            self.load_local_events(day)
+
     async def on_message(self, msg: Any) -> None:
         if isinstance(msg, EventsChanged):
             for event_id in msg.event_ids:
@@ -149,13 +159,11 @@ class EventBroker(StationActor):
         return tracked
 
     def load_local_events(self, day: str | None) -> None:
-        root = self.ctx.paths.archive / "EVENTS"
-        if not root.is_dir():
-            return
-        for ev_json in sorted(root.glob("*/*/*/event.json")):
-            ev_day = ev_json.parent.parent.name
-            if day is None or ev_day == day:
-                self.track(ev_day, ev_json.parent.name)
+        """Track the local events of one day folder (None: of every day)."""
+        pattern = "*/*/*/event.json" if day is None else f"{day[:4]}/{day}/*/event.json"
+        root = events_root(self.ctx.paths)
+        for ev_json in sorted(root.glob(pattern)) if root.is_dir() else []:
+            self.track(ev_json.parent.parent.name, ev_json.parent.name)
 
     # -- the work loop ---------------------------------------------------------------------------
     async def work(self, force: bool) -> None:

@@ -18,11 +18,10 @@ days stay pending, so the actor never crashes on the network.
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
 from typing import Any
 
 from ams_actors.actors.base import StationActor, StationContext
-from ams_actors.network.events_tree import local_events
+from ams_actors.network.events_tree import local_events, recent_days
 from ams_actors.network.sync import SyncEngine, SyncReport
 from ams_actors.runtime.actor import Publish
 from ams_actors.store.outcomes import StoreError
@@ -99,7 +98,7 @@ class Syncer(StationActor):
 
     def days_due(self) -> list[str]:
         today = self.clock.now().date()
-        return sorted({day_str(today), day_str(today - timedelta(days=1)), *self.pending})
+        return sorted({*recent_days(today), *self.pending})
 
     async def sync(self, day: str | None = None) -> SyncReport | None:
         """One cycle (all due days, or just ``day``); None when offline or the store failed outright."""

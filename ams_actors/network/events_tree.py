@@ -9,6 +9,7 @@ nothing read from the bucket can place a file outside the EVENTS tree.
 
 from __future__ import annotations
 
+from datetime import date, timedelta
 from pathlib import Path
 
 from ams_actors.network.index_files import write_if_changed
@@ -25,6 +26,12 @@ def events_root(paths: StationPaths) -> Path:
 def event_folder_day(event_id: str) -> str:
     """``YYYY_MM_DD`` of the folder an event lives in (the date in its id)."""
     return day_str(event_day(event_id))
+
+
+def recent_days(today: date) -> list[str]:
+    """The day folders a station still works on after a start: yesterday's and today's (UTC). A
+    night spans midnight UTC in much of the world, and events appear hours after their meteors."""
+    return [day_str(today - timedelta(days=1)), day_str(today)]
 
 
 def local_event_path(paths: StationPaths, event_id: str) -> Path:

@@ -219,13 +219,16 @@ class Actor:
             for w in waiters:
                 if w is not main:
                     w.cancel()
+            if not main.done():
+                main.cancel()  # also when this task itself is cancelled: no orphan get() may take an item
         if main.done() and not main.cancelled():
             return main.result()
-        main.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await main
+        # asyncio.wait, not `await main`: awaiting the abandoned future and suppressing its
+        # CancelledError would also swallow a cancellation of this task arriving in the same instant
+        # (a killed actor would then run on)
+        await asyncio.wait({main})
         # a get() that completed in the same instant as its cancellation must not lose the item
-        if main.done() and not main.cancelled() and main.exception() is None:
+        if not main.cancelled() and main.exception() is None:
             return main.result()
         return _NOTHING
 

@@ -46,10 +46,25 @@ class Supervisor:
         if task is not None and not task.done():
             await asyncio.wait({task})
 
-    async def cancel_all(self) -> None:
+    async def cancel_all(self, patience_s: float = 5.0) -> None:
+        """Cancel every actor task and wait for them to end.
+
+        An actor that swallows its cancellation (a bug) is cancelled again and named in the log,
+        instead of hanging the caller forever (a station's stop, or a simulated crash).
+        """
+        pending = {t for t in self._tasks.values() if not t.done()}
+        for attempt in range(3):
+            for task in pending:
+                task.cancel()
+            if not pending:
+                break
+            _, pending = await asyncio.wait(pending, timeout=patience_s)
+            if pending:
+                log.error("actor task(s) %s ignored cancellation (attempt %d)",
+                          sorted(t.get_name() for t in pending), attempt + 1)
         for task in self._tasks.values():
-            task.cancel()
-        await asyncio.gather(*self._tasks.values(), return_exceptions=True)
+            if task.done() and not task.cancelled():
+                task.exception()  # retrieved: a crash at cancellation is not "never retrieved" noise
 
     async def _supervise(self, actor: Actor) -> None:
         recent: deque[float] = deque()

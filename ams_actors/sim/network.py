@@ -487,6 +487,19 @@ class SimNetwork:
         """Every Station object of the night, current and retired (killed or replaced)."""
         return self.retired + self.stations
 
+    def claim_story(self, event_id: str) -> list[str]:
+        """What each station process made of one event: status, detail and its last claim steps
+        (for a failure message that says why an event was not solved)."""
+        story = []
+        for st in self.all_stations():
+            t = st.actors["EventBroker"].events.get(event_id)  # type: ignore[attr-defined]
+            if t is None:
+                continue
+            sid = st.config.station_id
+            tag = " (replaced)" if st in self.retired else " (dead)" if sid in self.dead else ""
+            story.append(f"{sid}{tag}: {t.status} {t.detail!r} after {' / '.join(t.history[-4:])}")
+        return story
+
     def check_invariants(self, bucket: dict[str, Any]) -> list[str]:
         """The claim protocol's promises, checked against the bucket and the claims the stations took.
 
@@ -523,7 +536,9 @@ class SimNetwork:
                 continue
             claim = bucket["claims"].get(event_id)
             if claim is None or claim[0] != c.ClaimState.SOLVED:
-                out.append(f"{event_id}: not solved (claim {claim[0] if claim else 'missing'})")
+                out.append(f"{event_id}: not solved (claim {claim[0] if claim else 'missing'}"
+                           f"{f' epoch {claim[1]} by {claim[2]}' if claim else ''}); "
+                           + "; ".join(self.claim_story(event_id)))
             elif event_id not in bucket["accepted"] or claim[3] not in bucket["solutions"].get(event_id, []):
                 out.append(f"{event_id}: solved, but its accepted solution {claim[3]} is missing")
         found = self.match_events(bucket)

@@ -96,6 +96,7 @@ class ProxyStats:
     forwarded: int = 0
     errors_injected: int = 0
     responses_lost: int = 0
+    delays_injected: int = 0
     conditional_stripped: int = 0
     log: list[tuple[str, str, int]] = field(default_factory=list)  # (method, path, status to client)
     upstream_log: list[tuple[str, str, int]] = field(default_factory=list)  # (method, path, store status)
@@ -280,9 +281,11 @@ class FaultProxy:
             return False
         with self._lock:
             if cfg.delay_count is None:
+                self.stats.delays_injected += 1
                 return True
             if self.faults.delay_count:
                 self.faults.delay_count -= 1
+                self.stats.delays_injected += 1
                 return True
             return False
 
