@@ -159,11 +159,12 @@ class EventBroker(StationActor):
         return tracked
 
     def load_local_events(self, day: str | None) -> None:
-        """Track the local events of one day folder (None: of every day)."""
-        pattern = "*/*/*/event.json" if day is None else f"{day[:4]}/{day}/*/event.json"
-        root = events_root(self.ctx.paths)
-        for ev_json in sorted(root.glob(pattern)) if root.is_dir() else []:
-            self.track(ev_json.parent.parent.name, ev_json.parent.name)
+        """Track the local events of one day folder (None: of every day folder)."""
+        paths = self.ctx.paths
+        folders = [paths.events_dir(day)] if day is not None else sorted(events_root(paths).glob("*/*"))
+        for folder in folders:
+            for ev_json in sorted(folder.glob("*/event.json")):
+                self.track(folder.name, ev_json.parent.name)
 
     # -- the work loop ---------------------------------------------------------------------------
     async def work(self, force: bool) -> None:

@@ -50,14 +50,15 @@ class Supervisor:
         """Cancel every actor task and wait for them to end.
 
         An actor that swallows its cancellation (a bug) is cancelled again and named in the log,
-        instead of hanging the caller forever (a station's stop, or a simulated crash).
+        instead of hanging the caller forever (a station's stop, or a simulated crash). `patience_s`
+        is real time: task clean-up does not follow a virtual clock that may stand still.
         """
         pending = {t for t in self._tasks.values() if not t.done()}
         for attempt in range(3):
-            for task in pending:
-                task.cancel()
             if not pending:
                 break
+            for task in pending:
+                task.cancel()
             _, pending = await asyncio.wait(pending, timeout=patience_s)
             if pending:
                 log.error("actor task(s) %s ignored cancellation (attempt %d)",

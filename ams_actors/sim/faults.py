@@ -55,8 +55,8 @@ async def hit_a_holder(
         while True:
             if net.clock.monotonic() > deadline:
                 ids = [net.stations[i].config.station_id for i in candidates]
-                story = {e: net.claim_story(e) for st in net.stations
-                         for e in st.actors["EventBroker"].events}  # type: ignore[attr-defined]
+                seen = {e for st in net.stations for e in st.actors["EventBroker"].events}  # type: ignore[attr-defined]
+                story = {e: net.claim_story(e) for e in sorted(seen)}
                 raise RuntimeError(f"none of {ids} held a claim within {within_s:.0f} s; events: {story}")
             for i in candidates:
                 held = holding(net.stations[i])

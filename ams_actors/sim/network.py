@@ -536,9 +536,8 @@ class SimNetwork:
                 continue
             claim = bucket["claims"].get(event_id)
             if claim is None or claim[0] != c.ClaimState.SOLVED:
-                out.append(f"{event_id}: not solved (claim {claim[0] if claim else 'missing'}"
-                           f"{f' epoch {claim[1]} by {claim[2]}' if claim else ''}); "
-                           + "; ".join(self.claim_story(event_id)))
+                state = "claim missing" if claim is None else f"claim {claim[0]} epoch {claim[1]} by {claim[2]}"
+                out.append(f"{event_id}: not solved ({state}); " + "; ".join(self.claim_story(event_id)))
             elif event_id not in bucket["accepted"] or claim[3] not in bucket["solutions"].get(event_id, []):
                 out.append(f"{event_id}: solved, but its accepted solution {claim[3]} is missing")
         found = self.match_events(bucket)
