@@ -189,3 +189,24 @@ async def test_job_runs_in_the_station_process_pool(tmp_path: Path) -> None:
     assert out.quality is not None and out.quality["n_matched"] >= 80
     assert stack_mid_time(stack.name) == (datetime(2026, 7, 13, 0, 5, 30, tzinfo=UTC), CAM)
     assert stack_mid_time("2026_07_13_00_05_00_000_010001-stacked-tn.jpg") is None
+
+
+def test_uncalibrated_camera_is_the_calibration_start(tmp_path: Path) -> None:
+    """Before the first star fit the Detector/Verifier see the sky through the same model (equidistant,
+    config pointing) that the re-check and `ams calibrate` start their fit from: one uncalibrated model."""
+    from ams_actors.kernels.astrometry import guess_camera
+
+    cfg = config(tmp_path)
+    cam = cfg.cameras[0]
+    fallback = Calibrations(cfg).model(CAM)
+    assert fallback.file is None and fallback.fit_quality is None
+    start = guess_camera(cfg.station.lat, cfg.station.lon, cfg.station.alt_m, cam.sd_width, cam.sd_height,
+                         cam.az_deg, cam.el_deg, cam.fov_h_deg, cam.rotation_deg)
+    xs = np.array([0.0, cam.sd_width / 2, cam.sd_width - 1.0, 37.0, 600.0])
+    ys = np.array([0.0, cam.sd_height / 2, cam.sd_height - 1.0, 300.0, 20.0])
+    az_f, el_f = fallback.pixel_to_azel(xs, ys)
+    az_s, el_s = start.pixel_to_azel(xs, ys)
+    assert np.allclose(az_f, az_s, atol=1e-9) and np.allclose(el_f, el_s, atol=1e-9)
+    assert fallback.pixel_scale_deg == pytest.approx(cam.fov_h_deg / cam.sd_width)
+    # an all-sky lens is equidistant: the frame's edge is half the configured field from the centre
+    assert fallback.fov_deg()[0] == pytest.approx(cam.fov_h_deg, abs=0.05)  # (refraction removed: +0.03°)

@@ -8,6 +8,7 @@ from ams_actors.kernels.detect import detect_vals
 from protocols.pipeline_files import DETECT_SUFFIX, validate
 
 N = 1500
+SCALE = 90.0 / 640  # deg per SD pixel: a 90° field across 640 px
 
 
 def _vals(peaks_by_fn: dict[int, list[list[float]]]) -> dict:
@@ -49,7 +50,7 @@ def _minute(rng: np.random.Generator, meteor: bool = True) -> dict[int, list[lis
 
 def test_meteor_passes_others_fail() -> None:
     rng = np.random.default_rng(1)
-    doc = detect_vals(_vals(_minute(rng)))
+    doc = detect_vals(_vals(_minute(rng)), pixel_scale_deg=SCALE)
     validate("detect", doc)
     assert doc["classification"] == "maybe-meteors"
     assert DETECT_SUFFIX[doc["classification"]] == "-maybe-meteors.json"
@@ -57,7 +58,7 @@ def test_meteor_passes_others_fail() -> None:
     assert len(passed) == 1
     o = passed[0]
     assert o["fns"][0] == 600 and o["fns"][-1] == 614 and len(o["fns"]) == 13
-    assert abs(o["checks"]["speed_deg_s"] - 5.385 * 25 * 90 / 640) < 1.0
+    assert abs(o["checks"]["speed_deg_s"] - 5.385 * 25 * SCALE) < 1.0
     assert o["checks"]["rms_px"] < 1.0 and o["failed"] == []
     # satellite, aircraft, star, flashes and noise: none passes; every listed object says why
     assert all(ob["failed"] for ob in doc["objects"] if ob is not o)
@@ -65,7 +66,7 @@ def test_meteor_passes_others_fail() -> None:
 
 def test_nothing_meteor_like_is_detect() -> None:
     rng = np.random.default_rng(2)
-    doc = detect_vals(_vals(_minute(rng, meteor=False)))
+    doc = detect_vals(_vals(_minute(rng, meteor=False)), pixel_scale_deg=SCALE)
     validate("detect", doc)
     assert doc["classification"] == "detect"
     assert not any(o["passed"] for o in doc["objects"])
@@ -81,7 +82,7 @@ def test_rules_report_each_failure() -> None:
         _add(pk, 300 + i, 400 + 6 * i, 300, 20)
     for i in range(200):  # 8 s at 4 px/frame: too long
         _add(pk, 700 + i, 20 + 3 * (i % 200) * 0.5, 20 + 1.5 * i * 0.5, 20)
-    doc = detect_vals(_vals(pk))
+    doc = detect_vals(_vals(pk), pixel_scale_deg=SCALE)
     by_start = {o["fns"][0]: o for o in doc["objects"]}
     assert any(f.startswith("linear") for f in by_start[100]["failed"])
     assert any(f.startswith("frames") for f in by_start[300]["failed"])
@@ -97,7 +98,7 @@ def test_toomany() -> None:
         x0, y0 = rng.uniform(50, 590), rng.uniform(50, 310)
         for i in range(8):
             _add(pk, f0 + i, x0 + 3 * i, y0 + (k % 3), 15)
-    doc = detect_vals(_vals(pk))
+    doc = detect_vals(_vals(pk), pixel_scale_deg=SCALE)
     validate("detect", doc)
     assert doc["classification"] == "toomany"
     assert "moving objects" in doc["reason"]

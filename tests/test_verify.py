@@ -8,9 +8,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from ams_actors.kernels.astrometry import guess_camera
+from ams_actors.kernels.astrometry.frames import enu_refract
 from ams_actors.kernels.detect import detect_vals
+from ams_actors.kernels.geo import azel_to_enu, enu_to_azel
 from ams_actors.kernels.scan import scan_clip
-from ams_actors.kernels.verify import PinholeFallback, trim_range, verify_clip, write_trim
+from ams_actors.kernels.verify import trim_range, verify_clip, write_trim
 from ams_actors.kernels.video import clip_info, iter_y
 from ams_actors.sim.render import Truth, render_clip
 from ams_actors.sim.scene import Aircraft, Flash, Meteor, Satellite, Scene
@@ -18,12 +21,12 @@ from protocols.pipeline_files import validate
 
 CLIP = "2026_07_12_22_15_00_000_010001.mp4"
 START = datetime(2026, 7, 12, 22, 15, tzinfo=UTC)
-CAL = PinholeFallback(az_deg=90.0, el_deg=45.0, hfov_deg=90.0, lat_deg=51.5, lon_deg=-0.1)
+CAL = guess_camera(51.5, -0.1, 0.0, 640, 360, az=90.0, el=45.0, fov_h=90.0)  # the config's pointing, uncalibrated
 
 
 def _pipeline(p: Path, hd: Path | None = None) -> tuple[dict, dict, list[dict]]:
     vals = scan_clip(p).vals
-    det = detect_vals(vals)
+    det = detect_vals(vals, pixel_scale_deg=CAL.pixel_scale_deg)
     validate("detect", det)
     if det["classification"] != "maybe-meteors":
         return det, {}, []
@@ -83,7 +86,7 @@ def test_meteors_found_at_truth(busy: tuple[Path, Truth]) -> None:
             assert abs((t - (START + timedelta(seconds=f["fn"] / 25))).total_seconds()) < 0.0011
             assert 0 <= f["az"] < 360 and -10 < f["el"] < 90 and "ra" in f and "dec" in f
         assert m["meteor_id"].startswith(CLIP[:-4] + "-trim-") and m["sd_clip"] == CLIP
-        assert m["calibration"]["model"] == "pinhole-fallback"
+        assert m["calibration"] == {"file": None, "model": "ams-equidistant/radial-odd", "fit_quality": None}
     assert found == {0, 1}
 
 
@@ -132,16 +135,19 @@ def test_trim(busy: tuple[Path, Truth], tmp_path: Path) -> None:
     assert np.abs(out[10] - src[start + 10]).mean() < 2.0  # same picture, re-encoded at high quality
 
 
-def test_pinhole_fallback() -> None:
-    cal = PinholeFallback(az_deg=120.0, el_deg=30.0, rot_deg=0.0, hfov_deg=80.0, lat_deg=51.5, lon_deg=0.0)
-    az, el = cal.pixel_to_azel(np.array([319.5, 639.5, 319.5]), np.array([179.5, 179.5, 0.0]))
-    assert abs(az[0] - 120) < 1e-6 and abs(el[0] - 30) < 1e-6
+def test_config_pointing_camera() -> None:
+    """The uncalibrated camera (config pointing, equidistant all-sky projection) looks where it is told."""
+    cal = guess_camera(51.5, 0.0, 0.0, 640, 360, az=120.0, el=30.0, fov_h=80.0, rotation=0.0)
+    az, el = cal.pixel_to_azel(np.array([320.0, 640.0, 320.0]), np.array([180.0, 180.0, 0.0]))
+    # the centre pixel looks along the configured (apparent) direction; az/el are true (refraction removed)
+    true_az, true_el = enu_to_azel(enu_refract(azel_to_enu(120.0, 30.0), apparent_to_true=True))
+    assert abs(az[0] - 120) < 1e-6 and abs(el[0] - float(true_el)) < 1e-6 and abs(float(true_az) - 120) < 1e-6
     assert az[1] > 120 + 30  # right edge: ~40 deg to the right (east of south-east)
     assert el[2] > 30  # top of the image is higher
     # zenith at the pole-facing meridian: dec = latitude
-    zen = PinholeFallback(az_deg=0.0, el_deg=90.0, lat_deg=51.5, lon_deg=0.0)
+    zen = guess_camera(51.5, 0.0, 0.0, 640, 360, az=0.0, el=90.0, fov_h=90.0)
     t = [datetime(2026, 7, 12, 22, 0, tzinfo=UTC)]
-    ra, dec = zen.pixel_to_radec(np.array([319.5]), np.array([179.5]), t)
+    ra, dec = zen.pixel_to_radec(np.array([320.0]), np.array([180.0]), t)
     assert abs(dec[0] - 51.5) < 0.3  # (J2000 vs of-date: precession moves it a little)
     # local sidereal time at 22:00 UTC on 12 July 2026 at Greenwich ≈ 17.4 h = 261 deg
     assert abs(ra[0] - 261.0) < 1.5

@@ -19,7 +19,7 @@ and hot pixels are rejected by its shape tests) — the quantity the fit actuall
 dew and moonlight all lower it. Ties go to the lower median background (darker sky). The best
 must reach `min_clear_stars`, else the night is not clear yet.
 
-The fit (`commands.calibrate.fit_stack`, no I/O) starts from the calibration in use and is judged
+The fit (`kernels.astrometry.stack.fit_stack`, no I/O) starts from the calibration in use and is judged
 against it; everything CPU-heavy (image reads, star detection, the fit, reading the calibration
 folder) runs in one pool job per camera. The actor only writes the accepted record — dated by the
 stack's time, `created_utc` by the station clock — into the folder the Detector and Verifier read
@@ -112,9 +112,9 @@ def check_camera_job(req: CheckRequest) -> CheckOutcome:
     import cv2
     import numpy as np
 
-    from ams_actors.commands.calibrate import fit_stack
     from ams_actors.data import load_star_table
     from ams_actors.kernels.astrometry import camera_from_record, detect_stars, guess_camera
+    from ams_actors.kernels.astrometry.stack import fit_stack, matched_stars
     from protocols.calibration import newest_valid_calibration
 
     current = newest_valid_calibration(Path(req.cal_dir), req.camera_id)
@@ -169,15 +169,9 @@ def check_camera_job(req: CheckRequest) -> CheckOutcome:
     if fit is None:
         return CheckOutcome(req.camera_id, True, False, f"no fit: {reason}{mask_note}", stack=stack_name,
                             obs_utc=obs, current=cur_name, scores=ranked)
-    stars = [
-        {"x": round(float(a), 3), "y": round(float(b), 3), "cat_no": int(table.catalog_no[i]),
-         "vmag": round(float(m), 2), "dx": round(float(cx - a), 3), "dy": round(float(cy - b), 3)}
-        for a, b, i, m, cx, cy in zip(fit.det_x, fit.det_y, fit.cat_index, fit.cat_vmag, fit.cat_x, fit.cat_y,
-                                      strict=True)
-    ]
     return CheckOutcome(req.camera_id, True, accept, reason + mask_note, stack=stack_name, obs_utc=obs,
                         current=cur_name, scores=ranked, model=fit.camera.to_dict(), quality=fit.quality(),
-                        stars=stars)
+                        stars=matched_stars(fit, table))
 
 
 class CalibrationCheck(StationActor):

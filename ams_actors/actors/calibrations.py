@@ -56,10 +56,10 @@ class Calibrations:
         return camera_from_record(record) if record is not None else None
 
     def fallback(self, cam: CameraSection) -> Any:
-        from ams_actors.kernels.verify import PinholeFallback
+        """Before the first star fit: the config's pointing through the same equidistant (all-sky) model
+        that ``ams calibrate`` starts its fit from, so the uncalibrated sky and the first fit agree."""
+        from ams_actors.kernels.astrometry import guess_camera
 
         st = self.config.station
-        return PinholeFallback(
-            az_deg=cam.az_deg, el_deg=cam.el_deg, rot_deg=cam.rotation_deg, hfov_deg=cam.fov_h_deg,
-            width=cam.sd_width, height=cam.sd_height, lat_deg=st.lat, lon_deg=st.lon,
-        )
+        return guess_camera(st.lat, st.lon, st.alt_m, cam.sd_width, cam.sd_height, cam.az_deg, cam.el_deg,
+                            cam.fov_h_deg, cam.rotation_deg)

@@ -153,37 +153,6 @@ def write_plot(path: Path, image: Any, fit: Any, catalog_xy: tuple[Any, Any], ti
     plt.close(fig)
 
 
-def fit_stack(
-    image: Any,
-    t_mid: datetime,
-    guess: Any,
-    current: Any,
-    mag_limit: float = 5.5,
-    table: Any = None,
-    mask: Any = None,
-) -> tuple[Any, bool, str]:
-    """(fit or None, accept, reason): calibrate one stack and judge it against the calibration in use.
-
-    No I/O: the nightly re-check in the daemon calls this with a clear stack, its newest valid
-    calibration as both ``guess`` (a ``CameraModel``) and ``current`` (a ``CalibrationRecord``), and
-    writes the record only when ``accept``.
-    """
-    from ams_actors.kernels.astrometry import CalibrationFailed, calibrate_stars, detect_stars
-    from protocols.calibration import compare_fits
-
-    if table is None:
-        from ams_actors.data import load_star_table
-
-        table = load_star_table()
-    detected = detect_stars(image, mask=mask)
-    try:
-        fit = calibrate_stars(detected, guess, table, t_mid, mag_limit=mag_limit)
-    except CalibrationFailed as err:
-        return None, False, f"{err} ({len(detected)} stars detected)"
-    accept, reason = compare_fits(fit.quality(), current)
-    return fit, accept, reason
-
-
 def run(args: argparse.Namespace) -> int:
     import warnings
 
@@ -192,6 +161,7 @@ def run(args: argparse.Namespace) -> int:
 
     from ams_actors.data import load_star_table
     from ams_actors.kernels.astrometry import AstrometryWarning, camera_from_record, guess_camera, project_stars
+    from ams_actors.kernels.astrometry.stack import fit_stack, matched_stars
     from protocols.calibration import CalibrationRecord, newest_valid_calibration, write_calibration
 
     guess_d, cal_dir, station_id = _site_and_guess(args)
@@ -280,19 +250,6 @@ def run(args: argparse.Namespace) -> int:
     elif cal_dir is None:
         raise InputError("ams calibrate", "--out", "no calibration folder: give --out or a station.toml")
     else:
-        stars = [
-            {
-                "x": round(float(a), 3),
-                "y": round(float(b), 3),
-                "cat_no": int(table.catalog_no[i]),
-                "vmag": round(float(m), 2),
-                "dx": round(float(cx - a), 3),
-                "dy": round(float(cy - b), 3),
-            }
-            for a, b, i, m, cx, cy in zip(
-                fit.det_x, fit.det_y, fit.cat_index, fit.cat_vmag, fit.cat_x, fit.cat_y, strict=True
-            )
-        ]
         record = CalibrationRecord(
             camera_id=args.camera,
             station_id=station_id,
@@ -300,7 +257,7 @@ def run(args: argparse.Namespace) -> int:
             model=cam.to_dict(),
             fit=quality,
             stack=stack_path.name,
-            stars=stars,
+            stars=matched_stars(fit, table),
         )
         written = write_calibration(cal_dir, record)
         print(f"  written       {written}  ({reason})")

@@ -26,7 +26,6 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from ams_actors.sim.scene import DEFAULT_PIXEL_SCALE_DEG
 from protocols.pipeline_files import DETECT_FORMAT
 
 
@@ -101,7 +100,7 @@ def _line(f: NDArray[np.float64], v: list[float]) -> tuple[float, float]:
 
 
 def detect_vals(
-    vals: dict[str, Any], *, pixel_scale_deg: float = DEFAULT_PIXEL_SCALE_DEG, params: DetectParams | None = None,
+    vals: dict[str, Any], *, pixel_scale_deg: float, params: DetectParams | None = None,
     max_peaks: int = 24,
 ) -> dict[str, Any]:
     """Classify one clip from its vals. Returns the detect document (DETECT_SCHEMA); its

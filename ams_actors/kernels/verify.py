@@ -8,8 +8,8 @@ by :func:`write_trim`, which the actor calls with a temp path):
   meteor in each frame (sub-pixel, intensity-weighted, in an aperture stretched along the motion so a
   motion-blurred streak is measured at its light centre), fit the path and motion, reject what is not a
   meteor with a reason, optionally measure the same frames in the HD clip, time-stamp each frame
-  (minute start + fn/fps) and map pixels to the sky with the given calibration, or the
-  :class:`PinholeFallback` (pointing az/el, rotation, horizontal FOV) until astrometry lands.
+  (minute start + fn/fps) and map pixels to the sky with the given calibration (a fitted camera, or
+  before the first star fit the config's pointing: ``kernels.astrometry.guess_camera``).
 - :func:`verify_clip` — all objects of one ``-maybe-meteors.json``: the per-clip verdict document
   (``-meteor.json`` / ``-nometeor.json``) plus the meteor records (design.md §7).
 - :func:`trim_range` / :func:`write_trim` — the trim's frame range and its re-encoding.
@@ -30,16 +30,14 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-from ams_actors.kernels import geo
 from ams_actors.kernels.video import ClipUnreadable, clip_info, iter_y, open_clip, stream_fps, y_plane
-from ams_actors.sim.scene import DEFAULT_PIXEL_SCALE_DEG
 from protocols.pipeline_files import METEOR_FORMAT, VERIFY_FORMAT, iso_ms, parse_clip_name
 
 F64 = NDArray[np.float64]
 
 
 # ---------------------------------------------------------------------------------------------
-# calibration interface and the pinhole fallback
+# calibration interface
 # ---------------------------------------------------------------------------------------------
 
 @runtime_checkable
@@ -51,95 +49,6 @@ class Calibration(Protocol):
     """
 
     def pixel_to_azel(self, x: F64, y: F64, t: Sequence[datetime]) -> tuple[F64, F64]: ...
-
-
-@dataclass(frozen=True, slots=True)
-class PinholeFallback:
-    """FALLBACK calibration: an ideal pinhole camera from the config's pointing and field of view.
-
-    Used only until the astrometry issue provides fitted calibrations. No lens distortion, no
-    refraction: expect errors of a degree or more towards the edges of a wide-angle field. RA/Dec
-    (J2000) need the station's latitude/longitude; sidereal time from the IAU 1982 GMST formula with
-    UT1 ≈ UTC and IAU 1976 precession — far below the pinhole model's own error.
-    """
-
-    az_deg: float
-    el_deg: float
-    rot_deg: float = 0.0  # image rotation about the optical axis (positive: clockwise on the image)
-    hfov_deg: float = 90.0
-    width: int = 640
-    height: int = 360
-    lat_deg: float | None = None
-    lon_deg: float | None = None
-
-    file: str | None = None
-    model: str = "pinhole-fallback"
-
-    @property
-    def pixel_scale_deg(self) -> float:
-        return self.hfov_deg / self.width
-
-    def pixel_to_azel(self, x: F64, y: F64, t: Sequence[datetime] | None = None) -> tuple[F64, F64]:
-        f = (self.width / 2.0) / math.tan(math.radians(self.hfov_deg) / 2.0)
-        dx = (np.asarray(x, float) - (self.width - 1) / 2.0) / f
-        dy = (np.asarray(y, float) - (self.height - 1) / 2.0) / f
-        r = math.radians(self.rot_deg)
-        xr = math.cos(r) * dx + math.sin(r) * dy
-        yr = -math.sin(r) * dx + math.cos(r) * dy
-        az, el = math.radians(self.az_deg), math.radians(self.el_deg)
-        fwd = np.array([math.cos(el) * math.sin(az), math.cos(el) * math.cos(az), math.sin(el)])
-        right = np.array([math.cos(az), -math.sin(az), 0.0])
-        up = np.cross(right, fwd)
-        d = fwd[None, :] + xr[..., None] * right - yr[..., None] * up
-        return geo.enu_to_azel(d)
-
-    def pixel_to_radec(self, x: F64, y: F64, t: Sequence[datetime]) -> tuple[F64, F64]:
-        if self.lat_deg is None or self.lon_deg is None:
-            raise ValueError("pinhole fallback needs the station lat/lon for RA/Dec")
-        az, el = self.pixel_to_azel(x, y, t)
-        return azel_to_radec_j2000(az, el, t, self.lat_deg, self.lon_deg)
-
-
-def azel_to_radec_j2000(az: F64, el: F64, t: Sequence[datetime], lat_deg: float,
-                        lon_deg: float) -> tuple[F64, F64]:
-    """Horizontal → equatorial J2000 (fallback accuracy: a few arcseconds + refraction ignored)."""
-    a, e, phi = np.radians(az), np.radians(el), math.radians(lat_deg)
-    sd = math.sin(phi) * np.sin(e) + math.cos(phi) * np.cos(e) * np.cos(a)
-    dec = np.arcsin(np.clip(sd, -1, 1))
-    ha = np.arctan2(-np.sin(a) * np.cos(e), math.cos(phi) * np.sin(e) - math.sin(phi) * np.cos(e) * np.cos(a))
-    jd = np.array([_jd(ti) for ti in t])
-    d = jd - 2451545.0
-    tc = d / 36525.0
-    gmst = 280.46061837 + 360.98564736629 * d + 0.000387933 * tc**2 - tc**3 / 38710000.0
-    ra = np.radians(gmst + lon_deg) - ha
-    # precess from the equinox of date back to J2000 (IAU 1976 angles), per point
-    v = np.stack([np.cos(dec) * np.cos(ra), np.cos(dec) * np.sin(ra), np.sin(dec)], -1)
-    out = np.empty_like(v)
-    for i, tt in enumerate(tc):
-        out[i] = _precession_matrix(float(tt)).T @ v[i]
-    return np.degrees(np.arctan2(out[:, 1], out[:, 0])) % 360.0, np.degrees(np.arcsin(np.clip(out[:, 2], -1, 1)))
-
-
-def _jd(t: datetime) -> float:
-    return t.timestamp() / 86400.0 + 2440587.5
-
-
-def _precession_matrix(t: float) -> F64:
-    """J2000 → mean equator/equinox of date, ``t`` Julian centuries from J2000 (IAU 1976)."""
-    asec = math.pi / 180.0 / 3600.0
-    zeta = (2306.2181 * t + 0.30188 * t * t + 0.017998 * t**3) * asec
-    z = (2306.2181 * t + 1.09468 * t * t + 0.018203 * t**3) * asec
-    th = (2004.3109 * t - 0.42665 * t * t - 0.041833 * t**3) * asec
-
-    def rz(a: float) -> F64:
-        c, s = math.cos(a), math.sin(a)
-        return np.array([[c, s, 0], [-s, c, 0], [0, 0, 1.0]])
-
-    def ry(a: float) -> F64:
-        c, s = math.cos(a), math.sin(a)
-        return np.array([[c, 0, -s], [0, 1.0, 0], [s, 0, c]])
-
-    return rz(-z) @ ry(th) @ rz(-zeta)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -390,7 +299,7 @@ def verify_object(
 
     ``calibration``: anything with ``pixel_to_azel(x, y, t)`` (and optionally ``pixel_to_radec``),
     a bare callable ``(x, y, t) -> (az, el)``, or None (no sky coordinates). ``pixel_scale_deg``
-    defaults to the calibration's, else 90°/640 px.
+    defaults to the calibration's; one of them must give it (the kernel does not guess a lens).
     """
     prm = params or VerifyParams()
     name = parse_clip_name(clip_name or Path(sd_path).name)
@@ -398,7 +307,9 @@ def verify_object(
     fps = info.fps
     n_frames = info.n_frames or int(max(obj["fns"]) + 2 * fps)
     oid = int(obj["oid"])
-    scale_deg = pixel_scale_deg or getattr(calibration, "pixel_scale_deg", None) or DEFAULT_PIXEL_SCALE_DEG
+    scale_deg = pixel_scale_deg or getattr(calibration, "pixel_scale_deg", None)
+    if not scale_deg:
+        raise ValueError("verify_object needs pixel_scale_deg or a calibration that has one")
     start, stop = trim_range(obj["fns"], n_frames, fps, prm.pad_s)
     f = np.asarray(obj["fns"], float)
     xs, ys = np.asarray(obj["xs"], float), np.asarray(obj["ys"], float)

@@ -50,11 +50,12 @@ def plan(minutes: int, seed: int, meteors_total: int) -> list[dict[str, Any]]:
 
 
 def one_minute(job: dict[str, Any], workdir: str, seconds: float, preset: str = "veryfast") -> dict[str, Any]:
+    from ams_actors.kernels.astrometry import guess_camera
     from ams_actors.kernels.detect import detect_vals
     from ams_actors.kernels.scan import scan_clip
-    from ams_actors.kernels.verify import PinholeFallback, verify_clip
+    from ams_actors.kernels.verify import verify_clip
     from ams_actors.sim.render import render_clip
-    from ams_actors.sim.scene import random_scene
+    from ams_actors.sim.scene import DEFAULT_PIXEL_SCALE_DEG, random_scene
     from protocols.pipeline_files import format_clip_name, validate
 
     start = datetime(2026, 7, 12, 22, 0, tzinfo=UTC) + timedelta(minutes=job["i"])
@@ -68,13 +69,13 @@ def one_minute(job: dict[str, Any], workdir: str, seconds: float, preset: str = 
     vals = scan_clip(path).vals
     validate("vals", vals)
     t2 = time.perf_counter()
-    det = detect_vals(vals)
+    det = detect_vals(vals, pixel_scale_deg=DEFAULT_PIXEL_SCALE_DEG)
     validate("detect", det)
     t3 = time.perf_counter()
     meteors: list[dict[str, Any]] = []
     rejected: list[dict[str, Any]] = []
     if det["classification"] == "maybe-meteors":
-        cal = PinholeFallback(az_deg=135.0, el_deg=40.0, lat_deg=51.5, lon_deg=-0.1)
+        cal = guess_camera(51.5, -0.1, 0.0, 640, 360, az=135.0, el=40.0, fov_h=90.0)
         verdict, meteors, _ = verify_clip(path, det, station="BENCH", calibration=cal)
         validate("verify", verdict)
         for m in meteors:
