@@ -16,11 +16,11 @@ import pytest
 from ams_actors.actors.base import StationContext
 from ams_actors.actors.indexer import Indexer
 from ams_actors.config import StationConfig, parse_config
-from ams_actors.network.index_files import yearly_index_path
 from ams_actors.runtime.clock import VirtualClock
 from ams_actors.runtime.files import atomic_write_json
 from ams_actors.runtime.pool import make_pool
 from ams_actors.sim.detections import meteor_archive_doc, straight_trajectory
+from ams_actors.store.index_files import yearly_index_path
 from ams_actors.store.local_paths import StationPaths
 from protocols.messages import IndexUpdated, MeteorVerified
 from protocols.meteor_index import decode_index

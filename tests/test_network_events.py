@@ -22,13 +22,13 @@ from typing import Any
 import pytest
 
 from ams_actors.config import StationConfig, parse_config
-from ams_actors.network import events_tree
-from ams_actors.network.correlation import NetworkCorrelator
+from ams_actors.netsync.correlation import NetworkCorrelator
 from ams_actors.runtime.clock import VirtualClock
 from ams_actors.runtime.files import atomic_write_json
 from ams_actors.runtime.pool import make_pool
 from ams_actors.sim.detections import meteor_archive_doc, straight_trajectory
 from ams_actors.station import Station
+from ams_actors.store import events_tree
 from ams_actors.store.local_paths import StationPaths
 from ams_actors.store.objectstore import ObjectStore
 from ams_actors.store.outcomes import StoredObject
@@ -320,7 +320,7 @@ def test_run_detects_prints_the_events(tmp_path: Path, s3_endpoint: str, capsys:
 async def test_merged_events_are_superseded_and_stations_learn_it_quietly(
     tmp_path: Path, store: ObjectStore
 ) -> None:
-    from ams_actors.network.sync import SyncEngine
+    from ams_actors.netsync.sync import SyncEngine
     from protocols.events import Event, EventMember, encode_event
 
     for sid in ("AMS1", "AMS2", "AMS3"):
@@ -352,7 +352,7 @@ async def test_merged_events_are_superseded_and_stations_learn_it_quietly(
 
 
 def test_ms_detects_merge_converges_and_local_paths_stay_inside() -> None:
-    from ams_actors.network import ms_detects as md
+    from protocols import ms_detects as md
     from protocols.s3_keys import InvalidId
 
     a = md.MsDetects("AMS1", DAY, (md.Detect(EVENT_ID, 1, "m1", ("AMS1", "AMS2")),))

@@ -45,7 +45,7 @@ BASE = SimOptions(stations=4, cameras=2, minutes=4.0, mode="network", meteors=6,
 
 
 def _warm() -> bool:
-    for name in ("ams_actors.network.correlation", "ams_actors.network.index_files", "ams_actors.network.sync"):
+    for name in ("ams_actors.netsync.correlation", "ams_actors.store.index_files", "ams_actors.netsync.sync"):
         importlib.import_module(name)  # what the stations' actors run in the pool
     return True
 

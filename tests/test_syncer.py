@@ -17,17 +17,18 @@ import pytest
 from ams_actors.actors.base import StationContext
 from ams_actors.actors.syncer import Syncer
 from ams_actors.config import StationConfig, parse_config
-from ams_actors.network import index_files, ms_detects
 from ams_actors.runtime.clock import VirtualClock
 from ams_actors.runtime.files import atomic_write_json
 from ams_actors.runtime.pool import make_pool
 from ams_actors.sim.detections import meteor_archive_doc, straight_trajectory
+from ams_actors.store import index_files
 from ams_actors.store.ledger import Ledger
 from ams_actors.store.local_paths import StationPaths
 from ams_actors.store.objectstore import ObjectStore
 from ams_actors.store.outcomes import ObjectInfo
 from ams_actors.store.proxy import FaultProxy
 from ams_actors.store.retry import RetryPolicy
+from protocols import ms_detects
 from protocols.events import Event, EventMember, encode_event
 from protocols.messages import EventsChanged, IndexUpdated
 from protocols.meteor_index import MeteorIndex, SiteInfo, encode_index, entry_from_meteor_json

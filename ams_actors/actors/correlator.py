@@ -11,7 +11,7 @@ correlator's own station included, so there is one path for every station.
 from __future__ import annotations
 
 from ams_actors.actors.base import StationActor, StationContext
-from ams_actors.network.correlation import CorrelationReport, NetworkCorrelator, default_days
+from ams_actors.netsync.correlation import CorrelationReport, NetworkCorrelator, default_days
 from ams_actors.runtime.actor import Publish
 from ams_actors.store.outcomes import StoreError
 from protocols.messages import TaskResult

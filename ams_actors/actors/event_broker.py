@@ -24,9 +24,9 @@ from datetime import date
 from typing import Any
 
 from ams_actors.actors.base import StationActor, StationContext
-from ams_actors.network.events_tree import events_root, recent_days
 from ams_actors.runtime.actor import Publish
 from ams_actors.runtime.files import atomic_write_bytes_async, atomic_write_json_async
+from ams_actors.store.events_tree import events_root, recent_days
 from protocols import claims as c
 from protocols import s3_keys
 from protocols.errors import InputError

@@ -16,10 +16,10 @@ from __future__ import annotations
 from typing import Any
 
 from ams_actors.actors.base import StationActor, StationContext
-from ams_actors.network import index_files
-from ams_actors.network.index_files import IndexChange
 from ams_actors.runtime.actor import Publish
 from ams_actors.runtime.pool import run_cpu
+from ams_actors.store import index_files
+from ams_actors.store.index_files import IndexChange
 from protocols.messages import IndexUpdated, MeteorVerified
 from protocols.meteor_index import SiteInfo
 from protocols.s3_keys import InvalidKey, parse_day

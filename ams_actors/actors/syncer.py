@@ -21,9 +21,9 @@ import asyncio
 from typing import Any
 
 from ams_actors.actors.base import StationActor, StationContext
-from ams_actors.network.events_tree import local_events, recent_days
-from ams_actors.network.sync import SyncEngine, SyncReport
+from ams_actors.netsync.sync import SyncEngine, SyncReport
 from ams_actors.runtime.actor import Publish
+from ams_actors.store.events_tree import local_events, recent_days
 from ams_actors.store.outcomes import StoreError
 from protocols.messages import EventsChanged, IndexUpdated, TaskResult
 from protocols.s3_keys import InvalidKey, day_str, parse_day

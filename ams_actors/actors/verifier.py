@@ -74,7 +74,7 @@ class Verifier(StationActor):
             await self.verify(msg)
 
     async def on_task(self, task: str, day: str | None) -> TaskResult:
-        from ams_actors.actors.housekeeper import day_files_state, days_on_disk
+        from ams_actors.store.day_folders import day_files_state, days_on_disk
 
         done = found = 0
         for d in [day] if day else days_on_disk(self.ctx.paths):

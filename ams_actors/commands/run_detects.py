@@ -21,7 +21,7 @@ from ams_actors.commands.common import add_config_option, load
 
 if TYPE_CHECKING:
     from ams_actors.config import StationConfig
-    from ams_actors.network.correlation import CorrelationReport
+    from ams_actors.netsync.correlation import CorrelationReport
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -38,7 +38,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 async def run_detects(config: StationConfig, days: list[str], *, write: bool = True) -> CorrelationReport:
     """Open the configured bucket and run one correlation over ``days``."""
-    from ams_actors.network.correlation import NetworkCorrelator
+    from ams_actors.netsync.correlation import NetworkCorrelator
     from ams_actors.store.objectstore import Credentials, ObjectStore, Timeouts
 
     cfg = config.store
@@ -55,7 +55,7 @@ async def run_detects(config: StationConfig, days: list[str], *, write: bool = T
 
 
 def run(args: argparse.Namespace) -> int:
-    from ams_actors.network.correlation import default_days
+    from ams_actors.netsync.correlation import default_days
     from ams_actors.store.outcomes import StoreError
     from protocols.errors import InputError
     from protocols.events import event_to_doc

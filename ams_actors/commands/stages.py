@@ -44,9 +44,10 @@ def run(args: argparse.Namespace) -> int:
         await station.start()
         try:
             if verb == "proc_index" and args.rebuild:
-                from ams_actors.actors.housekeeper import rebuild_ledger_from_files
+                from ams_actors.store.day_folders import rebuild_ledger_from_files
 
-                n_clips, n_meteors = rebuild_ledger_from_files(station.ctx, station.clock.now().isoformat())
+                n_clips, n_meteors = rebuild_ledger_from_files(
+                    station.ctx.paths, station.ctx.ledger, station.clock.now().isoformat())
                 print(f"ledger rebuilt from the files: {n_clips} clips, {n_meteors} meteors")
             results = await station.run_task(verb, None if args.rebuild else args.day)
         finally:

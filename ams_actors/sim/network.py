@@ -582,9 +582,6 @@ def _warm_up_solver() -> None:
 def _warm_up_worker() -> None:
     import time
 
-    import ams_actors.network.correlation
-    import ams_actors.network.index_files
-    import ams_actors.network.sync  # noqa: F401
 
     time.sleep(0.2)  # hold this worker so the next job starts another
 

@@ -320,7 +320,7 @@ class VideoFeeder:
 
     def backlog_done(self) -> bool:
         """Every placed minute scanned, classified and (if maybe-meteors) verified, on every station."""
-        from ams_actors.actors.housekeeper import day_files_state, days_on_disk
+        from ams_actors.store.day_folders import day_files_state, days_on_disk
 
         for station in self.net.stations:
             paths = station.paths

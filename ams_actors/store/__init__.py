@@ -1,6 +1,9 @@
-"""Object store layer: typed async S3 client, retries, start-up probe, fault-injecting proxy.
+"""Storage: the object store (typed async S3 client, retries, start-up probe, fault-injecting proxy)
+and the station's local files (``local_paths``, the ``ledger`` index, ``day_folders`` — what a day's
+folder holds —, the meteor ``index_files`` and the local ``events_tree``).
 
-``proxy`` is not imported here: it is a test/simulation tool, imported explicitly.
+Only the object store client is imported here. ``proxy`` is a test/simulation tool, imported
+explicitly; the local-file modules are imported by name where used.
 """
 
 from ams_actors.store.objectstore import DEFAULT_MAX_GET_BYTES, Credentials, ObjectStore, Timeouts

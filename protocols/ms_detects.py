@@ -24,10 +24,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ams_actors.network.index_files import read_gzip_json
 from protocols.errors import InputError
 from protocols.events import EVENT_ID_PATTERN, Event
-from protocols.meteor_index import ID_PATTERN
+from protocols.meteor_index import ID_PATTERN, read_bounded_json
 from protocols.s3_keys import InvalidId, validate_event_id, validate_id
 
 MS_DETECTS_FORMAT = "ams-ms-detects"
@@ -176,7 +175,7 @@ def decode(data: bytes, source: str) -> MsDetects:
     """Validate bytes from the bucket (size before and after gunzip, schema, unique event ids)."""
     if len(data) > MAX_COMPRESSED_BYTES:
         raise InputError(source, None, f"{len(data)} bytes, more than the limit of {MAX_COMPRESSED_BYTES}")
-    return parse(read_gzip_json(data, source, MAX_DECOMPRESSED_BYTES), source)
+    return parse(read_bounded_json(data, source, len(data), MAX_DECOMPRESSED_BYTES), source)
 
 
 def from_events(

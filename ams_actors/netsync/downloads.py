@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from ams_actors.network import ms_detects
 from ams_actors.store.outcomes import NotFound, StoredObject, TooLarge
+from protocols import ms_detects
 from protocols.errors import InputError
 from protocols.events import MAX_EVENT_BYTES, Event, decode_event
 from protocols.meteor_index import MAX_COMPRESSED_BYTES as MAX_INDEX_BYTES

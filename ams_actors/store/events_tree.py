@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from pathlib import Path
 
-from ams_actors.network.index_files import write_if_changed
+from ams_actors.store.index_files import write_if_changed
 from ams_actors.store.local_paths import StationPaths
 from protocols.errors import InputError
 from protocols.events import Event, decode_event, encode_event

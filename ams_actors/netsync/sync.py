@@ -28,16 +28,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from ams_actors.network import events_tree
-from ams_actors.network.downloads import check_event, check_ms_detects, checked, get_bounded, reencode_index
-from ams_actors.network.index_files import archive_day_dir, write_if_changed, yearly_index_path
-from ams_actors.network.ms_detects import MAX_COMPRESSED_BYTES as MAX_MS_DETECTS_BYTES
+from ams_actors.netsync.downloads import check_event, check_ms_detects, checked, get_bounded, reencode_index
 from ams_actors.runtime.pool import run_cpu
+from ams_actors.store import events_tree
+from ams_actors.store.index_files import archive_day_dir, write_if_changed, yearly_index_path
 from ams_actors.store.local_paths import StationPaths
 from ams_actors.store.outcomes import NotFound, ObjectInfo, StoreError
 from protocols.errors import InputError
 from protocols.events import MAX_EVENT_BYTES
 from protocols.meteor_index import MAX_COMPRESSED_BYTES as MAX_INDEX_BYTES
+from protocols.ms_detects import MAX_COMPRESSED_BYTES as MAX_MS_DETECTS_BYTES
 from protocols.s3_keys import (
     InvalidId,
     InvalidKey,

@@ -30,10 +30,10 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
-from ams_actors.network import ms_detects
-from ams_actors.network.downloads import check_event, check_index, check_ms_detects, get_bounded
+from ams_actors.netsync.downloads import check_event, check_index, check_ms_detects, get_bounded
 from ams_actors.runtime.pool import run_cpu
 from ams_actors.store.outcomes import Created, NotFound, Replaced
+from protocols import ms_detects
 from protocols.errors import InputError
 from protocols.events import MAX_EVENT_BYTES, Event, EventMember, encode_event, member_from_entry, reconcile
 from protocols.meteor_index import MAX_COMPRESSED_BYTES as MAX_INDEX_BYTES
