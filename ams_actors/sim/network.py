@@ -582,6 +582,9 @@ def _warm_up_solver() -> None:
 def _warm_up_worker() -> None:
     import time
 
+    import ams_actors.netsync.correlation
+    import ams_actors.netsync.sync
+    import ams_actors.store.index_files  # noqa: F401
 
     time.sleep(0.2)  # hold this worker so the next job starts another
 
