@@ -28,7 +28,8 @@ def run(args: argparse.Namespace) -> int:
 
     from ams_actors.runtime.loop import run_async
     from ams_actors.sim.embedded_s3 import EmbeddedS3
-    from ams_actors.sim.network import SimOptions, run_sim
+    from ams_actors.sim.network import SimOptions
+    from ams_actors.sim.run import run_sim
 
     if args.rate is None:
         args.rate = 20.0 if args.mode == "video" else 60.0

@@ -12,39 +12,36 @@ every station and the store; `kill_station` cancels a station's actors without `
 nothing released); `restart_station` starts a new `Station` process on the same data root (after a
 graceful stop or a crash); `skew_s` skews wall clocks. Every claim a station takes is logged on its way
 to the Solver (`claim_log`), and `check_invariants` checks the claim protocol's promises at the end.
+
+This module builds the network and runs its night; the world it simulates is `sim/world.py`, the
+stations' configs `sim/stations.py`, the report and invariants `sim/grading.py` (the `NightGrading`
+half of `SimNetwork`), and `ams sim`'s whole night `sim/run.py`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import json
 import math
-import tempfile
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ams_actors.config import StationConfig, parse_config
-from ams_actors.kernels import geo
+from ams_actors.config import StationConfig
 from ams_actors.runtime.clock import Clock, VirtualClock
 from ams_actors.runtime.files import atomic_write_json
 from ams_actors.runtime.pool import make_pool
 from ams_actors.sim.detections import meteor_docs_for_station
-from ams_actors.sim.world import SimMeteor, SimStation, World, make_meteors, make_stations
+from ams_actors.sim.grading import NightGrading, Truth
+from ams_actors.sim.stations import BUCKET, ClaimTaken, station_config
+from ams_actors.sim.world import NIGHT_START, World, make_meteors, make_stations
 from ams_actors.station import Station
 from ams_actors.store.proxy import FaultConfig, FaultProxy
-from protocols import claims as c
 from protocols.messages import EventClaimed, MeteorVerified
 from protocols.pipeline_files import parse_clip_name
-
-NIGHT_START = datetime(2026, 7, 12, 22, 0, tzinfo=UTC)
-BUCKET = "ams-sim"
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,86 +73,9 @@ class SimOptions:
     index_interval_s: float = 120.0
 
 
-@dataclass(slots=True)
-class SimReport:
-    stations: list[dict[str, Any]] = field(default_factory=list)
-    virtual_s: float = 0.0
-    wall_s: float = 0.0
-    figures: dict[str, Any] = field(default_factory=dict)
 
 
-def station_config(
-    st: SimStation, root: Path, endpoint: str, partners: list[str], roles: list[str], lease_s: float,
-    mc_runs: int = 10, timeout_s: float = 10.0, schedule: tuple[float, float, float] = (60.0, 120.0, 120.0),
-) -> StationConfig:
-    """One fake station's config; `schedule` is (sync, correlate, index) interval in virtual seconds."""
-    sync_s, correlate_s, index_s = schedule
-    cams = "\n".join(
-        f'[[cameras]]\nid = "{cam.id}"\naz_deg = {cam.az_deg}\nel_deg = {cam.el_deg}\n'
-        f"fov_h_deg = {cam.fov_h_deg}\nrotation_deg = {cam.rotation_deg}\n"
-        for cam in st.cameras
-    )
-    text = f"""
-[station]
-id = "{st.id}"
-lat = {st.lat}
-lon = {st.lon}
-alt_m = {st.alt_m}
-data_root = "{root / st.id}"
-{cams}
-[store]
-endpoint = "{endpoint}"
-bucket = "{BUCKET}"
-timeout_s = {timeout_s}
-[network]
-partners = [{", ".join(f'"{p}"' for p in partners)}]
-roles = [{", ".join(f'"{r}"' for r in roles)}]
-[schedule]
-scan_interval_s = 20.0
-clip_settle_s = 30.0
-sync_interval_s = {sync_s}
-correlate_interval_s = {correlate_s}
-index_interval_s = {index_s}
-[claims]
-lease_s = {lease_s}
-skew_margin_s = {lease_s / 4}
-renew_margin_s = {lease_s / 10}
-[solver]
-mc_runs = {mc_runs}
-[runtime]
-workers = 2
-max_restarts = 20
-"""
-    return parse_config(text, source=f"sim:{st.id}.toml")
-
-
-@dataclass(slots=True)
-class Truth:
-    """Which station meteors each true meteor became (filled while injecting or rendering)."""
-
-    seen_by: dict[str, dict[str, str]] = field(default_factory=dict)  # truth key -> station -> meteor id
-
-    def expected_events(self, counts: Callable[[str, str], bool] | None = None) -> list[str]:
-        """Truth keys seen by >= 2 stations; `counts(station, meteor_id)` drops observations that could
-        never reach the network (a killed station's meteors that were not uploaded before it died)."""
-        return [k for k, st in self.seen_by.items()
-                if sum(1 for s, m in st.items() if counts is None or counts(s, m)) >= 2]
-
-
-@dataclass(frozen=True, slots=True)
-class ClaimTaken:
-    """One EventClaimed seen on its way to a Solver: station `station` (process `token`) believes it
-    holds `epoch` of `event_id` from virtual time `at_s` on. Two of these with one (event, epoch) and
-    different tokens would be a double claim."""
-
-    station: str
-    token: str
-    event_id: str
-    epoch: int
-    at_s: float
-
-
-class SimNetwork:
+class SimNetwork(NightGrading):
     """The stations, their clock and the truth of one simulated night."""
 
     def __init__(self, opts: SimOptions, endpoint: str, root: Path, pool: Executor | None = None) -> None:
@@ -255,9 +175,6 @@ class SimNetwork:
             self.dead.discard(new.config.station_id)
             return new
 
-    def alive(self) -> list[Station]:
-        return [s for s in self.stations if s.config.station_id not in self.dead]
-
     # -- running ---------------------------------------------------------------------------------
     async def start(self) -> None:
         from ams_actors.store.objectstore import Credentials, ObjectStore
@@ -355,222 +272,6 @@ class SimNetwork:
             progress(1.0)
         return self.clock.monotonic() - t0
 
-    def expected_events(self, bucket: dict[str, Any]) -> list[str]:
-        """Truth keys that should have become a solved event, given which stations died on the way."""
-        present: set[tuple[str, str]] = bucket.get("meteors", set())
-        return self.truth.expected_events(lambda s, m: s not in self.dead or (s, m) in present)
-
-    async def all_solved(self) -> bool:
-        bucket = await self.read_bucket()
-        expected = self.expected_events(bucket)
-        if not expected:
-            return True
-        found = self.match_events(bucket)
-        return all(
-            key in found and bucket["claims"].get(found[key], (None,))[0] == c.ClaimState.SOLVED for key in expected
-        )
-
-    # -- reading the outcome ---------------------------------------------------------------------
-    async def read_bucket(self) -> dict[str, Any]:
-        """Events (members), claims and solutions as the bucket holds them now."""
-        from ams_actors.store.objectstore import Credentials, ObjectStore
-        from ams_actors.store.outcomes import StoredObject
-
-        creds = Credentials.from_env("AMS_S3_ACCESS_KEY_ID", "AMS_S3_SECRET_ACCESS_KEY")
-        events: dict[str, dict[str, Any]] = {}
-        claims: dict[str, tuple[c.ClaimState, int, str, str | None]] = {}
-        solutions: dict[str, list[str]] = {}
-        meteors: set[tuple[str, str]] = set()
-        async with ObjectStore.open(self.endpoint, BUCKET, credentials=creds) as store:
-            for key in await store.list_keys("stations/"):
-                parts = key.split("/")  # stations/<S>/meteors/YYYY/MM/DD/<meteor id>.json
-                if len(parts) == 7 and parts[2] == "meteors" and parts[6].endswith(".json"):
-                    meteors.add((parts[1], parts[6][: -len(".json")]))
-            for key in await store.list_keys("events/"):
-                parts = key.split("/")
-                if len(parts) < 5:
-                    continue
-                event_id = parts[3]
-                if key.endswith("/event.json"):
-                    got = await store.get(key)
-                    if isinstance(got, StoredObject):
-                        events[event_id] = json.loads(got.body)
-                elif key.endswith("/claim.json"):
-                    got = await store.get(key)
-                    if isinstance(got, StoredObject):
-                        rec = c.ClaimRecord.from_bytes(got.body)
-                        claims[event_id] = (rec.state, rec.epoch, rec.owner, c.accepted_solution_key(rec))
-                elif "/solutions/" in key:
-                    solutions.setdefault(event_id, []).append(key)
-            docs: dict[str, dict[str, Any]] = {}  # every solution object, accepted or not
-            for keys in solutions.values():
-                for key in keys:
-                    got = await store.get(key)
-                    if isinstance(got, StoredObject):
-                        docs[key] = json.loads(got.body)
-            accepted: dict[str, dict[str, Any]] = {}
-            for event_id, (state, _epoch, _owner, sol_key) in claims.items():
-                if state == c.ClaimState.SOLVED and sol_key and sol_key in docs:
-                    accepted[event_id] = docs[sol_key]
-        return {"events": events, "claims": claims, "solutions": solutions, "accepted": accepted, "meteors": meteors,
-                "solution_docs": docs}
-
-    def match_events(self, bucket: dict[str, Any]) -> dict[str, str]:
-        """truth key -> event id, where the event's members are that meteor's observations."""
-        owner: dict[tuple[str, str], str] = {}
-        for key, seen in self.truth.seen_by.items():
-            for station, meteor_id in seen.items():
-                owner[(station, meteor_id)] = key
-        votes: dict[str, dict[str, int]] = {}
-        for event_id, ev in bucket["events"].items():
-            if ev.get("superseded_by"):
-                continue
-            for m in ev.get("members", []):
-                truth_key = owner.get((m["station_id"], m["meteor_id"]))
-                if truth_key is not None:
-                    votes.setdefault(truth_key, {})
-                    votes[truth_key][event_id] = votes[truth_key].get(event_id, 0) + 1
-        return {key: max(v.items(), key=lambda kv: (kv[1], kv[0]))[0] for key, v in votes.items()}
-
-    def report(self, bucket: dict[str, Any]) -> dict[str, Any]:
-        truth_by_key = {m.key: m for m in self.world.meteors}
-        expected = self.expected_events(bucket)
-        found = self.match_events(bucket)
-        matched_events = set(found.values())
-        solved = [k for k in expected if k in found and found[k] in bucket["accepted"]
-                  and bucket["accepted"][found[k]].get("status") == "solved"]
-        dir_err, v_err, begin_err = [], [], []
-        for key in solved:
-            sol = bucket["accepted"][found[key]]
-            d, v, b = solution_errors(sol, truth_by_key[key])
-            dir_err.append(d)
-            v_err.append(v)
-            begin_err.append(b)
-        active = [e for e, ev in bucket["events"].items() if not ev.get("superseded_by")]
-        # One solve per revision of an event is the protocol at work (a partner's meteor joined after
-        # the first solve, so the event is solved again with it); a solve beyond that is a duplicate.
-        n_solutions = {e: len(bucket["solutions"].get(e, [])) for e in active}
-        revisions = {e: int(bucket["events"][e].get("revision", 1)) for e in active}
-        accepted_per_event = [1 if e in bucket["accepted"] else 0 for e in active]
-        per_station = {st.config.station_id: 0 for st in self.stations}
-        for seen in self.truth.seen_by.values():
-            for station in seen:
-                per_station[station] += 1
-
-        def med(xs: list[float]) -> float | None:
-            return round(float(np.median(xs)), 4) if xs else None
-
-        return {
-            "meteors_injected": len(self.world.meteors),
-            "detected_per_station": per_station,
-            "events_expected": len(expected),
-            "events_found": sum(1 for k in expected if k in found),
-            "events_in_bucket": len(active),
-            "events_not_in_truth": len([e for e in active if e not in matched_events]),
-            "events_solved": len(solved),
-            "solutions_accepted_per_event": sorted(set(accepted_per_event)),
-            "duplicate_solutions": sum(1 for e in active if n_solutions[e] > revisions[e]),
-            "resolved_after_revision": sum(1 for e in active if 1 < n_solutions[e] <= revisions[e]),
-            "solution_objects": sum(len(v) for v in bucket["solutions"].values()),
-            "lost_events": sorted(k for k in expected if k not in found or k not in solved),
-            "dir_err_deg_median": med(dir_err),
-            "v_init_rel_err_median": med(v_err),
-            "begin_dist_m_median": med(begin_err),
-            "max_epoch": max((v[1] for v in bucket["claims"].values()), default=0),
-            "claims_taken": len(self.claim_log),
-            "dead_stations": sorted(self.dead),
-            "invariant_violations": self.check_invariants(bucket),
-        }
-
-    # -- invariants ------------------------------------------------------------------------------
-    def all_stations(self) -> list[Station]:
-        """Every Station object of the night, current and retired (killed or replaced)."""
-        return self.retired + self.stations
-
-    def claim_story(self, event_id: str) -> list[str]:
-        """What each station process made of one event: status, detail and its last claim steps
-        (for a failure message that says why an event was not solved)."""
-        story = []
-        for st in self.all_stations():
-            t = st.actors["EventBroker"].events.get(event_id)  # type: ignore[attr-defined]
-            if t is None:
-                continue
-            sid = st.config.station_id
-            tag = " (replaced)" if st in self.retired else " (dead)" if sid in self.dead else ""
-            story.append(f"{sid}{tag}: {t.status} {t.detail!r} after {' / '.join(t.history[-4:])}")
-        return story
-
-    def check_invariants(self, bucket: dict[str, Any]) -> list[str]:
-        """The claim protocol's promises, checked against the bucket and the claims the stations took.
-
-        Returns one line per violation (empty: all hold):
-        - every active event with >= 2 stations has a `solved` claim whose accepted solution exists;
-        - no two stations (processes) ever held the same epoch of an event (from the EventClaimed log),
-          and no two solution objects of one event carry the same epoch;
-        - a solution object `e<N>-<S>` exists only if station S held epoch N;
-        - every true meteor seen by >= 2 stations became a solved event;
-        - no verified meteor is lost: every meteor JSON in a live station's archive is in the bucket;
-        - a live member's local copy of the solution is the accepted one (when it has a copy).
-        """
-        out: list[str] = []
-        holders: dict[tuple[str, int], set[tuple[str, str]]] = {}
-        for ct in self.claim_log:
-            holders.setdefault((ct.event_id, ct.epoch), set()).add((ct.station, ct.token))
-        for (event_id, epoch), who in sorted(holders.items()):
-            if len(who) > 1:
-                out.append(f"{event_id}: epoch {epoch} held by {sorted(s for s, _ in who)} (two processes)")
-        for event_id, keys in sorted(bucket["solutions"].items()):
-            by_epoch: dict[int, list[str]] = {}
-            for key in keys:
-                name = key.rsplit("/", 1)[-1]
-                epoch_s, _, station = name[1:-len(".json")].partition("-")
-                by_epoch.setdefault(int(epoch_s), []).append(station)
-                held_by = holders.get((event_id, int(epoch_s)))
-                if held_by is not None and station not in {s for s, _ in held_by}:
-                    out.append(f"{event_id}: solution {name} but epoch {epoch_s} was held by {sorted(held_by)}")
-            for epoch, stations in sorted(by_epoch.items()):
-                if len(stations) > 1:
-                    out.append(f"{event_id}: {len(stations)} solutions at epoch {epoch}: {sorted(stations)}")
-        for event_id, ev in sorted(bucket["events"].items()):
-            if ev.get("superseded_by") or len({m["station_id"] for m in ev.get("members", [])}) < 2:
-                continue
-            claim = bucket["claims"].get(event_id)
-            if claim is None or claim[0] != c.ClaimState.SOLVED:
-                state = "claim missing" if claim is None else f"claim {claim[0]} epoch {claim[1]} by {claim[2]}"
-                out.append(f"{event_id}: not solved ({state}); " + "; ".join(self.claim_story(event_id)))
-            elif event_id not in bucket["accepted"] or claim[3] not in bucket["solutions"].get(event_id, []):
-                out.append(f"{event_id}: solved, but its accepted solution {claim[3]} is missing")
-        found = self.match_events(bucket)
-        for key in self.expected_events(bucket):
-            if key not in found:
-                out.append(f"true meteor {key}: no event")
-            elif found[key] not in bucket["accepted"]:
-                out.append(f"true meteor {key}: event {found[key]} has no accepted solution")
-        for st in self.alive():
-            sid = st.config.station_id
-            root = st.paths.archive / "METEOR"
-            for path in sorted(root.glob("*/*/*/*.json")) if root.is_dir() else []:
-                if (sid, path.stem) not in bucket["meteors"]:
-                    out.append(f"meteor {sid}/{path.stem}: verified but not in the bucket")
-            broker: Any = st.actors["EventBroker"]
-            for t in broker.events.values():
-                local = st.paths.events_dir(t.day) / t.event_id / "solution.json"
-                if t.solution_key is None or not local.is_file():
-                    continue
-                # the local copy is the bucket object the station says it published or copied ...
-                mine, stored = json.loads(local.read_text()), bucket["solution_docs"].get(t.solution_key)
-                if mine != stored:
-                    differ = sorted(k for k in set(mine) | set(stored or {}) if mine.get(k) != (stored or {}).get(k))
-                    out.append(f"{t.event_id}: {sid}'s local solution.json is not {t.solution_key} in the bucket "
-                               f"(fields differ: {differ}; history {t.history})")
-                # ... and, once the station has the event's latest revision, the accepted one
-                claim = bucket["claims"].get(t.event_id)
-                latest = bucket["events"].get(t.event_id, {}).get("revision")
-                if (claim is not None and t.status in ("done", "failed") and t.event.revision == latest
-                        and t.solution_key != claim[3]):
-                    out.append(f"{t.event_id}: {sid} keeps {t.solution_key}, the accepted solution is {claim[3]}")
-        return out
-
 
 def _warm_up_solver() -> None:
     import ams_actors.kernels.trajectory  # noqa: F401  (seconds of imports, once per process)
@@ -587,65 +288,4 @@ def _warm_up_worker() -> None:
     import ams_actors.store.index_files  # noqa: F401
 
     time.sleep(0.2)  # hold this worker so the next job starts another
-
-
-def solution_errors(sol: dict[str, Any], truth: SimMeteor) -> tuple[float, float, float]:
-    """(direction error deg, |v_init| relative error, begin point's distance from the true line m).
-
-    The solution's begin/end are Earth-fixed positions at their own times, the truth a line in the
-    inertial frame of its epoch: the Earth turns ~0.3 km/s under a meteor, half a degree over a 30 km
-    path, so both points go to the truth's frame (at their times) before they are compared.
-    """
-    from ams_actors.kernels.trajectory.frames import ecef_to_inertial
-    from protocols.observations import parse_utc
-
-    b, e = sol["begin"], sol["end"]
-    pb = geo.geodetic_to_ecef(b["lat"], b["lon"], b["alt_m"])
-    pe = geo.geodetic_to_ecef(e["lat"], e["lon"], e["alt_m"])
-    t_b = (parse_utc(sol["t_begin_utc"]) - truth.meteor.epoch).total_seconds() if sol.get("t_begin_utc") else 0.0
-    v_avg = float(sol.get("v_avg_m_s") or sol["v_init_m_s"])
-    t_e = t_b + float(np.linalg.norm(pe - pb)) / max(v_avg, 1.0)
-    ib = ecef_to_inertial(np.asarray(pb)[None, :], np.array([t_b]))[0]
-    ie = ecef_to_inertial(np.asarray(pe)[None, :], np.array([t_e]))[0]
-    dir_err = float(geo.angle_between_deg(ie - ib, truth.meteor.direction))
-    v_err = abs(sol["v_init_m_s"] - truth.meteor.v_init_m_s) / truth.meteor.v_init_m_s
-    begin_err = float(truth.meteor.distance_from_line_m(ib[None, :])[0])
-    return dir_err, float(v_err), begin_err
-
-
-async def run_sim(opts: SimOptions, endpoint: str, progress: Callable[[float], None] | None = None) -> SimReport:
-    loop = asyncio.get_running_loop()
-    t_wall = loop.time()
-    with contextlib.ExitStack() as cleanup:
-        if opts.workdir is None:
-            tmp = cleanup.enter_context(tempfile.TemporaryDirectory(prefix="ams-sim-"))
-        else:  # kept afterwards: the operator asked for a place to look at the stations' files
-            opts.workdir.mkdir(parents=True, exist_ok=True)
-            tmp = tempfile.mkdtemp(prefix="ams-sim-", dir=opts.workdir)
-        net = SimNetwork(opts, endpoint, Path(tmp))
-        await net.start()
-        try:
-            if opts.mode == "video":
-                from ams_actors.sim.video import VideoFeeder
-
-                feeder = VideoFeeder(net)
-                inject: Callable[[], Awaitable[None]] = feeder.run
-            else:
-                inject = net.inject_network_mode
-            virtual_s = await net.run(inject, progress)
-            bucket = await net.read_bucket()
-            figures = net.report(bucket)
-            if opts.mode == "video":
-                figures.update(feeder.figures())
-            statuses = [s.status() for s in net.stations]
-        finally:
-            await net.stop()
-    report = SimReport(stations=statuses, virtual_s=virtual_s, figures=figures)
-    report.wall_s = loop.time() - t_wall
-    report.figures["wall_s"] = round(report.wall_s, 1)
-    if net.injected_at_s is not None:  # in video mode: when every station had worked through its minutes
-        report.figures["pipeline_done_virtual_s"] = round(net.injected_at_s, 1)
-    if opts.workdir is not None:
-        report.figures["workdir"] = tmp
-    return report
 

@@ -32,8 +32,9 @@ import numpy as np
 from ams_actors.kernels import geo
 from ams_actors.runtime.files import atomic_move
 from ams_actors.runtime.pool import run_cpu
-from ams_actors.sim.network import NIGHT_START, SimNetwork
+from ams_actors.sim.network import SimNetwork
 from ams_actors.sim.scene import Aircraft, Flash, Meteor, Satellite, Scene
+from ams_actors.sim.world import NIGHT_START
 from protocols.pipeline_files import format_clip_name
 
 FPS = 25.0

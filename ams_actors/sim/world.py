@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
 from ams_actors.sim.trajectories import TrueMeteor
+
+NIGHT_START = datetime(2026, 7, 12, 22, 0, tzinfo=UTC)  # the simulated night (all modes, benchmarks)
 
 
 @dataclass(frozen=True, slots=True)
