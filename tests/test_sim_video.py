@@ -28,7 +28,8 @@ async def test_video_night_detects_correlates_and_solves(s3_endpoint: str, tmp_p
     # every minute was scanned and classified by its station; the rendered meteors were found
     assert figures["meteors_detected"] >= 1
     assert report["duplicate_solutions"] == 0
-    if report["events_expected"]:
-        assert report["events_found"] == report["events_expected"]
-        assert report["events_solved"] == report["events_expected"]
-        assert report["solutions_accepted_per_event"] == [1]
+    # the seeded night has meteors seen by two stations: an empty expectation would check nothing
+    assert report["events_expected"] >= 1, report
+    assert report["events_found"] == report["events_expected"]
+    assert report["events_solved"] == report["events_expected"]
+    assert report["solutions_accepted_per_event"] == [1]
