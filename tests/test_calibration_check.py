@@ -210,3 +210,27 @@ def test_uncalibrated_camera_is_the_calibration_start(tmp_path: Path) -> None:
     assert fallback.pixel_scale_deg == pytest.approx(cam.fov_h_deg / cam.sd_width)
     # an all-sky lens is equidistant: the frame's edge is half the configured field from the centre
     assert fallback.fov_deg()[0] == pytest.approx(cam.fov_h_deg, abs=0.05)  # (refraction removed: +0.03°)
+
+
+def test_simulated_meteors_are_placed_with_the_uncalibrated_model(tmp_path: Path) -> None:
+    """Network mode of the simulator writes each frame's pixel where the station's own uncalibrated
+    model puts the frame's az/el: pixel and sky of a simulated meteor tell the same story."""
+    from ams_actors.sim.detections import meteor_docs_for_station
+    from ams_actors.sim.trajectories import TrueMeteor
+
+    cfg = config(tmp_path)
+    st = cfg.station
+    # ~100 km north-east of the station at 95 km height: in the middle of the camera's view (az 62°, el 41°)
+    meteor = TrueMeteor.from_geodetic(st.lat + 0.45, st.lon + 1.25, 95_000.0, 200.0, 40.0, 30_000.0, 1.0, START)
+    docs = meteor_docs_for_station(meteor, st.id, st.lat, st.lon, st.alt_m, cfg.cameras,
+                                   np.random.default_rng(3), noise_arcsec=30.0)
+    assert len(docs) == 1
+    frames = docs[0]["frames"]
+    assert len(frames) >= 10
+    model = Calibrations(cfg).model(CAM)
+    xs, ys = np.array([f["x"] for f in frames]), np.array([f["y"] for f in frames])
+    az, el = model.pixel_to_azel(xs, ys)
+    # pixels are rounded to 0.01 px (~0.002°)
+    assert np.max(np.abs((az - np.array([f["az"] for f in frames]) + 180) % 360 - 180)) < 0.005
+    assert np.max(np.abs(el - np.array([f["el"] for f in frames]))) < 0.005
+    assert docs[0]["calibration"]["model"] == model.model

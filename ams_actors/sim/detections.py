@@ -6,14 +6,14 @@ archive JSON, `archive_doc`, serves them all).
 
 In network mode the simulator skips video and hands each station the meteor archive JSON (design.md
 §7) its pipeline would produce: frames at the camera's frame rate with UTC times, measured az/el
-(true direction + noise), and pixel positions from a gnomonic camera pointed as configured. Which
-camera sees the meteor decides the camera id and the clip name, like a real station.
+(true direction + noise), and pixel positions from the uncalibrated camera model a station starts
+with (its config's pointing). Which camera sees the meteor decides the camera id and the clip name,
+like a real station.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -22,33 +22,26 @@ from numpy.typing import NDArray
 
 from ams_actors.config import CameraSection
 from ams_actors.kernels import geo
+from ams_actors.kernels.astrometry import guess_camera
 from ams_actors.sim.trajectories import SimTrack, TrueMeteor, observe
 from protocols.pipeline_files import METEOR_FORMAT, format_clip_name, iso_ms
 
 Float = NDArray[np.float64]
 
 
-@dataclass(frozen=True, slots=True)
-class CameraView:
-    camera: CameraSection
+def camera_model(cam: CameraSection, lat: float, lon: float, alt_m: float) -> Any:
+    """The camera as the station sees it before its first star fit: the config's pointing through the
+    one uncalibrated model (``kernels.astrometry.guess_camera``, equidistant like an all-sky lens)."""
+    return guess_camera(lat, lon, alt_m, cam.sd_width, cam.sd_height, cam.az_deg, cam.el_deg, cam.fov_h_deg,
+                        cam.rotation_deg)
 
-    def project(self, az: np.ndarray, el: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Gnomonic pixel coordinates and an in-frame mask (SD pixels, centre = optical axis)."""
-        cam = self.camera
-        axis = geo.azel_to_enu(cam.az_deg, cam.el_deg)
-        right = np.cross(axis, [0.0, 0.0, 1.0])
-        right /= np.linalg.norm(right)
-        up = np.cross(right, axis)
-        rot = math.radians(cam.rotation_deg)
-        right, up = math.cos(rot) * right + math.sin(rot) * up, -math.sin(rot) * right + math.cos(rot) * up
-        v = geo.azel_to_enu(az, el)
-        z = v @ axis
-        f_px = (cam.sd_width / 2) / math.tan(math.radians(cam.fov_h_deg / 2))
-        with np.errstate(divide="ignore", invalid="ignore"):
-            x = cam.sd_width / 2 + f_px * (v @ right) / z
-            y = cam.sd_height / 2 - f_px * (v @ up) / z
-        inside = (z > 0.2) & (x >= 2) & (x <= cam.sd_width - 3) & (y >= 2) & (y <= cam.sd_height - 3)
-        return x, y, inside
+
+def in_frame(model: Any, az: Float, el: Float) -> tuple[Float, Float, NDArray[np.bool_]]:
+    """SD pixel coordinates of true (az, el) directions and which of them the frame shows (2 px margin)."""
+    x, y = model.azel_to_pixel(az, el)
+    with np.errstate(invalid="ignore"):
+        inside = (x >= 2) & (x <= model.width - 3) & (y >= 2) & (y <= model.height - 3)
+    return x, y, inside
 
 
 def meteor_docs_for_station(
@@ -71,7 +64,8 @@ def meteor_docs_for_station(
         )
         if len(track) < min_frames:
             continue
-        x, y, inside = CameraView(cam).project(track.azimuths, track.elevations)
+        model = camera_model(cam, lat, lon, alt_m)
+        x, y, inside = in_frame(model, track.azimuths, track.elevations)
         idx = np.flatnonzero(inside)
         if len(idx) < min_frames:
             continue
@@ -80,7 +74,7 @@ def meteor_docs_for_station(
         docs.append(archive_doc(
             station_id, cam.id, cam.fps, t_utc, track.azimuths[idx], track.elevations[idx], x[idx], y[idx],
             [2000 * math.sin(math.pi * (k + 0.5) / n) + 100 for k in range(n)],
-            calibration={"file": "simulated", "model": "gnomonic", "res_arcsec": noise_arcsec},
+            calibration={"file": "simulated", "model": model.model, "res_arcsec": noise_arcsec},
             source="ams sim network mode", size_px=5.0,
         ))
     return docs
