@@ -194,6 +194,10 @@ def run(args: argparse.Namespace) -> int:
     from ams_actors.kernels.astrometry import AstrometryWarning, camera_from_record, guess_camera, project_stars
     from protocols.calibration import CalibrationRecord, newest_valid_calibration, write_calibration
 
+    if args.plot is not None:
+        from ams_actors.runtime.extras import require
+
+        require("plots")  # before the fit, not after it
     guess_d, cal_dir, station_id = _site_and_guess(args)
     if args.stack:
         stack_path = Path(args.stack)

@@ -113,6 +113,10 @@ def run(args: argparse.Namespace) -> int:
     if args.mc < 0:
         print("ams solve: --mc must be >= 0", file=sys.stderr)
         return 2
+    if args.plot:
+        from ams_actors.runtime.extras import require
+
+        require("plots")  # before the solve, not after it
     try:
         try:
             text = Path(args.file).read_bytes()
