@@ -120,3 +120,26 @@ def test_clip_unreadable_pickles() -> None:
 
     e = pickle.loads(pickle.dumps(ClipUnreadable("/x.mp4", "truncated")))
     assert isinstance(e, ClipUnreadable) and e.reason == "truncated" and e.path == "/x.mp4"
+
+
+def test_light_under_the_mask_is_never_a_detection(tmp_path: Path) -> None:
+    """A moving light behind the trees (under the camera's mask) is found without the mask and never
+    with it — neither by the scan (no peak there) nor by detection on vals scanned without the mask."""
+    from ams_actors.kernels.detect import detect_vals
+
+    light = Meteor(t0=1.0, duration=1.2, x0=150.0, y0=250.0, vx=140.0, vy=-60.0, amp=90.0)
+    p = tmp_path / CLIP
+    render_clip(Scene(duration=5.0, meteors=(light,), seed=12), p)
+    mask = np.zeros((360, 640), bool)
+    mask[150:290, 120:360] = True  # the trees in front of the light's whole path
+
+    plain = scan_clip(p)
+    assert detect_vals(plain.vals)["classification"] == "maybe-meteors"
+
+    masked = scan_clip(p, mask=mask)
+    for peaks in masked.vals["peaks"]:
+        assert not any(mask[int(y), int(x)] for x, y, _ in peaks), peaks
+    assert detect_vals(masked.vals, mask=mask)["classification"] == "detect"
+    assert detect_vals(masked.vals)["classification"] == "detect"  # the scan alone already ignores it
+    assert detect_vals(plain.vals, mask=mask)["classification"] == "detect"  # old vals, re-run rvd
+    assert masked.stack.shape == (360, 640) and masked.stack[200, 250] == plain.stack[200, 250]  # stack intact

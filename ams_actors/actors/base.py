@@ -24,6 +24,18 @@ class StationContext:
     ledger: Ledger | None = None
 
 
+# (mask file, SD width, SD height): what a pool worker needs to read a camera's mask (config.cached_mask)
+MaskRef = tuple[str, int, int]
+
+
+def camera_mask(config: StationConfig, camera_id: str) -> MaskRef | None:
+    """The camera's mask for the scan and detect jobs; None without one (or for an unknown camera)."""
+    cam = next((c for c in config.cameras if c.id == camera_id), None)
+    if cam is None or not cam.mask:
+        return None
+    return (cam.mask, cam.sd_width, cam.sd_height)
+
+
 class StationActor(Actor):
     def __init__(self, name: str, ctx: StationContext, publish: Publish | None = None) -> None:
         super().__init__(name, ctx.clock, inbox_size=ctx.config.runtime.inbox_size, publish=publish)
