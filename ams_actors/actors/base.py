@@ -22,6 +22,7 @@ class StationContext:
     store: Any = None  # ams_actors.store ObjectStore once opened; None offline
     claims_enabled: bool = False
     ledger: Ledger | None = None
+    one_shot: bool = False  # a one-shot verb (`ams rvd` …): only some actors run, then the process exits
 
 
 # (mask file, SD width, SD height): what a pool worker needs to read a camera's mask (config.cached_mask)
