@@ -174,6 +174,18 @@ class ClaimsSection:
 
 
 @dataclass(frozen=True, slots=True)
+class CalibrationSection:
+    """When a new star fit may replace the calibration in use (`ams calibrate`, the nightly check)."""
+
+    # a fit that moves the pointing further than this is refused (a knocked camera, a wrong match);
+    # `ams calibrate --force` writes it anyway
+    max_shift_deg: float = 1.0
+
+    def __post_init__(self) -> None:
+        _check(0 < self.max_shift_deg <= 180, "max_shift_deg", f"must be within 0..180, got {self.max_shift_deg}")
+
+
+@dataclass(frozen=True, slots=True)
 class SolverSection:
     """Trajectory solving on this station: Monte Carlo re-solves give the published uncertainties."""
 
@@ -218,6 +230,7 @@ class StationConfig:
     network: NetworkSection = field(default_factory=NetworkSection)
     schedule: ScheduleSection = field(default_factory=ScheduleSection)
     claims: ClaimsSection = field(default_factory=ClaimsSection)
+    calibration: CalibrationSection = field(default_factory=CalibrationSection)
     solver: SolverSection = field(default_factory=SolverSection)
     runtime: RuntimeSection = field(default_factory=RuntimeSection)
     source: str = "station.toml"
