@@ -11,11 +11,13 @@ from ams_actors.config import StationConfig, load_config
 DEFAULT_CONFIG = "station.toml"
 
 
-def add_config_option(parser: argparse.ArgumentParser) -> None:
+def add_config_option(parser: argparse.ArgumentParser, inherit: bool = False) -> None:
+    """``inherit``: on a sub-command, leave the value to its parent unless given here (-c after the
+    sub-command works as well as before it)."""
     parser.add_argument(
         "-c",
         "--config",
-        default=os.environ.get("AMS_CONFIG", DEFAULT_CONFIG),
+        default=argparse.SUPPRESS if inherit else os.environ.get("AMS_CONFIG", DEFAULT_CONFIG),
         metavar="FILE",
         help="station configuration (default: $AMS_CONFIG or ./station.toml)",
     )
