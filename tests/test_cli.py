@@ -65,3 +65,14 @@ def test_admin_claims_table() -> None:
     assert lines[0] == "station AMS1  claims held 1  seen 1"
     assert lines[2].split() == ["held", "20260712_221500_ABCD", "solving", "AMS1", "3", "held", "2", "-"]
     assert lines[3].split()[:4] == ["seen", "20260712_221500_ABCD", "watching", "AMS2"]
+
+
+@pytest.mark.parametrize("verb", ["bs", "rvd", "rvms", "fix_days"])
+def test_rebuild_belongs_to_proc_index_only(verb: str, capsys: pytest.CaptureFixture[str]) -> None:
+    from ams_actors.cli import build_parser
+
+    parser = build_parser()
+    assert parser.parse_args(["proc_index", "--rebuild"]).rebuild is True
+    with pytest.raises(SystemExit) as e:
+        parser.parse_args([verb, "--rebuild"])
+    assert e.value.code == 2 and "unrecognized arguments: --rebuild" in capsys.readouterr().err

@@ -143,3 +143,11 @@ def test_light_under_the_mask_is_never_a_detection(tmp_path: Path) -> None:
     assert detect_vals(masked.vals)["classification"] == "detect"  # the scan alone already ignores it
     assert detect_vals(plain.vals, mask=mask)["classification"] == "detect"  # old vals, re-run rvd
     assert masked.stack.shape == (360, 640) and masked.stack[200, 250] == plain.stack[200, 250]  # stack intact
+
+
+def test_bad_clip_reason_is_in_words(tmp_path: Path) -> None:
+    garbage = tmp_path / "2026_07_12_22_16_00_000_010001.mp4"
+    garbage.write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 40)
+    with pytest.raises(ClipUnreadable) as e:
+        scan_clip(garbage)
+    assert e.value.reason == "cannot open: invalid data found when processing input"

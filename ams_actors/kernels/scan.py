@@ -32,7 +32,7 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-from ams_actors.kernels.video import ClipUnreadable, open_clip, stream_fps, y_plane
+from ams_actors.kernels.video import ClipUnreadable, error_text, open_clip, stream_fps, y_plane
 from protocols.errors import InputError
 from protocols.pipeline_files import VALS_FORMAT, iso_ms, parse_clip_name
 
@@ -196,7 +196,7 @@ def scan_clip(
         except ClipUnreadable:
             raise
         except Exception as e:  # any decoder failure mid-stream: a truncated/corrupt clip
-            raise ClipUnreadable(p, f"decode failed after {n} frames: {type(e).__name__}: {e}") from None
+            raise ClipUnreadable(p, f"decode failed after {n} frames: {error_text(e)}") from None
     if n == 0 or stack is None:
         raise ClipUnreadable(p, "no frames decoded")
     if n_header and n < 0.95 * n_header:
