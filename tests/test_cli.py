@@ -76,3 +76,18 @@ def test_rebuild_belongs_to_proc_index_only(verb: str, capsys: pytest.CaptureFix
     with pytest.raises(SystemExit) as e:
         parser.parse_args([verb, "--rebuild"])
     assert e.value.code == 2 and "unrecognized arguments: --rebuild" in capsys.readouterr().err
+
+
+def test_readme_migration_list_matches_the_verbs() -> None:
+    import re
+
+    from ams_actors.cli import VERBS
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    replaced = re.search(r"old pile of cron jobs \(([^)]*)\)", readme)
+    assert replaced is not None
+    old_jobs = set(re.findall(r"`(\w+)`", replaced.group(1)))
+    migration = readme[readme.index("Migrating from cron:"):].split("\n\n")[0]
+    named = set(re.findall(r"`ams (\w+)", migration)) - {"admin"}
+    assert named == old_jobs, (named, old_jobs)
+    assert named <= set(VERBS), named - set(VERBS)

@@ -9,7 +9,6 @@ daemon (two processes would race on the same clips) and say what to use instead.
 from __future__ import annotations
 
 import argparse
-import sys
 
 from ams_actors.commands.common import add_config_option
 
@@ -26,22 +25,14 @@ def configure_proc_index(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
 
-    from ams_actors.commands.common import load
-    from ams_actors.runtime.lock import AlreadyRunning, StationLock
+    from ams_actors.commands.common import load, one_shot_lock
     from ams_actors.runtime.loop import run_async
     from ams_actors.station import ONE_SHOT_ACTORS, Station
 
     config = load(args)
     verb = args.verb
-    lock = StationLock(config.data_root / "state" / "ams.lock")
-    try:
-        lock.acquire()
-    except AlreadyRunning as err:
-        print(
-            f"ams {verb}: the station daemon is running (pid {err.pid or 'unknown'}); "
-            f"use `ams admin run {verb}` instead",
-            file=sys.stderr,
-        )
+    lock = one_shot_lock(config, verb, f"ams admin run {verb}")
+    if lock is None:
         return 2
 
     async def main() -> int:
