@@ -69,4 +69,5 @@ def test_solve_plot_without_matplotlib_says_how_to_install_it(tmp_path: Path) ->
     proc = _ams_without(("matplotlib",), "solve", str(event), "--plot", str(tmp_path / "plots"), cwd=tmp_path)
     assert proc.returncode == 2, proc.stderr
     assert proc.stderr.strip().splitlines() == [proc.stderr.strip()] and "[plots]" in proc.stderr, proc.stderr
+    assert proc.stderr.startswith("ams solve: matplotlib: not installed (--plot needs it")
     assert not (tmp_path / "plots").exists()

@@ -14,7 +14,7 @@ from protocols.errors import InputError
 # extra -> (the module it provides, what needs it)
 EXTRAS: dict[str, tuple[str, str]] = {
     "sim": ("moto", "the simulator's embedded S3 server"),
-    "plots": ("matplotlib", "plots"),
+    "plots": ("matplotlib", "--plot"),
 }
 
 
