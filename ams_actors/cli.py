@@ -25,6 +25,8 @@ VERBS: dict[str, tuple[str, str]] = {
     "rvms": ("stages", "verify maybe-meteors once, then exit (old cron verb)"),
     "fix_days": ("stages", "redo minutes whose outputs are missing, then exit (old cron verb)"),
     "proc_index": ("stages", "write per-day processing stats, then exit (old cron verb)"),
+    "be": ("be", "build events: fetch the events this station is in into its local EVENTS tree, then exit "
+                 "(old cron verb)"),
     "solve": ("solve", "solve one event's 3D trajectory from an Observation set JSON file"),
     "calibrate": ("calibrate", "calibrate a camera against real stars in its minute stack"),
     "correlate": ("correlate", "correlate detections (e.g. RMS FTPdetectinfo data) into multi-station events"),

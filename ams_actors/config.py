@@ -10,6 +10,7 @@ environment variables that hold them.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 import re
 import tomllib
@@ -173,6 +174,18 @@ class ClaimsSection:
 
 
 @dataclass(frozen=True, slots=True)
+class CalibrationSection:
+    """When a new star fit may replace the calibration in use (`ams calibrate`, the nightly check)."""
+
+    # a fit that moves the pointing further than this is refused (a knocked camera, a wrong match);
+    # `ams calibrate --force` writes it anyway
+    max_shift_deg: float = 1.0
+
+    def __post_init__(self) -> None:
+        _check(0 < self.max_shift_deg <= 180, "max_shift_deg", f"must be within 0..180, got {self.max_shift_deg}")
+
+
+@dataclass(frozen=True, slots=True)
 class SolverSection:
     """Trajectory solving on this station: Monte Carlo re-solves give the published uncertainties."""
 
@@ -217,6 +230,7 @@ class StationConfig:
     network: NetworkSection = field(default_factory=NetworkSection)
     schedule: ScheduleSection = field(default_factory=ScheduleSection)
     claims: ClaimsSection = field(default_factory=ClaimsSection)
+    calibration: CalibrationSection = field(default_factory=CalibrationSection)
     solver: SolverSection = field(default_factory=SolverSection)
     runtime: RuntimeSection = field(default_factory=RuntimeSection)
     source: str = "station.toml"
@@ -321,6 +335,53 @@ def _post_checks(cfg: StationConfig) -> None:
         raise InputError(cfg.source, "network.partners", f"lists this station's own id {cfg.station.id!r}")
 
 
+def _resolve_masks(cfg: StationConfig, base_dir: Path) -> StationConfig:
+    """Each camera's mask as an absolute path, checked now: a mask that is missing, unreadable or of
+    the wrong size would otherwise let the street light it hides make detections all night."""
+    cameras = []
+    for i, cam in enumerate(cfg.cameras):
+        if cam.mask:
+            p = Path(cam.mask).expanduser()
+            p = p if p.is_absolute() else base_dir / p
+            try:
+                read_mask(p, cam.sd_width, cam.sd_height)
+            except InputError as err:
+                raise InputError(cfg.source, f"cameras[{i}].mask", f"{err.source}: {err.problem}") from None
+            cam = dataclasses.replace(cam, mask=str(p))
+        cameras.append(cam)
+    return dataclasses.replace(cfg, cameras=tuple(cameras))
+
+
+def read_mask(path: str | os.PathLike[str], width: int, height: int) -> Any:
+    """A camera mask as a boolean array (True = ignore: white pixels, value > 127), ``height x width``.
+
+    Raises InputError naming the file when it is missing, unreadable or of another size.
+    """
+    import cv2  # only for stations that have a mask
+
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(str(p), None, "no such file")
+    image = cv2.imread(str(p), cv2.IMREAD_GRAYSCALE)
+    if image is None:
+        raise InputError(str(p), None, "not a readable image (expected a PNG)")
+    if image.shape != (height, width):
+        size = f"{image.shape[1]}x{image.shape[0]}"
+        raise InputError(str(p), None, f"is {size}, the camera's SD frames are {width}x{height}")
+    return image > 127
+
+
+@functools.lru_cache(maxsize=16)
+def cached_mask(path: str, width: int, height: int) -> Any:
+    """`read_mask` once per worker process (a pool worker scans every minute of its camera with it).
+
+    The config check at start has read it already; an edited mask takes effect at the next start.
+    """
+    mask = read_mask(path, width, height)
+    mask.flags.writeable = False
+    return mask
+
+
 def parse_config(text: str, source: str = "station.toml", base_dir: Path | None = None) -> StationConfig:
     """Parse TOML text; relative paths in it are relative to `base_dir` (the file's folder)."""
     try:
@@ -334,6 +395,7 @@ def parse_config(text: str, source: str = "station.toml", base_dir: Path | None 
     cfg = _build(StationConfig, data, "", source, base_dir or Path.cwd())
     cfg = dataclasses.replace(cfg, source=source)
     _post_checks(cfg)
+    cfg = _resolve_masks(cfg, base_dir or Path.cwd())
     return typing.cast(StationConfig, cfg)
 
 

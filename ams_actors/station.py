@@ -50,6 +50,22 @@ ROUTES: dict[type, tuple[str, ...]] = {
 }
 
 
+# What each one-shot verb (the old cron jobs) starts: the owners of its task and the local stages
+# downstream of them that must take what those hand on, so the verb exits with every inbox empty.
+# What a stage publishes to an actor that is not started is not lost: the files on disk say what is
+# pending, and the next verb (or the daemon) picks it up (`rvd` finds vals without a classification).
+# None of them talks to the bucket, so a one-shot verb neither opens nor probes the store.
+ONE_SHOT_ACTORS: dict[str, tuple[str, ...]] = {
+    "bs": ("Scanner",),
+    "rvd": ("Detector",),
+    "rvms": ("Verifier", "Indexer"),  # a verified meteor goes into its day's index
+    "fix_days": ("Housekeeper", "Detector", "Verifier", "Indexer"),  # redone minutes go all the way
+    "proc_index": ("Housekeeper",),
+}
+# Actors that use the shared bucket: the store is opened (and probed) only when one of them runs.
+STORE_ACTORS = ("Solver", "EventBroker", "Correlator", "Publisher", "Syncer", "CalibrationCheck")
+
+
 class Station:
     def __init__(
         self,
@@ -58,7 +74,10 @@ class Station:
         executor: Executor | None = None,
         store: Any = None,
         admin_socket: bool = True,
+        only: tuple[str, ...] | None = None,
     ) -> None:
+        """``only``: start just these actors ("Scanner" = every camera's), for a one-shot verb
+        (see ONE_SHOT_ACTORS); None starts the whole station."""
         self.config = config
         self.clock = clock or RealClock()
         self.paths = StationPaths(config.data_root, config.station_id)
@@ -74,7 +93,10 @@ class Station:
                 backoff_max_s=config.runtime.backoff_max_s,
             ),
         )
-        self.actors: dict[str, StationActor] = {a.name: a for a in self._build_actors()}
+        self.ctx.one_shot = only is not None
+        self.actors: dict[str, StationActor] = {
+            a.name: a for a in self._build_actors() if only is None or a.name.split("-")[0] in only
+        }
         self.admin = AdminServer(self.paths.admin_socket, self._admin_handlers()) if admin_socket else None
         self._exits = contextlib.AsyncExitStack()
         self.probe_message = ""
@@ -153,7 +175,8 @@ class Station:
             from ams_actors.store.ledger import Ledger
 
             self.ctx.ledger = Ledger(self.paths.ledger)
-        await self.open_store()
+        if any(a.split("-")[0] in STORE_ACTORS for a in self.actors):
+            await self.open_store()
         if self._executor is None:
             self._executor = make_pool(self.config.runtime.worker_count())
             self.ctx.executor = self._executor
@@ -222,6 +245,25 @@ class Station:
             await actor.tell(m.RunTask(task=task, day=day, reply=fut))
             replies.append(fut)
         return list(await asyncio.gather(*replies))
+
+    async def settle(self) -> None:
+        """Wait until every actor has handled everything in its inbox, including what arrives from
+        upstream meanwhile (a one-shot verb calls this before `stop`, which leaves inboxes as they are).
+        Returns early when an actor has passed its restart limit: its inbox would never empty."""
+        failed = asyncio.ensure_future(self.supervisor.failed.wait())
+        try:
+            while not failed.done():
+                order = list(reversed(self.actors.values()))  # producers first
+                for actor in order:
+                    joined = asyncio.ensure_future(actor.inbox.join())
+                    await asyncio.wait({joined, failed}, return_when=asyncio.FIRST_COMPLETED)
+                    joined.cancel()
+                    if failed.done():
+                        return
+                if all(a.inbox.empty() for a in order):
+                    return
+        finally:
+            failed.cancel()
 
     # -- status ----------------------------------------------------------------------------------
     def status(self) -> dict[str, Any]:

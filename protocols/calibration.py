@@ -42,6 +42,7 @@ FORMAT = "ams-calibration"
 VERSION = 1
 MIN_VALID_MATCHED = 15
 MAX_VALID_RMS_PX = 1.5
+DEFAULT_MAX_SHIFT_DEG = 1.0  # station.toml [calibration] max_shift_deg
 _NAME_RE = re.compile(r"^calib_(?P<cam>[A-Za-z0-9_.-]+)_(?P<ts>\d{8}_\d{6})\.json$")
 
 _NUM = {"type": "number"}
@@ -233,12 +234,19 @@ def newest_valid_calibration(directory: Path, camera_id: str) -> CalibrationReco
 
 
 def compare_fits(
-    new_fit: dict[str, Any], current: CalibrationRecord | None, rms_tolerance: float = 1.25
+    new_fit: dict[str, Any],
+    current: CalibrationRecord | None,
+    rms_tolerance: float = 1.25,
+    *,
+    shift_deg: float | None = None,
+    max_shift_deg: float = DEFAULT_MAX_SHIFT_DEG,
 ) -> tuple[bool, str]:
     """(accept, reason): a new fit is refused when it is clearly worse than the calibration in use.
 
     Worse = RMS (arcmin) more than ``rms_tolerance``× the current one (+0.05′ for noise), or fewer
-    than 60 % of its matched stars (clouds, dew, a moved camera: re-check before replacing).
+    than 60 % of its matched stars (clouds, dew, a moved camera: re-check before replacing), or its
+    pointing ``shift_deg`` away from the current one by more than ``max_shift_deg`` (a camera that
+    moved that much was knocked, or the stars were matched wrongly: a person should look first).
     """
     n, rms = int(new_fit["n_matched"]), float(new_fit["rms_arcmin"])
     if n < MIN_VALID_MATCHED or float(new_fit["rms_px"]) > MAX_VALID_RMS_PX:
@@ -252,4 +260,9 @@ def compare_fits(
         )
     if n < 0.6 * current.n_matched:
         return False, f"only {n} stars matched vs {current.n_matched} in the calibration in use"
+    if shift_deg is not None and shift_deg > max_shift_deg:
+        return False, (
+            f"the fit moves the pointing by {shift_deg:.2f}° from the calibration in use "
+            f"(limit {max_shift_deg:g}°; was the camera moved?)"
+        )
     return True, f"RMS {rms:.2f}′ vs {current.rms_arcmin:.2f}′ in use"

@@ -158,3 +158,44 @@ def test_camera_calibration_dir_rules(tmp_path: Path) -> None:
     assert camera_calibration_dir("cal/1", "1", tmp_path, Path("/data")) == tmp_path / "cal/1"
     assert camera_calibration_dir("/abs/c", "1", tmp_path, Path("/data")) == Path("/abs/c")
     assert camera_calibration_dir("", "010001", tmp_path, Path("/data")) == Path("/data/cal/010001")
+
+
+def test_json_is_the_only_stdout_and_a_moved_pointing_is_refused_unless_forced(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    stack = tmp_path / "2026_07_12_22_15_00_000_010001-stacked.png"
+    cv2.imwrite(str(stack), render_star_stack(TRUE, T0, rng=np.random.default_rng(5), n_steps=3))
+    cal = tmp_path / "cal"
+    # the calibration in use points 2° away in azimuth from where the camera really looks (knocked camera)
+    moved = {**TRUE.to_dict(), "az_deg": TRUE.to_dict()["az_deg"] + 2.0}
+    in_use = CalibrationRecord(camera_id="010001", obs_utc=T0 - timedelta(days=1), model=moved,
+                               fit={"n_matched": 60, "rms_px": 1.0, "rms_arcmin": 7.6})
+    in_use_path = write_calibration(cal, in_use)
+    args = ["calibrate", "--camera", "010001", "--stack", str(stack), "--out", str(cal), "--fresh", *FLAGS]
+
+    rc = main([*args, "--json"])
+    out, err = capsys.readouterr()
+    doc = json.loads(out)  # the whole of stdout is one JSON document
+    assert rc == 1 and not doc["accepted"] and doc["written"] is None
+    assert "moves the pointing by 1.5" in doc["reason"], doc["reason"]  # 2° of azimuth at 38° elevation: 1.57°
+    assert "limit 1°" in doc["reason"] and "--force" in err
+    assert len(list(cal.glob("*.json"))) == 1
+
+    assert main([*args, "--json", "--max-shift", "3"]) == 0
+    assert json.loads(capsys.readouterr().out)["accepted"]
+    (newest,) = [p for p in cal.glob("*.json") if p != in_use_path]
+    newest.unlink()
+
+    assert main([*args, "--force"]) == 0  # refused, written anyway
+    out = capsys.readouterr().out
+    assert "written" in out and len(list(cal.glob("*.json"))) == 2
+
+
+def test_station_toml_sets_the_pointing_shift_limit(tmp_path: Path) -> None:
+    from ams_actors.config import parse_config
+
+    base = '[station]\nid = "A"\nlat = 1.0\nlon = 1.0\nalt_m = 1.0\ndata_root = "/tmp/x"\n[[cameras]]\nid = "010001"\n'
+    assert parse_config(base).calibration.max_shift_deg == 1.0
+    assert parse_config(base + "[calibration]\nmax_shift_deg = 2.5\n").calibration.max_shift_deg == 2.5
+    with pytest.raises(InputError, match=r"calibration\.max_shift_deg: must be within 0\.\.180"):
+        parse_config(base + "[calibration]\nmax_shift_deg = 0\n")

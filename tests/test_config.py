@@ -94,3 +94,35 @@ def test_input_error_crosses_the_process_pool() -> None:
 
     err = pickle.loads(pickle.dumps(InputError("obs.json", "observations[0].lat", "not a number")))
     assert isinstance(err, InputError) and str(err) == "obs.json: observations[0].lat: not a number"
+
+
+def _with_mask(tmp_path: Path, mask: str) -> Path:
+    p = tmp_path / "s.toml"
+    p.write_text(BASE.replace('id = "010001"', f'id = "010001"\nmask = "{mask}"'))
+    return p
+
+
+def test_camera_mask_missing_unreadable_or_wrong_size_is_a_config_error(tmp_path: Path) -> None:
+    import cv2
+    import numpy as np
+
+    with pytest.raises(InputError) as err:
+        load_config(_with_mask(tmp_path, "masks/010001.png"))
+    assert str(err.value) == f"{tmp_path / 's.toml'}: cameras[0].mask: {tmp_path / 'masks/010001.png'}: no such file"
+    (tmp_path / "junk.png").write_text("not a png")
+    with pytest.raises(InputError, match=r"cameras\[0\]\.mask: .*junk.png: not a readable image"):
+        load_config(_with_mask(tmp_path, "junk.png"))
+    cv2.imwrite(str(tmp_path / "small.png"), np.zeros((100, 100), np.uint8))
+    with pytest.raises(InputError, match=r"cameras\[0\]\.mask: .*small.png: is 100x100, the camera's SD frames are 640x360"):
+        load_config(_with_mask(tmp_path, "small.png"))
+    cv2.imwrite(str(tmp_path / "ok.png"), np.zeros((360, 640), np.uint8))
+    cfg = load_config(_with_mask(tmp_path, "ok.png"))
+    assert cfg.cameras[0].mask == str(tmp_path / "ok.png")  # relative to the file, resolved once
+
+
+def test_cli_missing_mask_is_one_line_exit_2(tmp_path: Path) -> None:
+    p = _with_mask(tmp_path, "nope.png")
+    proc = subprocess.run([sys.executable, "-m", "ams_actors", "rvd", "-c", str(p)],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == f"ams rvd: {p}: cameras[0].mask: {tmp_path / 'nope.png'}: no such file", proc.stderr

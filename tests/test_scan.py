@@ -13,7 +13,7 @@ import pytest
 from ams_actors.kernels.scan import ScanResult, encode_stack_png, encode_thumbnail_jpeg, scan_clip
 from ams_actors.kernels.video import ClipUnreadable
 from ams_actors.sim.render import Truth, render_clip
-from ams_actors.sim.scene import Flash, Meteor, Scene
+from ams_actors.sim.scene import DEFAULT_PIXEL_SCALE_DEG, Flash, Meteor, Scene
 from protocols.errors import InputError
 from protocols.pipeline_files import validate
 
@@ -120,3 +120,34 @@ def test_clip_unreadable_pickles() -> None:
 
     e = pickle.loads(pickle.dumps(ClipUnreadable("/x.mp4", "truncated")))
     assert isinstance(e, ClipUnreadable) and e.reason == "truncated" and e.path == "/x.mp4"
+
+
+def test_light_under_the_mask_is_never_a_detection(tmp_path: Path) -> None:
+    """A moving light behind the trees (under the camera's mask) is found without the mask and never
+    with it — neither by the scan (no peak there) nor by detection on vals scanned without the mask."""
+    from ams_actors.kernels.detect import detect_vals
+
+    light = Meteor(t0=1.0, duration=1.2, x0=150.0, y0=250.0, vx=140.0, vy=-60.0, amp=90.0)
+    p = tmp_path / CLIP
+    render_clip(Scene(duration=5.0, meteors=(light,), seed=12), p)
+    mask = np.zeros((360, 640), bool)
+    mask[150:290, 120:360] = True  # the trees in front of the light's whole path
+
+    plain = scan_clip(p)
+    assert detect_vals(plain.vals, pixel_scale_deg=DEFAULT_PIXEL_SCALE_DEG)["classification"] == "maybe-meteors"
+
+    masked = scan_clip(p, mask=mask)
+    for peaks in masked.vals["peaks"]:
+        assert not any(mask[int(y), int(x)] for x, y, _ in peaks), peaks
+    assert detect_vals(masked.vals, pixel_scale_deg=DEFAULT_PIXEL_SCALE_DEG, mask=mask)["classification"] == "detect"
+    assert detect_vals(masked.vals, pixel_scale_deg=DEFAULT_PIXEL_SCALE_DEG)["classification"] == "detect"  # the scan alone already ignores it
+    assert detect_vals(plain.vals, pixel_scale_deg=DEFAULT_PIXEL_SCALE_DEG, mask=mask)["classification"] == "detect"  # old vals, re-run rvd
+    assert masked.stack.shape == (360, 640) and masked.stack[200, 250] == plain.stack[200, 250]  # stack intact
+
+
+def test_bad_clip_reason_is_in_words(tmp_path: Path) -> None:
+    garbage = tmp_path / "2026_07_12_22_16_00_000_010001.mp4"
+    garbage.write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 40)
+    with pytest.raises(ClipUnreadable) as e:
+        scan_clip(garbage)
+    assert e.value.reason == "cannot open: invalid data found when processing input"

@@ -121,3 +121,32 @@ def test_process_exit_code_and_no_traceback(tmp_path: Path) -> None:
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
     assert json.loads(proc.stdout)["status"] == "failed"
+
+
+def test_unreadable_input_is_said_once(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["solve", str(_write(tmp_path, "{not json"))])
+    captured = capsys.readouterr()
+    assert code == 2 and captured.out == ""  # no report repeating the error on stdout
+    assert len(captured.err.splitlines()) == 1 and captured.err.startswith("ams solve: ")
+
+
+@pytest.mark.parametrize(("field", "value", "expected"), [
+    ("lat", 95.0, "station lat 95 is out of range (-90..90 deg)"),
+    ("alt_m", 250000.0, "station alt_m 250000 is out of range (-20000..100000 m)"),
+])
+def test_station_out_of_range_names_the_field_and_value(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], field: str, value: float, expected: str
+) -> None:
+    doc = _doc()
+    doc["observations"][1][field] = value
+    code, out = _solve_json(_write(tmp_path, doc), capsys)
+    assert code == 1 and out["status"] == "failed"
+    assert f"observations[1] ({doc['observations'][1]['station_id']}" in out["reason"], out["reason"]
+    assert out["reason"].endswith(expected), out["reason"]
+
+
+def test_mc_help_shows_its_default(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["solve", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert "--mc N Monte Carlo runs for the uncertainties (default 0" in help_text

@@ -172,6 +172,16 @@ def test_lock_refuses_a_second_instance_and_cron_verbs(tmp_path: Path) -> None:
             timeout=60,
         )
         assert status.returncode == 0 and json.loads(status.stdout)["station"] == "T1"
+        for argv in (["status", "--json"], ["claims", "--json"], ["claims"]):
+            answer = subprocess.run([sys.executable, "-m", "ams_actors", "admin", "-c", str(cfg), *argv],
+                                    capture_output=True, text=True, timeout=60)
+            assert answer.returncode == 0, answer.stderr
+            if "--json" in argv:
+                assert json.loads(answer.stdout)["station"] == "T1"
+            else:  # a table like `status`, not a JSON dump
+                assert answer.stdout.splitlines()[0].startswith("station T1  claims held 0  seen 0"), answer.stdout
+                assert answer.stdout.splitlines()[1].split() == ["event", "status", "owner", "epoch", "claim", "rev",
+                                                                 "detail"]
     finally:
         first.send_signal(signal.SIGTERM)
         first.communicate(timeout=30)

@@ -22,6 +22,19 @@ class StationContext:
     store: Any = None  # ams_actors.store ObjectStore once opened; None offline
     claims_enabled: bool = False
     ledger: Ledger | None = None
+    one_shot: bool = False  # a one-shot verb (`ams rvd` …): only some actors run, then the process exits
+
+
+# (mask file, SD width, SD height): what a pool worker needs to read a camera's mask (config.cached_mask)
+MaskRef = tuple[str, int, int]
+
+
+def camera_mask(config: StationConfig, camera_id: str) -> MaskRef | None:
+    """The camera's mask for the scan and detect jobs; None without one (or for an unknown camera)."""
+    cam = next((c for c in config.cameras if c.id == camera_id), None)
+    if cam is None or not cam.mask:
+        return None
+    return (cam.mask, cam.sd_width, cam.sd_height)
 
 
 class StationActor(Actor):

@@ -80,6 +80,7 @@ class CheckRequest:
     guess: dict[str, Any]  # lat, lon, alt_m, az, el, fov_h, rotation (station.toml pointing)
     mask: str | None = None
     min_clear_stars: int = DEFAULT_MIN_CLEAR_STARS
+    max_shift_deg: float = 1.0  # station.toml [calibration] max_shift_deg
     mag_limit: float = MAG_LIMIT
 
 
@@ -164,7 +165,8 @@ def check_camera_job(req: CheckRequest) -> CheckOutcome:
         guess = guess_camera(g["lat"], g["lon"], g["alt_m"], w, h, g["az"], g["el"], g["fov_h"], g["rotation"])
     table = load_star_table()
     use_mask = mask if mask is not None and mask.shape == image.shape else None
-    fit, accept, reason = fit_stack(image, t_mid, guess, current, mag_limit=req.mag_limit, table=table, mask=use_mask)
+    fit, accept, reason = fit_stack(image, t_mid, guess, current, mag_limit=req.mag_limit, table=table, mask=use_mask,
+                                    max_shift_deg=req.max_shift_deg)
     stack_name, obs = Path(best.stack).name, t_mid.isoformat()
     if fit is None:
         return CheckOutcome(req.camera_id, True, False, f"no fit: {reason}{mask_note}", stack=stack_name,
@@ -314,6 +316,7 @@ class CalibrationCheck(StationActor):
                    "fov_h": cam.fov_h_deg, "rotation": cam.rotation_deg},
             mask=self._mask(cam),
             min_clear_stars=self.min_clear_stars,
+            max_shift_deg=self.ctx.config.calibration.max_shift_deg,
         )
         outcome = await run_cpu(self.ctx.executor, check_camera_job, req)
         row.update(stack=outcome.stack, accepted=outcome.accept, reason=outcome.reason, current=outcome.current)

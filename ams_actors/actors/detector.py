@@ -9,8 +9,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ams_actors.actors.base import StationActor, StationContext
+from ams_actors.actors.base import MaskRef, StationActor, StationContext, camera_mask
 from ams_actors.actors.calibrations import Calibrations
+from ams_actors.config import cached_mask
 from ams_actors.runtime.actor import Publish
 from ams_actors.runtime.files import atomic_write_json_async
 from ams_actors.runtime.pool import run_cpu
@@ -18,13 +19,13 @@ from protocols.messages import ClipClassified, ClipScanned, TaskResult
 from protocols.pipeline_files import DETECT_SUFFIX
 
 
-def detect_job(vals_path: str, pixel_scale_deg: float) -> dict[str, Any]:
+def detect_job(vals_path: str, pixel_scale_deg: float, mask: MaskRef | None = None) -> dict[str, Any]:
     """Runs in a pool worker: read the vals and classify (JSON parsing is CPU work too)."""
     from ams_actors.kernels.detect import detect_vals
 
     with open(vals_path, encoding="utf-8") as fh:
         vals = json.load(fh)
-    return detect_vals(vals, pixel_scale_deg=pixel_scale_deg)
+    return detect_vals(vals, pixel_scale_deg=pixel_scale_deg, mask=None if mask is None else cached_mask(*mask))
 
 
 class Detector(StationActor):
@@ -52,7 +53,8 @@ class Detector(StationActor):
 
     async def classify(self, msg: ClipScanned) -> None:
         scale = float(self.calibrations.model(msg.camera_id).pixel_scale_deg)
-        doc = await run_cpu(self.ctx.executor, detect_job, str(msg.vals_path), scale)
+        mask = camera_mask(self.ctx.config, msg.camera_id)
+        doc = await run_cpu(self.ctx.executor, detect_job, str(msg.vals_path), scale, mask)
         result = str(doc["classification"])
         data_dir = self.ctx.paths.data_dir(msg.day)
         path = data_dir / f"{msg.clip}{DETECT_SUFFIX[result]}"

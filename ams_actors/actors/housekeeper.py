@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from ams_actors.actors.base import StationActor, StationContext
+from ams_actors.actors.base import StationActor, StationContext, camera_mask
 from ams_actors.runtime.actor import Publish
 from ams_actors.runtime.files import atomic_write_json_async
 from ams_actors.runtime.pool import run_cpu
@@ -38,6 +38,8 @@ class Housekeeper(StationActor):
             removed = remove_stale_temp_files(self.ctx.paths)
             if removed:
                 self.log.info("removed %d temp file(s) left by an interrupted write", removed)
+            if self.ctx.one_shot:
+                return  # `fix_days` resumes as its task; other verbs leave pending work to the daemon
             self.resumed = await self.resume_pending(rescan_missing=False)
             if self.resumed:
                 self.log.info("resumed %d clip(s) whose processing was interrupted", self.resumed)
@@ -80,7 +82,7 @@ class Housekeeper(StationActor):
     async def _rescan_in_place(self, cf: ClipFiles) -> None:
         from ams_actors.actors.scanner import ScanFailure, scan_job
 
-        out = await run_cpu(self.ctx.executor, scan_job, str(cf.clip_path))
+        out = await run_cpu(self.ctx.executor, scan_job, str(cf.clip_path), camera_mask(self.ctx.config, cf.camera))
         if isinstance(out, ScanFailure):
             self.log.warning("fix_days: %s cannot be scanned: %s", cf.clip_path.name, out.reason)
             return

@@ -15,7 +15,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from ams_actors.actors.base import StationActor, StationContext
+from ams_actors.actors.base import MaskRef, StationActor, StationContext, camera_mask
+from ams_actors.config import cached_mask
 from ams_actors.kernels.sun import is_daytime
 from ams_actors.runtime.actor import Publish
 from ams_actors.runtime.files import atomic_move_async, atomic_write_bytes, atomic_write_bytes_async
@@ -48,13 +49,13 @@ class ScanFailure:
     reason: str
 
 
-def scan_job(path: str) -> ScanOutput | ScanFailure:
+def scan_job(path: str, mask: MaskRef | None = None) -> ScanOutput | ScanFailure:
     """Runs in a pool worker: decode and scan, and encode the images there too (CPU work)."""
     from ams_actors.kernels.scan import encode_stack_png, encode_thumbnail_jpeg, scan_clip
     from ams_actors.kernels.video import ClipUnreadable
 
     try:
-        result = scan_clip(path)
+        result = scan_clip(path, mask=None if mask is None else cached_mask(*mask))
     except ClipUnreadable as err:
         return ScanFailure(str(err.reason) if hasattr(err, "reason") else str(err))
     vals_json = (json.dumps(result.vals, separators=(",", ":")) + "\n").encode()
@@ -136,7 +137,7 @@ class Scanner(StationActor):
                 await ledger.clip_state(name.stem, name.camera, name.day, "daytime", now)
             await self.publish(ClipRejected(name.camera, name.stem, name.day, "daytime"))
             return True
-        out = await run_cpu(self.ctx.executor, scan_job, str(path))
+        out = await run_cpu(self.ctx.executor, scan_job, str(path), camera_mask(self.ctx.config, self.camera_id))
         if isinstance(out, ScanFailure):
             bad = paths.bad_dir(name.day)
             await atomic_write_bytes_async(bad / f"{name.name}.reason", (out.reason + "\n").encode())

@@ -5,30 +5,59 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from ams_actors.commands.common import add_config_option
 from protocols.messages import TASKS
 
+# what `ams admin run TASK` does, for its --help (every task in protocols.messages.TASKS)
+TASK_HELP: dict[str, str] = {
+    "bs": "scan the finished SD minutes now (Scanners)",
+    "rvd": "classify scanned minutes that have no -detect/-maybe-meteors/-toomany yet (Detector)",
+    "rvms": "verify maybe-meteors that have no verdict yet (Verifier)",
+    "fix_days": "redo minutes whose outputs are missing, then their day's stats (Housekeeper)",
+    "proc_index": "write the per-day processing stats, proc_stats.json (Housekeeper)",
+    "sync": "upload this station's meteors and indexes, download the partners' (Syncer)",
+    "correlate": "correlate all stations' daily indexes into events (Correlator; correlator role)",
+    "solve": "claim and solve the pending multi-station events (EventBroker, Solver)",
+    "publish": "write the public day index of solved events (Publisher; publisher role)",
+    "calibrate": "re-check each camera's calibration on a clear stack now (CalibrationCheck)",
+}
+
+def _common(parser: argparse.ArgumentParser, inherit: bool) -> None:
+    """The options every admin sub-command takes, before or after its name."""
+    add_config_option(parser, inherit)
+    dflt = argparse.SUPPRESS if inherit else None
+    parser.add_argument("--socket", metavar="PATH", default=dflt,
+                        help="admin socket (default: <data root>/state/admin.sock)")
+    parser.add_argument("--json", action="store_true", default=argparse.SUPPRESS if inherit else False,
+                        help="print the station's answer as JSON")
+
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    add_config_option(parser)
-    parser.add_argument("--socket", metavar="PATH", help="admin socket (default: <data root>/state/admin.sock)")
-    parser.add_argument("--json", action="store_true", help="print the station's answer as JSON")
+    _common(parser, inherit=False)
     sub = parser.add_subparsers(dest="admin_cmd", metavar="CMD")
     sub.required = True
-    sub.add_parser("status", help="every actor's state, inbox depth, processed/failed counts, last error, uptime")
+
+    def add(name: str, help_text: str, **kw: Any) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_text, description=help_text, **kw)
+        _common(p, inherit=True)
+        return p
+
+    add("status", "every actor's state, inbox depth, processed/failed counts, last error and uptime")
     for name, what in (("pause", "stop"), ("resume", "restart")):
-        p = sub.add_parser(name, help=f"{what} an actor's intake (name as in `status`; 'Scanner' = all cameras)")
-        p.add_argument("actor")
-    p = sub.add_parser("run", help="run a task now: " + ", ".join(TASKS))
-    p.add_argument("task")
-    p.add_argument("--day", metavar="YYYY_MM_DD")
-    p = sub.add_parser("reprocess", help="redo a day's missing outputs and its stats")
+        p = add(name, f"{what} an actor's intake")
+        p.add_argument("actor", help="actor name as in `ams admin status`; 'Scanner' = all cameras")
+    p = add("run", "run a task now and wait for its result", formatter_class=argparse.RawDescriptionHelpFormatter,
+            epilog="tasks:\n" + "\n".join(f"  {t:<11} {TASK_HELP[t]}" for t in TASKS))
+    p.add_argument("task", choices=TASKS, metavar="TASK", help="the task (see below)")
+    p.add_argument("--day", metavar="YYYY_MM_DD", help="limit the task to one day (where it applies)")
+    p = add("reprocess", "redo a day's missing outputs (fix_days), then its stats (proc_index)")
     p.add_argument("day", metavar="YYYY_MM_DD")
-    sub.add_parser("claims", help="event claims this station holds and has recently seen")
-    sub.add_parser("shutdown", help="stop the station cleanly (as SIGTERM)")
+    add("claims", "event claims this station holds and those it has recently seen, with owners and epochs")
+    add("shutdown", "stop the station cleanly, as SIGTERM does")
 
 
 def _socket_path(args: argparse.Namespace) -> Path:
@@ -63,6 +92,8 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(result, indent=1))
     elif args.admin_cmd == "status" and isinstance(result, dict):
         print(format_status(result))
+    elif args.admin_cmd == "claims" and isinstance(result, dict):
+        print(format_claims(result))
     else:
         print(format_plain(result))
     return 0
@@ -87,10 +118,36 @@ def format_status(status: dict[str, Any]) -> str:
         )
         for a in status["actors"]
     ]
-    widths = [max(len(c), *(len(r[i]) for r in rows)) for i, c in enumerate(cols)]
-    lines = [head, "  ".join(c.ljust(w) for c, w in zip(cols, widths, strict=True)).rstrip()]
+    return "\n".join([head, *_table(cols, rows)])
+
+
+def format_claims(report: dict[str, Any]) -> str:
+    """`ams admin claims` as a table: the events held, then those seen (EventBroker.claims_report)."""
+    held, seen = report.get("held", []), report.get("seen", [])
+    cols = ("", "event", "status", "owner", "epoch", "claim", "rev", "detail")
+    rows = [
+        (
+            kind,
+            str(r.get("event_id", "?")),
+            str(r.get("status", "-")),
+            str(r.get("owner") or "-"),
+            "-" if r.get("epoch") is None else str(r["epoch"]),
+            str(r.get("state") or "-"),
+            str(r.get("revision", "-")),
+            str(r.get("detail") or "-"),
+        )
+        for kind, group in (("held", held), ("seen", seen))
+        for r in group
+    ]
+    head = f"station {report.get('station', '?')}  claims held {len(held)}  seen {len(seen)}"
+    return "\n".join([head, *_table(cols, rows)])
+
+
+def _table(cols: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    widths = [max([len(c), *(len(r[i]) for r in rows)]) for i, c in enumerate(cols)]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(cols, widths, strict=True)).rstrip()]
     lines += ["  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip() for r in rows]
-    return "\n".join(lines)
+    return lines
 
 
 def format_plain(result: Any) -> str:

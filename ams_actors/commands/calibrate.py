@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from ams_actors.commands.common import add_config_option
+from protocols.calibration import DEFAULT_MAX_SHIFT_DEG
 from protocols.errors import InputError
 
 _CLIP_TIME_RE = re.compile(r"(\d{4})_(\d{2})_(\d{2})_(\d{2})_(\d{2})_(\d{2})_(\d{3})")
@@ -33,9 +34,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--time", metavar="UTC", help="mid-exposure UTC of the stack (default: from its name + 30 s)")
     parser.add_argument("--plot", nargs="?", const="", metavar="PNG", help="write a PNG of stars and residuals")
     parser.add_argument("--mag-limit", type=float, default=5.5, help="faintest catalog star used (default 5.5)")
-    parser.add_argument("--force", action="store_true", help="write the calibration even if worse than in use")
+    parser.add_argument("--force", action="store_true",
+                        help="write the calibration even if refused (worse than, or moved from, the one in use)")
+    parser.add_argument("--max-shift", type=float, metavar="DEG",
+                        help="refuse a fit whose pointing moved more than this from the calibration in use "
+                             f"(default: station.toml [calibration] max_shift_deg, else {DEFAULT_MAX_SHIFT_DEG:g})")
     parser.add_argument("--dry-run", action="store_true", help="fit and report, write nothing")
-    parser.add_argument("--json", action="store_true", help="print the fit quality as JSON")
+    parser.add_argument("--json", action="store_true", help="print only the result as one JSON document")
     parser.add_argument("--fresh", action="store_true", help="start from station.toml pointing, not the last fit")
     g = parser.add_argument_group("without station.toml")
     g.add_argument("--lat", type=float)
@@ -86,6 +91,7 @@ def _site_and_guess(args: argparse.Namespace) -> tuple[dict[str, Any], Path | No
             "height": None,
             "data_root": None,
             "mask": None,
+            "max_shift_deg": DEFAULT_MAX_SHIFT_DEG,
         }
         return guess, Path(args.out) if args.out else None, ""
     from ams_actors.config import load_config
@@ -111,6 +117,7 @@ def _site_and_guess(args: argparse.Namespace) -> tuple[dict[str, Any], Path | No
         "height": cam.sd_height,
         "data_root": cfg.data_root,
         "mask": (cfg_path.resolve().parent / cam.mask) if cam.mask else None,
+        "max_shift_deg": cfg.calibration.max_shift_deg,
     }
     return guess, Path(args.out) if args.out else cal_dir, cfg.station_id
 
@@ -164,6 +171,10 @@ def run(args: argparse.Namespace) -> int:
     from ams_actors.kernels.astrometry.stack import fit_stack, matched_stars
     from protocols.calibration import CalibrationRecord, newest_valid_calibration, write_calibration
 
+    if args.plot is not None:
+        from ams_actors.runtime.extras import require
+
+        require("plots")  # before the fit, not after it
     guess_d, cal_dir, station_id = _site_and_guess(args)
     if args.stack:
         stack_path = Path(args.stack)
@@ -218,7 +229,9 @@ def run(args: argparse.Namespace) -> int:
     table = load_star_table()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", AstrometryWarning)
-        fit, accept, reason = fit_stack(image, t_mid, guess, current, mag_limit=args.mag_limit, table=table, mask=mask)
+        max_shift = args.max_shift if args.max_shift is not None else guess_d["max_shift_deg"]
+        fit, accept, reason = fit_stack(image, t_mid, guess, current, mag_limit=args.mag_limit, table=table,
+                                        mask=mask, max_shift_deg=max_shift)
     if fit is None:
         print(f"ams calibrate: camera {args.camera}: no fit: {reason}", file=sys.stderr)
         return 1
@@ -238,10 +251,9 @@ def run(args: argparse.Namespace) -> int:
         f"  centre        az {float(az_c):.3f}°  el {float(el_c):.3f}°  roll {cam.roll:.3f}°",
         f"  scale         {cam.scale:.4f} px/°, field {fov[0]:.2f}° × {fov[1]:.2f}°",
     ]
-    print("\n".join(lines))
     written: Path | None = None
     if args.dry_run:
-        print(f"  (dry run: nothing written; {reason})")
+        lines.append(f"  (dry run: nothing written; {reason})")
     elif not accept and not args.force:
         print(
             f"ams calibrate: camera {args.camera}: fit refused: {reason} (use --force to write it anyway)",
@@ -260,7 +272,7 @@ def run(args: argparse.Namespace) -> int:
             stars=matched_stars(fit, table),
         )
         written = write_calibration(cal_dir, record)
-        print(f"  written       {written}  ({reason})")
+        lines.append(f"  written       {written}  ({reason})")
     if args.plot is not None:
         png = (
             Path(args.plot)
@@ -273,17 +285,18 @@ def run(args: argparse.Namespace) -> int:
             f"detected / {fit.n_catalog} catalog; RMS {fit.rms_px:.2f} px = {fit.rms_arcmin:.2f}′"
         )
         write_plot(png, np.asarray(image), fit, (cat.x, cat.y), title)
-        print(f"  plot          {png}")
-    if args.json:
-        print(
-            json.dumps(
-                {
-                    "camera_id": args.camera,
-                    "accepted": accept,
-                    "reason": reason,
-                    "written": str(written) if written else None,
-                    **quality,
-                }
-            )
-        )
+        lines.append(f"  plot          {png}")
+    if args.json:  # stdout holds the one JSON document only; refusals and warnings went to stderr
+        doc = {
+            "camera_id": args.camera,
+            "stack": str(stack_path),
+            "accepted": accept,
+            "reason": reason,
+            "written": str(written) if written else None,
+            "centre": {"az": round(float(az_c), 4), "el": round(float(el_c), 4), "roll": round(float(cam.roll), 4)},
+            **quality,
+        }
+        print(json.dumps(doc))
+    else:
+        print("\n".join(lines))
     return 0 if (written is not None or (args.dry_run and accept)) else 1

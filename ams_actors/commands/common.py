@@ -1,21 +1,29 @@
-"""Pieces the station verbs share: the -c option, loading the config, the lock message."""
+"""Pieces the station verbs share: the -c option, loading the config, the lock message, the bucket."""
 
 from __future__ import annotations
 
 import argparse
 import os
+import sys
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from ams_actors.config import StationConfig, load_config
+
+if TYPE_CHECKING:
+    from ams_actors.runtime.lock import StationLock
 
 DEFAULT_CONFIG = "station.toml"
 
 
-def add_config_option(parser: argparse.ArgumentParser) -> None:
+def add_config_option(parser: argparse.ArgumentParser, inherit: bool = False) -> None:
+    """``inherit``: on a sub-command, leave the value to its parent unless given here (-c after the
+    sub-command works as well as before it)."""
     parser.add_argument(
         "-c",
         "--config",
-        default=os.environ.get("AMS_CONFIG", DEFAULT_CONFIG),
+        default=argparse.SUPPRESS if inherit else os.environ.get("AMS_CONFIG", DEFAULT_CONFIG),
         metavar="FILE",
         help="station configuration (default: $AMS_CONFIG or ./station.toml)",
     )
@@ -23,3 +31,33 @@ def add_config_option(parser: argparse.ArgumentParser) -> None:
 
 def load(args: argparse.Namespace) -> StationConfig:
     return load_config(Path(args.config))
+
+
+def one_shot_lock(config: StationConfig, verb: str, instead: str) -> StationLock | None:
+    """The data root's lock for a one-shot verb; None, after saying what to use instead, when the
+    daemon holds it (two processes would race on the same files)."""
+    from ams_actors.runtime.lock import AlreadyRunning, StationLock
+
+    lock = StationLock(config.data_root / "state" / "ams.lock")
+    try:
+        lock.acquire()
+    except AlreadyRunning as err:
+        print(f"ams {verb}: the station daemon is running (pid {err.pid or 'unknown'}); use `{instead}` instead",
+              file=sys.stderr)
+        return None
+    return lock
+
+
+def open_bucket(config: StationConfig) -> AbstractAsyncContextManager[Any]:
+    """The bucket of station.toml's [store], credentials from the environment variables it names."""
+    from ams_actors.store.objectstore import Credentials, ObjectStore, Timeouts
+
+    cfg = config.store
+    return ObjectStore.open(
+        cfg.endpoint or None,
+        cfg.bucket,
+        cfg.region,
+        credentials=Credentials.from_env(cfg.access_key_env, cfg.secret_key_env),
+        timeouts=Timeouts(read=cfg.timeout_s, attempt=cfg.timeout_s * 1.5),
+        max_pool_connections=cfg.max_concurrency * 2,
+    )

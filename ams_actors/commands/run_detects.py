@@ -17,7 +17,7 @@ import sys
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from ams_actors.commands.common import add_config_option, load
+from ams_actors.commands.common import add_config_option, load, open_bucket
 
 if TYPE_CHECKING:
     from ams_actors.config import StationConfig
@@ -39,19 +39,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
 async def run_detects(config: StationConfig, days: list[str], *, write: bool = True) -> CorrelationReport:
     """Open the configured bucket and run one correlation over ``days``."""
     from ams_actors.netsync.correlation import NetworkCorrelator
-    from ams_actors.store.objectstore import Credentials, ObjectStore, Timeouts
 
-    cfg = config.store
-    creds = Credentials.from_env(cfg.access_key_env, cfg.secret_key_env)
-    async with ObjectStore.open(
-        cfg.endpoint or None,
-        cfg.bucket,
-        cfg.region,
-        credentials=creds,
-        timeouts=Timeouts(read=cfg.timeout_s, attempt=cfg.timeout_s * 1.5),
-        max_pool_connections=cfg.max_concurrency * 2,
-    ) as store:
-        return await NetworkCorrelator(store, None, concurrency=cfg.max_concurrency).run(days, write=write)
+    async with open_bucket(config) as store:
+        return await NetworkCorrelator(store, None, concurrency=config.store.max_concurrency).run(days, write=write)
 
 
 def run(args: argparse.Namespace) -> int:

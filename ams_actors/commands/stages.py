@@ -1,14 +1,14 @@
 """The old cron verbs (`ams bs | rvd | rvms | fix_days | proc_index`) as one-shot runs.
 
-They run the same actors as the daemon until that task's pending work is done, then exit — so an
-operator migrating from cron can keep their crontab for a while. They refuse to run next to the
+They run the same actors as the daemon — only those the task needs (station.ONE_SHOT_ACTORS) — until
+that task's pending work and what it handed downstream is done, then exit, so an operator migrating
+from cron can keep their crontab for a while. They refuse to run next to the
 daemon (two processes would race on the same clips) and say what to use instead.
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 
 from ams_actors.commands.common import add_config_option
 
@@ -16,40 +16,38 @@ from ams_actors.commands.common import add_config_option
 def configure(parser: argparse.ArgumentParser) -> None:
     add_config_option(parser)
     parser.add_argument("--day", metavar="YYYY_MM_DD", help="limit the task to one day (where it applies)")
-    parser.add_argument("--rebuild", action="store_true", help="proc_index: rebuild the ledger from the files alone")
+
+
+def configure_proc_index(parser: argparse.ArgumentParser) -> None:
+    configure(parser)
+    parser.add_argument("--rebuild", action="store_true", help="rebuild the ledger from the files alone first")
 
 
 def run(args: argparse.Namespace) -> int:
 
-    from ams_actors.commands.common import load
-    from ams_actors.runtime.lock import AlreadyRunning, StationLock
+    from ams_actors.commands.common import load, one_shot_lock
     from ams_actors.runtime.loop import run_async
-    from ams_actors.station import Station
+    from ams_actors.station import ONE_SHOT_ACTORS, Station
 
     config = load(args)
     verb = args.verb
-    lock = StationLock(config.data_root / "state" / "ams.lock")
-    try:
-        lock.acquire()
-    except AlreadyRunning as err:
-        print(
-            f"ams {verb}: the station daemon is running (pid {err.pid or 'unknown'}); "
-            f"use `ams admin run {verb}` instead",
-            file=sys.stderr,
-        )
+    lock = one_shot_lock(config, verb, f"ams admin run {verb}")
+    if lock is None:
         return 2
 
     async def main() -> int:
-        station = Station(config, admin_socket=False)
+        station = Station(config, admin_socket=False, only=ONE_SHOT_ACTORS[verb])
         await station.start()
+        rebuild = getattr(args, "rebuild", False)
         try:
-            if verb == "proc_index" and args.rebuild:
+            if rebuild:
                 from ams_actors.store.day_folders import rebuild_ledger_from_files
 
                 n_clips, n_meteors = rebuild_ledger_from_files(
                     station.ctx.paths, station.ctx.ledger, station.clock.now().isoformat())
                 print(f"ledger rebuilt from the files: {n_clips} clips, {n_meteors} meteors")
-            results = await station.run_task(verb, None if args.rebuild else args.day)
+            results = await station.run_task(verb, None if rebuild else args.day)
+            await station.settle()  # what the task handed downstream is done before we stop
         finally:
             await station.stop()
         failed = 0
@@ -64,4 +62,4 @@ def run(args: argparse.Namespace) -> int:
         lock.release()
 
 
-configure_bs = configure_rvd = configure_rvms = configure_fix_days = configure_proc_index = configure
+configure_bs = configure_rvd = configure_rvms = configure_fix_days = configure

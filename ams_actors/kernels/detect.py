@@ -89,6 +89,21 @@ class _Track:
             self.vy = sum((a - fm) * (b - ym) for a, b in zip(f, self.ys[-k:], strict=True)) / sff
 
 
+def _unmasked(
+    frames: list[tuple[int, list[list[float]]]], mask: NDArray[np.bool_], width: int, height: int
+) -> list[tuple[int, list[list[float]]]]:
+    """The frames' peaks that are not on masked pixels (mask scaled to the clip's size)."""
+    mh, mw = mask.shape
+    sx, sy = mw / width, mh / height
+    out: list[tuple[int, list[list[float]]]] = []
+    for fn, pk in frames:
+        kept = [p for p in pk
+                if not mask[min(mh - 1, max(0, int((p[1] + 0.5) * sy))), min(mw - 1, max(0, int((p[0] + 0.5) * sx)))]]
+        if kept:
+            out.append((fn, kept))
+    return out
+
+
 def _line(f: NDArray[np.float64], v: list[float]) -> tuple[float, float]:
     """Least-squares slope and intercept of v(f) (np.polyfit's answer, without its overhead)."""
     vv = np.asarray(v, float)
@@ -101,18 +116,22 @@ def _line(f: NDArray[np.float64], v: list[float]) -> tuple[float, float]:
 
 def detect_vals(
     vals: dict[str, Any], *, pixel_scale_deg: float, params: DetectParams | None = None,
-    max_peaks: int = 24,
+    max_peaks: int = 24, mask: NDArray[np.bool_] | None = None,
 ) -> dict[str, Any]:
     """Classify one clip from its vals. Returns the detect document (DETECT_SCHEMA); its
     ``classification`` picks the file suffix (protocols.pipeline_files.DETECT_SUFFIX).
 
     ``pixel_scale_deg``: degrees per SD pixel (from the calibration, or FOV / width).
+    ``mask`` (True = ignore): peaks on masked pixels are dropped first, so vals scanned before the
+    camera had its mask (or re-run by ``rvd``) obey it too.
     """
     prm = params or DetectParams()
     fps = float(vals["fps"])
     thresh = float(vals["thresh"])
     n_frames = int(vals["n_frames"])
     frames: list[tuple[int, list[list[float]]]] = list(zip(vals["cells_fn"], vals.get("peaks", []), strict=False))
+    if mask is not None:
+        frames = _unmasked(frames, mask, int(vals["width"]), int(vals["height"]))
     # A frame is crowded when its capped peak list is full of peaks bright enough to be objects
     # (the same bar as the "faint" rule): a full list of noise at the threshold — compression noise
     # of a long clip, twinkling stars — is not lightning or a lit cloud, and must not hide a meteor.

@@ -32,7 +32,7 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-from ams_actors.kernels.video import ClipUnreadable, open_clip, stream_fps, y_plane
+from ams_actors.kernels.video import ClipUnreadable, error_text, open_clip, stream_fps, y_plane
 from protocols.errors import InputError
 from protocols.pipeline_files import VALS_FORMAT, iso_ms, parse_clip_name
 
@@ -68,10 +68,17 @@ class ScanResult:
     stack: U8
 
 
-def scan_clip(path: str | Path, params: ScanParams | None = None, *, clip_name: str | None = None) -> ScanResult:
+def scan_clip(
+    path: str | Path,
+    params: ScanParams | None = None,
+    *,
+    clip_name: str | None = None,
+    mask: NDArray[np.bool_] | None = None,
+) -> ScanResult:
     """Scan one SD clip. ``clip_name`` (default: the file's name) must be a valid minute-clip name;
-    it gives the camera and start time recorded in the vals. Raises ClipUnreadable (bad video) or
-    InputError (bad name)."""
+    it gives the camera and start time recorded in the vals. ``mask`` (True = ignore: trees, street
+    lights) removes those pixels from the change detection and the noise estimate; the stack keeps
+    them (calibration applies the mask itself). Raises ClipUnreadable (bad video) or InputError (bad name)."""
     prm = params or ScanParams()
     p = Path(path)
     name = parse_clip_name(clip_name or p.name)
@@ -106,6 +113,8 @@ def scan_clip(path: str | Path, params: ScanParams | None = None, *, clip_name: 
         flick_f = np.zeros((bh, bw), np.float32)
         flick8 = np.zeros((bh, bw), np.uint8)
         prev_yb = np.zeros((bh, bw), np.uint8)
+        keep = None if mask is None else binned_keep(mask, width, height, b)
+        keep_sub = None if keep is None else keep[::4, ::4] > 0
         sig_samples: list[float] = []
         thresh = 255
         n = 0
@@ -146,6 +155,8 @@ def scan_clip(path: str | Path, params: ScanParams | None = None, *, clip_name: 
                 cv2.accumulateWeighted(d_raw, flick_f, prm.flicker_alpha)
                 cv2.convertScaleAbs(flick_f, dst=flick8, alpha=prm.flicker_k)
                 cv2.subtract(d_raw, flick8, dst=d)
+                if keep is not None:
+                    cv2.bitwise_and(d, keep, dst=d)  # masked pixels never change
                 if (n - init) % prm.noise_every == 0:
                     # robust sigma of the signed difference: the noise the threshold is set against.
                     # Re-estimated all along: under constant-bit-rate encoding the quantiser (and
@@ -153,6 +164,8 @@ def scan_clip(path: str | Path, params: ScanParams | None = None, *, clip_name: 
                     # (mean absolute deviation of the core, not a MAD: the differences are small
                     # integers and a median of them is too coarse)
                     sd = cv2.absdiff(yb[::4, ::4], bg8[::4, ::4])
+                    if keep_sub is not None:
+                        sd = sd[keep_sub]
                     core = sd[sd < 12]
                     sig_samples.append(1.2533 * float(core.mean()) if core.size else 1.0)
                     sig = max(float(np.median(sig_samples[-prm.noise_window:])), 0.5)
@@ -183,7 +196,7 @@ def scan_clip(path: str | Path, params: ScanParams | None = None, *, clip_name: 
         except ClipUnreadable:
             raise
         except Exception as e:  # any decoder failure mid-stream: a truncated/corrupt clip
-            raise ClipUnreadable(p, f"decode failed after {n} frames: {type(e).__name__}: {e}") from None
+            raise ClipUnreadable(p, f"decode failed after {n} frames: {error_text(e)}") from None
     if n == 0 or stack is None:
         raise ClipUnreadable(p, "no frames decoded")
     if n_header and n < 0.95 * n_header:
@@ -222,6 +235,20 @@ def scan_clip(path: str | Path, params: ScanParams | None = None, *, clip_name: 
                  "elapsed_s": round(time.perf_counter() - t_start, 4)},
     }
     return ScanResult(vals=vals, stack=stack)
+
+
+def binned_keep(mask: NDArray[np.bool_], width: int, height: int, b: int) -> U8:
+    """255 where a ``b``×``b`` bin has no masked pixel, else 0 (for one ``bitwise_and`` per frame).
+
+    A mask of another size than the clip is scaled to it (nearest pixel), so a camera switched to
+    another SD size keeps its trees masked rather than failing every minute.
+    """
+    m: U8 = mask.astype(np.uint8)
+    if m.shape != (height, width):
+        m = np.asarray(cv2.resize(m, (width, height), interpolation=cv2.INTER_NEAREST), np.uint8)
+    bh, bw = height // b, width // b
+    binned = m[: bh * b, : bw * b].reshape(bh, b, bw, b).max(axis=(1, 3))
+    return np.where(binned > 0, 0, 255).astype(np.uint8)
 
 
 def _grow(*arrays: NDArray[np.int32]) -> tuple[NDArray[np.int32], ...]:

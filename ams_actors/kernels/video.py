@@ -50,6 +50,15 @@ class ClipInfo:
     n_frames: int  # from the container header (0 when unknown)
 
 
+def error_text(err: BaseException) -> str:
+    """A PyAV/ffmpeg error in words for a `.reason` file: "invalid data found when processing input",
+    not "[Errno 1094995529] Invalid data found when processing input: '/path/clip.mp4'" (ffmpeg's
+    error codes are four-character tags, meaningless to an operator; the path is known already)."""
+    text = getattr(err, "strerror", None) if isinstance(err, av.FFmpegError | OSError) else None
+    text = text or str(err) or type(err).__name__
+    return text[:1].lower() + text[1:]
+
+
 @contextmanager
 def open_clip(path: str | Path, *, skip_loop_filter: bool = False) -> Iterator[tuple[av.container.InputContainer,
                                                                                      av.video.stream.VideoStream]]:
@@ -62,7 +71,7 @@ def open_clip(path: str | Path, *, skip_loop_filter: bool = False) -> Iterator[t
     try:
         container = av.open(str(p), "r")
     except (av.FFmpegError, OSError, ValueError) as e:
-        raise ClipUnreadable(p, f"cannot open: {e}") from None
+        raise ClipUnreadable(p, f"cannot open: {error_text(e)}") from None
     try:
         if not container.streams.video:
             raise ClipUnreadable(p, "no video stream")
@@ -129,4 +138,4 @@ def iter_y(
                     break
                 yield fn, y_plane(frame)
         except av.FFmpegError as e:
-            raise ClipUnreadable(p, f"decode error after {n} frames: {e}") from None
+            raise ClipUnreadable(p, f"decode error after {n} frames: {error_text(e)}") from None

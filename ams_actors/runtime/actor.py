@@ -177,7 +177,10 @@ class Actor:
                         assert self.tick_interval_s is not None
                         next_tick = self.clock.monotonic() + self.tick_interval_s
                     continue
-                await self._handle(msg)
+                try:
+                    await self._handle(msg)
+                finally:
+                    self.inbox.task_done()  # `inbox.join()` (Station.settle) waits for handled, not taken
         finally:
             if self.state not in (ActorState.CRASHED, ActorState.FAILED):
                 self.state = ActorState.STOPPING
@@ -206,6 +209,7 @@ class Actor:
         # Put back at the end: order within an inbox is not a contract (durable state is on disk).
         with contextlib.suppress(asyncio.QueueFull):
             self.inbox.put_nowait(msg)
+        self.inbox.task_done()  # the get() that took it
 
     async def _wait_any(self, aw: Awaitable[Any], within_s: float | None) -> Any:
         """Wait for `aw`, the stop request, or `within_s` seconds of the station clock."""

@@ -45,6 +45,9 @@ class EmbeddedS3:
         self._thread: threading.Thread | None = None
 
     def __enter__(self) -> EmbeddedS3:
+        from ams_actors.runtime.extras import require
+
+        require("sim")  # a station install has no moto: say how to get it, in one line
         from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
         from werkzeug.serving import make_server
 

@@ -114,8 +114,10 @@ def build_tracks(obs_set: ObservationSet) -> Tracks:
                 raise SolveFailed(f"{label}: {what} contain NaN or infinite values")
         if not all(np.isfinite([o.lat, o.lon, o.alt_m])):
             raise SolveFailed(f"{label}: station coordinates are not finite")
-        if not (-90.0 <= o.lat <= 90.0) or not (-20000.0 < o.alt_m < 100000.0):
-            raise SolveFailed(f"{label}: station latitude/altitude out of range")
+        if not -90.0 <= o.lat <= 90.0:
+            raise SolveFailed(f"{label}: station lat {o.lat:g} is out of range (-90..90 deg)")
+        if not -20000.0 < o.alt_m < 100000.0:
+            raise SolveFailed(f"{label}: station alt_m {o.alt_m:g} is out of range (-20000..100000 m)")
         if np.any(np.abs(el) > 90.0):
             raise SolveFailed(f"{label}: elevations outside [-90, 90] deg")
         if len(t) < MIN_POINTS:
