@@ -148,11 +148,11 @@ def pool():  # type: ignore[no-untyped-def]
     p.shutdown(wait=True, cancel_futures=True)
 
 
-async def test_one_station_solves_the_other_copies(s3_endpoint: str, tmp_path: Path, pool) -> None:  # type: ignore[no-untyped-def]
+async def test_one_station_solves_the_other_copies(any_s3: str, tmp_path: Path, pool) -> None:  # type: ignore[no-untyped-def]
     clock = VirtualClock(start=EPOCH)
-    stations = [Station(config(s, tmp_path, s3_endpoint), clock=clock, executor=pool, admin_socket=False)
+    stations = [Station(config(s, tmp_path, any_s3), clock=clock, executor=pool, admin_socket=False)
                 for s in SITES]
-    day, event_id, meteor = await publish_world(s3_endpoint, stations)
+    day, event_id, meteor = await publish_world(any_s3, stations)
     await asyncio.gather(*(s.start() for s in stations))
     try:
         assert all(s.ctx.claims_enabled for s in stations)
@@ -160,9 +160,9 @@ async def test_one_station_solves_the_other_copies(s3_endpoint: str, tmp_path: P
             await s.publish(EventsChanged(day, (event_id,)))
         brokers = [s.actors["EventBroker"] for s in stations]
         await run_until(clock, lambda: all(status(s, event_id) == "done" for s in stations))
-        claim = await read_claim(s3_endpoint, event_id)
+        claim = await read_claim(any_s3, event_id)
         assert claim.state == c.ClaimState.SOLVED and claim.epoch == 1
-        assert await list_solutions(s3_endpoint, event_id) == [claim.solution_key]
+        assert await list_solutions(any_s3, event_id) == [claim.solution_key]
         docs = [json.loads((s.paths.events_dir(day) / event_id / "solution.json").read_text()) for s in stations]
         assert docs[0] == docs[1] and docs[0]["status"] == "solved"
         # the solution is the true meteor (30" noise, ~90 km baseline)
@@ -175,11 +175,11 @@ async def test_one_station_solves_the_other_copies(s3_endpoint: str, tmp_path: P
         await asyncio.gather(*(s.stop() for s in stations))
 
 
-async def test_a_holder_killed_mid_solve_is_taken_over_after_the_lease(s3_endpoint: str, tmp_path: Path, pool) -> None:  # type: ignore[no-untyped-def]
+async def test_a_holder_killed_mid_solve_is_taken_over_after_the_lease(any_s3: str, tmp_path: Path, pool) -> None:  # type: ignore[no-untyped-def]
     clock = VirtualClock(start=EPOCH)
-    stations = [Station(config(s, tmp_path, s3_endpoint), clock=clock, executor=pool, admin_socket=False)
+    stations = [Station(config(s, tmp_path, any_s3), clock=clock, executor=pool, admin_socket=False)
                 for s in SITES]
-    day, event_id, _ = await publish_world(s3_endpoint, stations)
+    day, event_id, _ = await publish_world(any_s3, stations)
     await asyncio.gather(*(s.start() for s in stations))
     try:
         for s in stations:
@@ -193,10 +193,10 @@ async def test_a_holder_killed_mid_solve_is_taken_over_after_the_lease(s3_endpoi
         other.actors["Solver"].resume()
         t_killed = clock.monotonic()
         await run_until(clock, lambda: status(other, event_id) == "done")
-        claim = await read_claim(s3_endpoint, event_id)
+        claim = await read_claim(any_s3, event_id)
         assert claim.state == c.ClaimState.SOLVED and claim.epoch == 2 and claim.owner == other.config.station_id
         assert clock.monotonic() - t_killed >= 30.0  # not before the lease (+ margin) ran out
-        assert await list_solutions(s3_endpoint, event_id) == [
+        assert await list_solutions(any_s3, event_id) == [
             s3_keys.solution_key(event_id, 2, other.config.station_id)
         ]
     finally:
@@ -205,15 +205,15 @@ async def test_a_holder_killed_mid_solve_is_taken_over_after_the_lease(s3_endpoi
 
 
 async def test_a_restarted_station_takes_up_its_previous_runs_claim_before_its_first_sync(
-        s3_endpoint: str, tmp_path: Path, pool) -> None:  # type: ignore[no-untyped-def]
+        any_s3: str, tmp_path: Path, pool) -> None:  # type: ignore[no-untyped-def]
     """The holder crashes and systemd starts it again at once: the new process must take the claim
     its previous run held (same station, older token) right away, not after its Syncer's first
     cycle (300 s, longer than the 30 s lease here and than the 120 s default) lets the lease run out
     and another station solve the event again."""
     clock = VirtualClock(start=EPOCH)
-    stations = [Station(config(s, tmp_path, s3_endpoint), clock=clock, executor=pool, admin_socket=False)
+    stations = [Station(config(s, tmp_path, any_s3), clock=clock, executor=pool, admin_socket=False)
                 for s in SITES]
-    day, event_id, _ = await publish_world(s3_endpoint, stations)
+    day, event_id, _ = await publish_world(any_s3, stations)
     await asyncio.gather(*(s.start() for s in stations))
     reborn: Station | None = None
     try:
@@ -232,11 +232,11 @@ async def test_a_restarted_station_takes_up_its_previous_runs_claim_before_its_f
         assert clock.monotonic() - t_restart < 30.0  # taken up within the old lease ...
         assert reborn.actors["Syncer"].last_report is None  # type: ignore[attr-defined]  # ... before any sync
         await run_until(clock, lambda: status(reborn, event_id) == "done")
-        claim = await read_claim(s3_endpoint, event_id)
+        claim = await read_claim(any_s3, event_id)
         assert claim.state == c.ClaimState.SOLVED and claim.epoch == 2 and claim.owner == first.config.station_id
         assert claim.token == reborn.actors["EventBroker"].me.token  # type: ignore[attr-defined]
         other.actors["Solver"].resume()
         await run_until(clock, lambda: status(other, event_id) == "done")
-        assert await list_solutions(s3_endpoint, event_id) == [claim.solution_key]
+        assert await list_solutions(any_s3, event_id) == [claim.solution_key]
     finally:
         await asyncio.gather(*(s.stop() for s in [*stations, *([reborn] if reborn else [])]))

@@ -23,8 +23,8 @@ def _policy() -> RetryPolicy:
 
 
 @pytest.fixture()
-def proxy(s3_endpoint: str) -> Iterator[FaultProxy]:
-    with FaultProxy(s3_endpoint) as p:
+def proxy(any_s3: str) -> Iterator[FaultProxy]:
+    with FaultProxy(any_s3) as p:
         yield p
 
 
@@ -39,8 +39,8 @@ async def _scratch(store: ObjectStore) -> list[str]:
     return await store.list_keys("_probe/")
 
 
-async def test_probe_passes_on_moto_and_cleans_up(s3_endpoint: str) -> None:
-    async with ObjectStore.open(s3_endpoint, BUCKET, retry=_policy()) as store:
+async def test_probe_passes_on_both_stores_and_cleans_up(any_s3: str) -> None:
+    async with ObjectStore.open(any_s3, BUCKET, retry=_policy()) as store:
         await store.ensure_bucket()
         result = await probe(store, "AMS1")
         assert result.ok and result.kind == "ok" and result.failed_step is None
@@ -132,3 +132,27 @@ async def _probes(url: str, n: int, *, stop_on_refusal: bool) -> list[ProbeResul
             if stop_on_refusal and not out[-1].ok:
                 break
     return out
+
+
+async def test_what_each_store_answers_to_each_probe_step(any_s3: str, request: pytest.FixtureRequest) -> None:
+    """The record of issue 16 item 11: moto (embedded) and ministack 1.5.33 answer every step as S3
+    does. They differ only under contention: the embedded moto answers 409 to creates that meet the
+    winner's write in flight; ministack runs its PutObject synchronously on one event loop (no await
+    between check and write), so its losers all see the object and get 412, never 409."""
+    async with ObjectStore.open(any_s3, BUCKET, retry=_policy()) as store:
+        await store.ensure_bucket()
+        result = await probe(store, "AMS1")
+    got = {s.name: s.got for s in result.steps}
+    assert result.ok, result.message
+    assert got == got | {
+        "create": "Created",
+        "create-again": "PreconditionFailed",
+        "if-match-bogus": "PreconditionFailed",
+        "if-match-right": "Replaced",
+        "if-match-missing": "NotFound",
+        "read-back": "the if-match-right bytes",
+    }
+    if "ministack" in request.node.callspec.id:
+        assert got["parallel-create"] == "1 Created, 7 PreconditionFailed"
+    else:
+        assert "1 Created" in got["parallel-create"] and "Created" not in got["parallel-create"].replace("1 Created", "")
