@@ -8,10 +8,12 @@ import random
 import threading
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import pytest
 
 from ams_actors.sim.embedded_s3 import EmbeddedS3
+from ams_actors.sim.s3_trace import read_trace
 from ams_actors.store import Conflict, Created, ObjectStore, RetryPolicy, StoredObject, Written
 
 BUCKET = "ams-keys"
@@ -102,3 +104,31 @@ async def test_reset_and_bucket_operations_wait_for_object_writes(embedded: Embe
         order.append("object write done")
     t.join(5)
     assert order == ["object write done", "wide"]
+
+
+async def test_every_write_is_traced_on_the_server(tmp_path: Path) -> None:
+    """Issue 16 item 9: each write leaves one line — key, ETag before and after, condition, answer,
+    client — so a disagreement between the bucket and the stations can be read off the server."""
+    trace = tmp_path / "trace.jsonl"
+    with EmbeddedS3(trace=trace) as s3:
+        policy = RetryPolicy(attempts=1, sleep=_no_sleep)
+        async with ObjectStore.open(s3.url, BUCKET, retry=policy) as st:
+            await st.ensure_bucket()
+            first = await st.put("k", b"one", if_none_match="*")
+            assert isinstance(first, Created)
+            await st.put("k", b"two", if_none_match="*")  # 412
+            second = await st.put("k", b"three", if_match=first.etag)
+            await st.delete("k")
+        port = s3.url.rsplit(":", 1)[1]
+    lines = read_trace(trace)
+    assert [(t["method"], t["key"], t["status"]) for t in lines] == [
+        ("PUT", "", 200), ("PUT", "k", 200), ("PUT", "k", 412), ("PUT", "k", 200), ("DELETE", "k", 204)]
+    create, refused, swap, delete = lines[1:]
+    assert create["condition"] == "If-None-Match: *" and create["etag_before"] is None
+    assert create["etag_after"] == first.etag
+    assert refused["etag_before"] == first.etag and refused["etag_after"] is None
+    assert swap["condition"] == f"If-Match: {first.etag}" and swap["etag_before"] == first.etag
+    assert swap["etag_after"] == second.etag  # type: ignore[union-attr]
+    assert delete["etag_before"] == second.etag  # type: ignore[union-attr]
+    assert all(t["server"].endswith(f":{port}") and t["client"].startswith("127.0.0.1:") for t in lines)
+    assert all(t["t0"] <= t["t1"] for t in lines)

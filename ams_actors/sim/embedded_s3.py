@@ -15,11 +15,21 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from ams_actors.sim.key_locks import WRITE_METHODS, KeyLocks, conflict_response, is_part_upload, request_target
+from ams_actors.sim.key_locks import (
+    WRITE_METHODS,
+    KeyLocks,
+    Target,
+    conflict_response,
+    is_part_upload,
+    request_target,
+)
+from ams_actors.sim.s3_trace import WriteTrace, current_etag, trace_path_from_env
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
@@ -27,9 +37,10 @@ WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 class AtomicWrites:
     """WSGI middleware: per-key atomic writes, 409 to a conditional write that finds its key busy."""
 
-    def __init__(self, app: WSGIApp) -> None:
+    def __init__(self, app: WSGIApp, trace: WriteTrace | None = None) -> None:
         self.app = app
         self.locks = KeyLocks()
+        self.trace = trace
         self.conflicts = 0  # 409s answered (tests read it to see contention happen)
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
@@ -38,18 +49,40 @@ class AtomicWrites:
         target = request_target(environ)
         if not target.one_object:
             with self.locks.wide():
-                return list(self.app(environ, start_response))
+                return self._serve(self.app, environ, start_response, target)
         if is_part_upload(environ):
-            return self.app(environ, start_response)
+            return self._serve(self.app, environ, start_response, target)
         with self.locks.one(target.bucket, target.key, wait=not target.conditional) as got:
             if not got:
                 self.conflicts += 1
                 _drain(environ)
-                status, headers, body = conflict_response(f"/{target.bucket}/{target.key}")
-                start_response(status, headers)
-                return [body]
+                return self._serve(_conflict, environ, start_response, target)
             # the whole answer is produced under the lock: moto writes while it builds the response
-            return list(self.app(environ, start_response))
+            return self._serve(self.app, environ, start_response, target)
+
+    def _serve(self, app: WSGIApp, environ: dict[str, Any], start_response: Callable[..., Any],
+               target: Target) -> list[bytes]:
+        """Run ``app`` to the end; with a trace, record the write (under the key's lock, if it has one)."""
+        if self.trace is None:
+            return list(app(environ, start_response))
+        t0, before = time.time(), current_etag(target.bucket, target.key)
+        seen: list[Any] = ["", []]
+
+        def capture(status: str, headers: list[tuple[str, str]], *exc: Any) -> Any:
+            seen[0], seen[1] = status, headers
+            return start_response(status, headers, *exc)
+
+        out = list(app(environ, capture))
+        key = target.key if target.key or target.bucket else str(environ.get("PATH_INFO", ""))
+        self.trace.record(environ, target.bucket, key, t0, before, seen[0], seen[1])
+        return out
+
+
+def _conflict(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+    target = request_target(environ)
+    status, headers, body = conflict_response(f"/{target.bucket}/{target.key}")
+    start_response(status, headers)
+    return [body]
 
 
 def _drain(environ: dict[str, Any]) -> None:
@@ -70,11 +103,14 @@ class EmbeddedS3:
     """`with EmbeddedS3() as s3: s3.url` — moto on 127.0.0.1, a free port, atomic conditional writes.
 
     ``atomic=False`` serves plain moto (check-then-write): only for tests that show the start-up
-    probe refusing such a store.
+    probe refusing such a store. ``trace`` (or ``$AMS_S3_TRACE``) writes one JSON line per write
+    (s3_trace.py).
     """
 
-    def __init__(self, *, atomic: bool = True) -> None:
+    def __init__(self, *, atomic: bool = True, trace: Path | None = None) -> None:
         self.atomic = atomic
+        self.trace_path = trace_path_from_env(trace) if atomic else None
+        self._trace: WriteTrace | None = None
         self.url = ""
         self._server: Any = None
         self._thread: threading.Thread | None = None
@@ -93,6 +129,8 @@ class EmbeddedS3:
         self._server = make_server("127.0.0.1", 0, self.app or moto_app, threaded=True)
         host, port = self._server.server_address[:2]
         self.url = f"http://{host}:{port}"
+        if self.app is not None and self.trace_path is not None:
+            self._trace = self.app.trace = WriteTrace(self.trace_path, f"{os.getpid()}:{port}")
         self._thread = threading.Thread(target=self._server.serve_forever, name="embedded-s3", daemon=True)
         self._thread.start()
         return self
@@ -107,3 +145,6 @@ class EmbeddedS3:
         if self._thread is not None:
             self._thread.join(timeout=10)
             self._thread = None
+        if self._trace is not None:
+            self._trace.close()
+            self._trace = None
