@@ -34,12 +34,17 @@ from ams_actors.sim.s3_trace import WriteTrace, current_etag, trace_path_from_en
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
+PROCESS_LOCKS = KeyLocks()
+
+
 class AtomicWrites:
     """WSGI middleware: per-key atomic writes, 409 to a conditional write that finds its key busy."""
 
     def __init__(self, app: WSGIApp, trace: WriteTrace | None = None) -> None:
         self.app = app
-        self.locks = KeyLocks()
+        # moto keeps every server's buckets in one process-wide backend (and its reset wipes them all),
+        # so the locks are process-wide too: two servers in one process are atomic with each other
+        self.locks = PROCESS_LOCKS
         self.trace = trace
         self.conflicts = 0  # 409s answered (tests read it to see contention happen)
 
