@@ -24,6 +24,7 @@ from ams_actors.actors.indexer import Indexer
 from ams_actors.actors.publisher import Publisher
 from ams_actors.actors.scanner import Scanner
 from ams_actors.actors.solver import Solver
+from ams_actors.actors.store_watch import StoreWatch
 from ams_actors.actors.syncer import Syncer
 from ams_actors.actors.verifier import Verifier
 from ams_actors.config import StationConfig
@@ -99,7 +100,6 @@ class Station:
         }
         self.admin = AdminServer(self.paths.admin_socket, self._admin_handlers()) if admin_socket else None
         self._exits = contextlib.AsyncExitStack()
-        self.probe_message = ""
         self._stop_requested = asyncio.Event()
         self._started_mono: float | None = None
         self.running = False
@@ -108,7 +108,8 @@ class Station:
     def _build_actors(self) -> list[StationActor]:
         """Actors in start order (downstream first)."""
         ctx, pub = self.ctx, self.publish
-        actors: list[StationActor] = [Solver("Solver", ctx, pub), EventBroker("EventBroker", ctx, pub)]
+        actors: list[StationActor] = [Solver("Solver", ctx, pub), EventBroker("EventBroker", ctx, pub),
+                                      StoreWatch("StoreWatch", ctx, pub)]
         if "correlator" in self.config.network.roles:
             actors.append(Correlator("Correlator", ctx, pub))
         if "publisher" in self.config.network.roles:
@@ -123,6 +124,15 @@ class Station:
         ]
         actors += [Scanner(f"Scanner-{cam.id}", ctx, pub) for cam in self.config.cameras]
         return actors
+
+    @property
+    def probe_message(self) -> str:
+        """The store's state in one line (the last probe, by the Station at start or by StoreWatch)."""
+        return self.ctx.probe_message
+
+    @probe_message.setter
+    def probe_message(self, text: str) -> None:
+        self.ctx.probe_message = text
 
     async def publish(self, msg: Any) -> None:
         """Deliver a fact to every actor that consumes it (waiting while an inbox is full)."""

@@ -8,6 +8,7 @@ mid-solve (no release) is taken over after the lease, at epoch 2, by the other s
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from datetime import UTC, datetime
 from pathlib import Path
@@ -148,11 +149,11 @@ def pool():  # type: ignore[no-untyped-def]
     p.shutdown(wait=True, cancel_futures=True)
 
 
-async def test_one_station_solves_the_other_copies(s3_endpoint: str, tmp_path: Path, pool) -> None:  # type: ignore[no-untyped-def]
+async def test_one_station_solves_the_other_copies(any_s3: str, tmp_path: Path, pool) -> None:  # type: ignore[no-untyped-def]
     clock = VirtualClock(start=EPOCH)
-    stations = [Station(config(s, tmp_path, s3_endpoint), clock=clock, executor=pool, admin_socket=False)
+    stations = [Station(config(s, tmp_path, any_s3), clock=clock, executor=pool, admin_socket=False)
                 for s in SITES]
-    day, event_id, meteor = await publish_world(s3_endpoint, stations)
+    day, event_id, meteor = await publish_world(any_s3, stations)
     await asyncio.gather(*(s.start() for s in stations))
     try:
         assert all(s.ctx.claims_enabled for s in stations)
@@ -160,9 +161,9 @@ async def test_one_station_solves_the_other_copies(s3_endpoint: str, tmp_path: P
             await s.publish(EventsChanged(day, (event_id,)))
         brokers = [s.actors["EventBroker"] for s in stations]
         await run_until(clock, lambda: all(status(s, event_id) == "done" for s in stations))
-        claim = await read_claim(s3_endpoint, event_id)
+        claim = await read_claim(any_s3, event_id)
         assert claim.state == c.ClaimState.SOLVED and claim.epoch == 1
-        assert await list_solutions(s3_endpoint, event_id) == [claim.solution_key]
+        assert await list_solutions(any_s3, event_id) == [claim.solution_key]
         docs = [json.loads((s.paths.events_dir(day) / event_id / "solution.json").read_text()) for s in stations]
         assert docs[0] == docs[1] and docs[0]["status"] == "solved"
         # the solution is the true meteor (30" noise, ~90 km baseline)
@@ -175,11 +176,11 @@ async def test_one_station_solves_the_other_copies(s3_endpoint: str, tmp_path: P
         await asyncio.gather(*(s.stop() for s in stations))
 
 
-async def test_a_holder_killed_mid_solve_is_taken_over_after_the_lease(s3_endpoint: str, tmp_path: Path, pool) -> None:  # type: ignore[no-untyped-def]
+async def test_a_holder_killed_mid_solve_is_taken_over_after_the_lease(any_s3: str, tmp_path: Path, pool) -> None:  # type: ignore[no-untyped-def]
     clock = VirtualClock(start=EPOCH)
-    stations = [Station(config(s, tmp_path, s3_endpoint), clock=clock, executor=pool, admin_socket=False)
+    stations = [Station(config(s, tmp_path, any_s3), clock=clock, executor=pool, admin_socket=False)
                 for s in SITES]
-    day, event_id, _ = await publish_world(s3_endpoint, stations)
+    day, event_id, _ = await publish_world(any_s3, stations)
     await asyncio.gather(*(s.start() for s in stations))
     try:
         for s in stations:
@@ -193,10 +194,10 @@ async def test_a_holder_killed_mid_solve_is_taken_over_after_the_lease(s3_endpoi
         other.actors["Solver"].resume()
         t_killed = clock.monotonic()
         await run_until(clock, lambda: status(other, event_id) == "done")
-        claim = await read_claim(s3_endpoint, event_id)
+        claim = await read_claim(any_s3, event_id)
         assert claim.state == c.ClaimState.SOLVED and claim.epoch == 2 and claim.owner == other.config.station_id
         assert clock.monotonic() - t_killed >= 30.0  # not before the lease (+ margin) ran out
-        assert await list_solutions(s3_endpoint, event_id) == [
+        assert await list_solutions(any_s3, event_id) == [
             s3_keys.solution_key(event_id, 2, other.config.station_id)
         ]
     finally:
@@ -205,15 +206,15 @@ async def test_a_holder_killed_mid_solve_is_taken_over_after_the_lease(s3_endpoi
 
 
 async def test_a_restarted_station_takes_up_its_previous_runs_claim_before_its_first_sync(
-        s3_endpoint: str, tmp_path: Path, pool) -> None:  # type: ignore[no-untyped-def]
+        any_s3: str, tmp_path: Path, pool) -> None:  # type: ignore[no-untyped-def]
     """The holder crashes and systemd starts it again at once: the new process must take the claim
     its previous run held (same station, older token) right away, not after its Syncer's first
     cycle (300 s, longer than the 30 s lease here and than the 120 s default) lets the lease run out
     and another station solve the event again."""
     clock = VirtualClock(start=EPOCH)
-    stations = [Station(config(s, tmp_path, s3_endpoint), clock=clock, executor=pool, admin_socket=False)
+    stations = [Station(config(s, tmp_path, any_s3), clock=clock, executor=pool, admin_socket=False)
                 for s in SITES]
-    day, event_id, _ = await publish_world(s3_endpoint, stations)
+    day, event_id, _ = await publish_world(any_s3, stations)
     await asyncio.gather(*(s.start() for s in stations))
     reborn: Station | None = None
     try:
@@ -232,11 +233,61 @@ async def test_a_restarted_station_takes_up_its_previous_runs_claim_before_its_f
         assert clock.monotonic() - t_restart < 30.0  # taken up within the old lease ...
         assert reborn.actors["Syncer"].last_report is None  # type: ignore[attr-defined]  # ... before any sync
         await run_until(clock, lambda: status(reborn, event_id) == "done")
-        claim = await read_claim(s3_endpoint, event_id)
+        claim = await read_claim(any_s3, event_id)
         assert claim.state == c.ClaimState.SOLVED and claim.epoch == 2 and claim.owner == first.config.station_id
         assert claim.token == reborn.actors["EventBroker"].me.token  # type: ignore[attr-defined]
         other.actors["Solver"].resume()
         await run_until(clock, lambda: status(other, event_id) == "done")
-        assert await list_solutions(s3_endpoint, event_id) == [claim.solution_key]
+        assert await list_solutions(any_s3, event_id) == [claim.solution_key]
     finally:
         await asyncio.gather(*(s.stop() for s in [*stations, *([reborn] if reborn else [])]))
+
+
+async def test_a_station_that_boots_offline_claims_once_the_store_is_back(s3_endpoint: str, tmp_path: Path,
+                                                                         pool) -> None:  # type: ignore[no-untyped-def]
+    """Issue 16 item 3: both stations start while every request fails (503): the probe gets no
+    answer, claims are off and nothing is claimed. The store returns: station AMS1 notices at its
+    next request (as a Syncer upload would) and probes at once; AMS2, with no traffic of its own,
+    probes on its timer at the latest. Both claim again and the event is solved once."""
+    from ams_actors.actors.store_watch import REPROBE_DISABLED_S
+    from ams_actors.store import RetryPolicy
+    from ams_actors.store.proxy import FaultProxy
+
+    async def no_sleep(_: float) -> None:
+        await asyncio.sleep(0)
+
+    clock = VirtualClock(start=EPOCH)
+    with FaultProxy(s3_endpoint) as proxy:
+        async with contextlib.AsyncExitStack() as stack:
+            stores = [await stack.enter_async_context(ObjectStore.open(
+                proxy.url, "ams-test", credentials=Credentials("testing", "testing"),
+                retry=RetryPolicy(attempts=2, sleep=no_sleep))) for _ in SITES]
+            stations = [Station(config(s, tmp_path, proxy.url), clock=clock, executor=pool, admin_socket=False,
+                                store=store) for s, store in zip(SITES, stores, strict=True)]
+            day, event_id, _ = await publish_world(s3_endpoint, stations)
+            proxy.update(error_rate=1.0, error_status=503)
+            await asyncio.gather(*(s.start() for s in stations))
+            try:
+                assert not any(s.ctx.claims_enabled for s in stations)
+                assert all("no usable answer" in s.status()["store"] for s in stations)
+                for s in stations:
+                    await s.publish(EventsChanged(day, (event_id,)))
+                for _ in range(12):  # two minutes of outage: nothing is claimed
+                    await clock.advance(10.0)
+                    await asyncio.sleep(0.01)
+                assert not any(holds(s, event_id) for s in stations)
+                proxy.clear()
+                back = clock.monotonic()
+                await stores[0].head("any/key")  # the first request that gets an answer again
+                await run_until(clock, lambda: stations[0].ctx.claims_enabled, step_s=1.0)
+                # at its next watch tick, not on the 10-min timer (run_until keeps advancing virtual
+                # time while the probe's real round trips run, hence the slack)
+                assert clock.monotonic() - back < REPROBE_DISABLED_S / 4
+                await run_until(clock, lambda: all(status(s, event_id) == "done" for s in stations), step_s=5.0)
+                assert stations[1].ctx.claims_enabled and clock.monotonic() - back <= REPROBE_DISABLED_S + 120.0
+                assert "claims enabled" in stations[1].status()["store"]
+                claim = await read_claim(s3_endpoint, event_id)
+                assert claim.state == c.ClaimState.SOLVED and claim.epoch == 1
+                assert await list_solutions(s3_endpoint, event_id) == [claim.solution_key]
+            finally:
+                await asyncio.gather(*(s.stop() for s in stations))

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
+from ams_actors.sim.embedded_s3 import EmbeddedS3
 from ams_actors.store import ObjectStore, ProbeResult, RetryPolicy, probe
 from ams_actors.store.proxy import FaultProxy
 
@@ -22,8 +23,8 @@ def _policy() -> RetryPolicy:
 
 
 @pytest.fixture()
-def proxy(s3_endpoint: str) -> Iterator[FaultProxy]:
-    with FaultProxy(s3_endpoint) as p:
+def proxy(any_s3: str) -> Iterator[FaultProxy]:
+    with FaultProxy(any_s3) as p:
         yield p
 
 
@@ -38,8 +39,8 @@ async def _scratch(store: ObjectStore) -> list[str]:
     return await store.list_keys("_probe/")
 
 
-async def test_probe_passes_on_moto_and_cleans_up(s3_endpoint: str) -> None:
-    async with ObjectStore.open(s3_endpoint, BUCKET, retry=_policy()) as store:
+async def test_probe_passes_on_both_stores_and_cleans_up(any_s3: str) -> None:
+    async with ObjectStore.open(any_s3, BUCKET, retry=_policy()) as store:
         await store.ensure_bucket()
         result = await probe(store, "AMS1")
         assert result.ok and result.kind == "ok" and result.failed_step is None
@@ -50,8 +51,10 @@ async def test_probe_passes_on_moto_and_cleans_up(s3_endpoint: str) -> None:
             "if-match-right",
             "if-match-missing",
             "read-back",
+            "parallel-create",
         ]
         assert all(s.ok for s in result.steps)
+        assert "1 Created" in result.steps[-1].got
         assert await _scratch(store) == []
 
 
@@ -90,3 +93,66 @@ async def test_probe_without_answers_is_an_error_not_a_verdict(pstore: ObjectSto
     result: ProbeResult = await probe(pstore, "AMS1")
     assert result.kind == "error" and not result.ok and result.failed_step == "create"
     assert "no usable answer" in result.message and "claims disabled" in result.message
+
+
+async def test_probe_refuses_a_store_that_checks_then_writes(pstore: ObjectStore, proxy: FaultProxy) -> None:
+    """Right one request at a time (steps 1-6 pass), wrong under concurrency: only step 7 sees it."""
+    proxy.update(check_then_write_s=0.2)
+    result = await probe(pstore, "AMS1")
+    assert result.kind == "unsupported" and result.failed_step == "parallel-create", result
+    assert all(s.ok for s in result.steps[:-1])
+    assert "is not atomic under concurrent conditional writes" in result.message
+    assert "got 8 Created" in result.message and "\n" not in result.message
+    proxy.clear()
+    assert await _scratch(pstore) == []
+
+
+async def test_probe_refuses_plain_moto_caught_racing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Plain moto (no per-key lock) checks and then writes. With its bodies on disk (a write that
+    takes time, as on any real disk) the probe catches it within a few starts; the embedded server,
+    under the same setting, passes every time."""
+    monkeypatch.setenv("MOTO_S3_DEFAULT_KEY_BUFFER_SIZE", "1")
+    with EmbeddedS3(atomic=False) as plain:
+        results = await _probes(plain.url, 30, stop_on_refusal=True)
+    refused = [r for r in results if not r.ok]
+    assert refused, [r.steps[-1].got for r in results]
+    assert refused[0].kind == "unsupported" and refused[0].failed_step == "parallel-create"
+    assert "is not atomic under concurrent conditional writes" in refused[0].message
+    with EmbeddedS3() as atomic:
+        results = await _probes(atomic.url, 10, stop_on_refusal=False)
+    assert all(r.ok for r in results), [r.message for r in results if not r.ok]
+
+
+async def _probes(url: str, n: int, *, stop_on_refusal: bool) -> list[ProbeResult]:
+    out: list[ProbeResult] = []
+    async with ObjectStore.open(url, BUCKET, retry=_policy()) as store:
+        await store.ensure_bucket()
+        for _ in range(n):
+            out.append(await probe(store, "AMS1"))
+            if stop_on_refusal and not out[-1].ok:
+                break
+    return out
+
+
+async def test_what_each_store_answers_to_each_probe_step(any_s3: str, request: pytest.FixtureRequest) -> None:
+    """The record of issue 16 item 11: moto (embedded) and ministack 1.5.33 answer every step as S3
+    does. They differ only under contention: the embedded moto answers 409 to creates that meet the
+    winner's write in flight; ministack runs its PutObject synchronously on one event loop (no await
+    between check and write), so its losers all see the object and get 412, never 409."""
+    async with ObjectStore.open(any_s3, BUCKET, retry=_policy()) as store:
+        await store.ensure_bucket()
+        result = await probe(store, "AMS1")
+    got = {s.name: s.got for s in result.steps}
+    assert result.ok, result.message
+    assert got == got | {
+        "create": "Created",
+        "create-again": "PreconditionFailed",
+        "if-match-bogus": "PreconditionFailed",
+        "if-match-right": "Replaced",
+        "if-match-missing": "NotFound",
+        "read-back": "the if-match-right bytes",
+    }
+    if "ministack" in request.node.callspec.id:
+        assert got["parallel-create"] == "1 Created, 7 PreconditionFailed"
+    else:
+        assert "1 Created" in got["parallel-create"] and "Created" not in got["parallel-create"].replace("1 Created", "")

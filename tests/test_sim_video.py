@@ -17,11 +17,11 @@ async def test_video_night_detects_correlates_and_solves(s3_endpoint: str, tmp_p
     feeder = VideoFeeder(net)
     try:
         await net.run(feeder.run)
-        bucket = await net.read_bucket()
-        report = net.report(bucket)
-        figures = feeder.figures()
     finally:
         await net.stop()
+    bucket = await net.read_bucket()  # after stop (read_bucket refuses to read while stations run)
+    report = net.report(bucket)
+    figures = feeder.figures()
     assert figures["camera_minutes"] == 2 * 2 * 4
     assert figures["meteor_views_rendered"] >= 2
     assert figures["false_meteors"] == 0

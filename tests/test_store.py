@@ -55,15 +55,15 @@ def _policy(sleeps: SleepRecorder, attempts: int = 5) -> RetryPolicy:
 
 
 @pytest.fixture()
-async def store(s3_endpoint: str, sleeps: SleepRecorder) -> AsyncIterator[ObjectStore]:
-    async with ObjectStore.open(s3_endpoint, BUCKET, retry=_policy(sleeps)) as st:
+async def store(any_s3: str, sleeps: SleepRecorder) -> AsyncIterator[ObjectStore]:
+    async with ObjectStore.open(any_s3, BUCKET, retry=_policy(sleeps)) as st:
         await st.ensure_bucket()
         yield st
 
 
 @pytest.fixture()
-def proxy(s3_endpoint: str) -> Iterator[FaultProxy]:
-    with FaultProxy(s3_endpoint, seed=1) as p:
+def proxy(any_s3: str) -> Iterator[FaultProxy]:
+    with FaultProxy(any_s3, seed=1) as p:
         yield p
 
 
@@ -140,8 +140,8 @@ async def test_get_refuses_objects_over_the_size_limit(store: ObjectStore) -> No
     assert isinstance(ok, StoredObject) and len(ok.body) == 5000
 
 
-async def test_store_wide_default_size_limit(s3_endpoint: str, sleeps: SleepRecorder) -> None:
-    async with ObjectStore.open(s3_endpoint, BUCKET, retry=_policy(sleeps), max_get_bytes=10) as st:
+async def test_store_wide_default_size_limit(any_s3: str, sleeps: SleepRecorder) -> None:
+    async with ObjectStore.open(any_s3, BUCKET, retry=_policy(sleeps), max_get_bytes=10) as st:
         await st.ensure_bucket()
         await st.put("k", b"01234567890")
         assert isinstance(await st.get("k"), TooLarge)
@@ -156,8 +156,8 @@ async def test_put_argument_checks(store: ObjectStore) -> None:
         await store.put("k", b"x", metadata={"k": "é"})
 
 
-async def test_missing_bucket_raises_store_error(s3_endpoint: str, sleeps: SleepRecorder) -> None:
-    async with ObjectStore.open(s3_endpoint, "no-such-bucket", retry=_policy(sleeps)) as st:
+async def test_missing_bucket_raises_store_error(any_s3: str, sleeps: SleepRecorder) -> None:
+    async with ObjectStore.open(any_s3, "no-such-bucket", retry=_policy(sleeps)) as st:
         with pytest.raises(StoreError) as err:
             await st.get("k")
     assert err.value.code == "NoSuchBucket" and err.value.status == 404

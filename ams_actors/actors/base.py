@@ -21,6 +21,7 @@ class StationContext:
     executor: Executor | None = None
     store: Any = None  # ams_actors.store ObjectStore once opened; None offline
     claims_enabled: bool = False
+    probe_message: str = ""  # the last store probe's verdict (status), set by Station and StoreWatch
     ledger: Ledger | None = None
     one_shot: bool = False  # a one-shot verb (`ams rvd` …): only some actors run, then the process exits
 

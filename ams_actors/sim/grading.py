@@ -56,7 +56,7 @@ class NightGrading:
         return self.truth.expected_events(lambda s, m: s not in self.dead or (s, m) in present)
 
     async def all_solved(self) -> bool:
-        bucket = await self.read_bucket()
+        bucket = await self.read_bucket(while_running=True)  # a progress look, not the outcome
         expected = self.expected_events(bucket)
         if not expected:
             return True
@@ -66,8 +66,19 @@ class NightGrading:
         )
 
     # -- reading the outcome ---------------------------------------------------------------------
-    async def read_bucket(self) -> dict[str, Any]:
-        """Events (members), claims and solutions as the bucket holds them now."""
+    async def read_bucket(self, *, while_running: bool = False) -> dict[str, Any]:
+        """Events (members), claims and solutions as the bucket holds them now.
+
+        The outcome of a night is read only after `stop()`: the listing and the reads take many
+        requests, and stations that still write in between make a snapshot no moment ever had — a
+        claim listed before its solution object existed and read after it was marked solved (issue 16
+        item 9: under CPU load, "solved, but its accepted solution is missing"). So it refuses to run
+        while a live station runs, unless the caller only wants a progress look (`while_running`).
+        """
+        running = [s.config.station_id for s in self.alive() if s.running]
+        if running and not while_running:
+            raise RuntimeError(f"read_bucket: stations {running} still run; stop the network first (a snapshot "
+                               "read while they write mixes moments)")
         from ams_actors.store.objectstore import Credentials, ObjectStore
         from ams_actors.store.outcomes import StoredObject
 

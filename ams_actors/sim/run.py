@@ -41,13 +41,13 @@ async def run_sim(opts: SimOptions, endpoint: str, progress: Callable[[float], N
             else:
                 inject = net.inject_network_mode
             virtual_s = await net.run(inject, progress)
-            bucket = await net.read_bucket()
-            figures = net.report(bucket)
-            if opts.mode == "video":
-                figures.update(feeder.figures())
-            statuses = [s.status() for s in net.stations]
         finally:
             await net.stop()
+        bucket = await net.read_bucket()  # after stop: nothing writes while it is read
+        figures = net.report(bucket)
+        if opts.mode == "video":
+            figures.update(feeder.figures())
+        statuses = [s.status() for s in net.stations]
     report = SimReport(stations=statuses, virtual_s=virtual_s, figures=figures)
     report.wall_s = loop.time() - t_wall
     report.figures["wall_s"] = round(report.wall_s, 1)

@@ -153,6 +153,16 @@ class ObjectStore:
         self.retry = retry
         self.timeouts = timeouts
         self.max_get_bytes = max_get_bytes
+        #: times the store answered again after failing (network errors, timeouts, 5xx). A station
+        #: that came up offline re-probes when this moves (StoreWatch), not only on its timer.
+        self.recoveries = 0
+        self._failing = False
+
+    def _note(self, answered: bool) -> None:
+        """Track whether the store answers: any HTTP answer but a transient one counts as reachable."""
+        if answered and self._failing:
+            self.recoveries += 1
+        self._failing = not answered
 
     def __repr__(self) -> str:
         return f"ObjectStore(endpoint_url={self.endpoint_url!r}, bucket={self.bucket!r})"
@@ -455,6 +465,7 @@ class ObjectStore:
                     resp = await self._client.put_object(**kwargs)
             except ClientError as e:
                 status, code = error_status(e), error_code(e)
+                self._note(not is_transient(e))
                 refused: PreconditionFailed | Conflict | None = None
                 if status == 412 or code == "PreconditionFailed":
                     refused = PreconditionFailed(key)
@@ -477,8 +488,10 @@ class ObjectStore:
             except Exception as e:
                 if not is_transient(e):
                     raise
+                self._note(False)
                 reason = describe(e)
             else:
+                self._note(True)
                 return (Created if if_match is None else Replaced)(str(resp.get("ETag", "")))
 
             log.warning("%s %s: %s; reading the key back", op, key, reason)
@@ -514,8 +527,11 @@ class ObjectStore:
                 await self.retry.backoff(attempt)
             try:
                 async with asyncio.timeout(self.timeouts.attempt):
-                    return await call()
+                    result = await call()
+                self._note(True)
+                return result
             except ClientError as e:
+                self._note(not is_transient(e))
                 if not is_transient(e):
                     raise StoreError(
                         op,
@@ -528,6 +544,7 @@ class ObjectStore:
             except Exception as e:
                 if not is_transient(e):
                     raise
+                self._note(False)
                 last = e
             log.info("%s %s: %s (attempt %d/%d)", op, key or "", describe(last), attempt + 1, self.retry.attempts)
         assert last is not None

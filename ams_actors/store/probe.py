@@ -11,11 +11,21 @@ event. So every start (and daily) the station runs the five steps below on scrat
 4. ``if-match-right``    If-Match with the current ETag      → Replaced
 5. ``if-match-missing``  If-Match on a key that never existed → NotFound or PreconditionFailed
 
-plus a read-back checking that only the writes that were accepted changed the object.
+plus a read-back checking that only the writes that were accepted changed the object, and
+
+7. ``parallel-create``   K (8) concurrent If-None-Match creates of one fresh key → exactly one Created,
+                         the others PreconditionFailed or Conflict, and the stored bytes the winner's.
+
+Step 7 is what the claim protocol really rests on: a store that checks the condition and then writes
+(plain moto, a naive proxy or gateway) passes steps 1-6 one request at a time, yet lets two stations
+win one claim when they race. One round of K requests takes about one round trip, so the probe stays
+cheap enough to run at every start. It cannot prove atomicity (a race may be missed), only refuse a
+store caught breaking it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import uuid
@@ -39,7 +49,10 @@ from protocols.s3_keys import probe_key
 
 log = logging.getLogger("ams_actors.store.probe")
 
-STEPS = ("create", "create-again", "if-match-bogus", "if-match-right", "if-match-missing", "read-back")
+STEPS = (
+    "create", "create-again", "if-match-bogus", "if-match-right", "if-match-missing", "read-back", "parallel-create"
+)
+PARALLEL_CREATES = 8  # concurrent creates in step 7 (the ObjectStore's pool holds ≥ 16 connections)
 
 _SOLO_HINT = "claims disabled; use solo mode for a single-station network"
 
@@ -85,6 +98,7 @@ async def probe(
     station_id: str,
     *,
     new_id: Callable[[], str] = lambda: uuid.uuid4().hex,
+    parallel: int = PARALLEL_CREATES,
 ) -> ProbeResult:
     """Run the probe against ``store`` and clean up its scratch keys (best effort).
 
@@ -93,6 +107,7 @@ async def probe(
     run = new_id()
     key = probe_key(station_id, run)
     missing = probe_key(station_id, run + "-missing")
+    race = probe_key(station_id, run + "-race")
     where = f"store at {store.endpoint_url or 'AWS S3'} (bucket {store.bucket})"
     steps: list[ProbeStep] = []
 
@@ -153,6 +168,12 @@ async def probe(
         steps.append(ProbeStep("read-back", "the if-match-right bytes", got, got == "the if-match-right bytes"))
         if not steps[-1].ok:
             return refuse("read-back", "applied a write it answered as refused")
+
+        steps.append(await _parallel_create(store, race, run, parallel))
+        if not steps[-1].ok:
+            if steps[-1].got.startswith("no answer"):
+                return no_answer("parallel-create", steps[-1].got)
+            return refuse("parallel-create", "is not atomic under concurrent conditional writes")
     except StoreError as e:
         step = STEPS[len(steps)] if len(steps) < len(STEPS) else "cleanup"
         steps.append(ProbeStep(step, "an answer", f"error: {e}", False))
@@ -160,10 +181,30 @@ async def probe(
             return refuse(step, "does not implement conditional writes")
         return no_answer(step, str(e))
     finally:
-        for k in (key, missing):
+        for k in (key, missing, race):
             try:
                 await store.delete(k)
             except StoreError as e:  # scratch keys are harmless; do not mask the verdict
                 log.warning("probe cleanup of %s failed: %s", k, e)
 
     return ProbeResult("ok", f"{where} supports conditional writes: claims enabled", None, tuple(steps))
+
+
+async def _parallel_create(store: ObjectStore, key: str, run: str, k: int) -> ProbeStep:
+    """Step 7: ``k`` If-None-Match creates of one new key at once; exactly one may win."""
+    bodies = [_payload(run, f"parallel-{i}") for i in range(k)]
+    answers = await asyncio.gather(*(store.put(key, b, if_none_match="*") for b in bodies))
+    expected = f"exactly 1 Created of {k}, the others PreconditionFailed or Conflict, the winner's bytes stored"
+    counts: dict[str, int] = {}
+    for a in answers:
+        counts[_name(a)] = counts.get(_name(a), 0) + 1
+    tally = ", ".join(f"{n} {name}" for name, n in sorted(counts.items()))
+    if any(isinstance(a, Unknown) for a in answers):
+        return ProbeStep("parallel-create", expected, f"no answer to some creates ({tally})", False)
+    winners = [i for i, a in enumerate(answers) if isinstance(a, Created)]
+    if len(winners) != 1 or not all(isinstance(a, Created | PreconditionFailed | Conflict) for a in answers):
+        return ProbeStep("parallel-create", expected, tally, False)
+    final = await store.get(key)
+    if not (isinstance(final, StoredObject) and final.body == bodies[winners[0]]):
+        return ProbeStep("parallel-create", expected, f"{tally}, but another create's bytes stored", False)
+    return ProbeStep("parallel-create", expected, tally, True)

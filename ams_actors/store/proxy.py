@@ -5,6 +5,8 @@ Mocking our own client would test nothing, so faults are injected at the wire: t
 between the client and moto on ``127.0.0.1:<port 0>`` and, per :class:`FaultConfig`, can
 
 - strip ``If-None-Match`` / ``If-Match`` or any header (a store that ignores conditional writes),
+- check a conditional PUT itself (a HEAD) and then forward it unconditionally after a pause: a store
+  that checks and then writes, right one request at a time and wrong under concurrency,
 - answer an error (500/503/409/...) for the next N or a seeded fraction of matching requests,
 - delay matching requests before forwarding, or the answer after forwarding,
 - "lose the answer after a successful write": forward, let the store apply it, then drop the
@@ -63,6 +65,8 @@ class FaultConfig:
 
     strip_conditional: bool = False  # strip both If-None-Match and If-Match
     strip_headers: frozenset[str] = field(default_factory=frozenset)  # more (lower-case) names to strip
+    #: seconds between the proxy's own check of a conditional PUT and the unconditional write (None: off)
+    check_then_write_s: float | None = None
     #: error answers: the next ``error_count`` matching requests, then a ``error_rate`` fraction
     error_count: int = 0
     error_rate: float = 0.0
@@ -237,6 +241,11 @@ class FaultProxy:
             return self._answer(method, path, _error_response(cfg.error_status, cfg.error_code, path))
 
         headers = {k: v for k, v in request.headers.items() if k.lower() not in _HOP_BY_HOP}
+        if cfg.check_then_write_s is not None and method == "PUT":
+            refused = await self._check_first(request, headers, cfg.check_then_write_s)
+            if refused is not None:
+                return self._answer(method, path, refused)
+            headers = {k: v for k, v in headers.items() if k.lower() not in _CONDITIONAL}
         strip = (_CONDITIONAL if cfg.strip_conditional else frozenset()) | cfg.strip_headers
         if strip:
             before = len(headers)
@@ -275,6 +284,25 @@ class FaultProxy:
         if method == "HEAD" and length is not None:
             resp.headers["Content-Length"] = length
         return self._answer(method, path, resp)
+
+    async def _check_first(self, request: web.Request, headers: dict[str, str], pause_s: float) -> web.Response | None:
+        """Evaluate If-None-Match / If-Match with a HEAD, then pause: the window a check-then-write
+        store leaves open. The refusal it gives (412/404) is right; the race after it is the fault."""
+        cond = {k.lower(): v for k, v in headers.items() if k.lower() in _CONDITIONAL}
+        if not cond:
+            return None
+        auth = {k: v for k, v in headers.items() if k.lower() in ("authorization", "x-amz-date")}  # moto wants one
+        async with request.app[_SESSION].head(self.upstream + request.raw_path, headers=auth) as up:
+            exists, etag = up.status == 200, up.headers.get("ETag", "")
+        if cond.get("if-none-match") == "*" and exists:
+            return _error_response(412, "PreconditionFailed", request.path)
+        if "if-match" in cond:
+            if not exists:
+                return _error_response(404, "NoSuchKey", request.path)
+            if cond["if-match"].strip('"') != etag.strip('"'):
+                return _error_response(412, "PreconditionFailed", request.path)
+        await asyncio.sleep(pause_s)
+        return None
 
     def _take_delay(self, cfg: FaultConfig) -> bool:
         if not (cfg.delay_s > 0 or cfg.delay_response_s > 0):
