@@ -31,6 +31,7 @@ from ams_actors.runtime.actor import Actor
 from ams_actors.runtime.admin import AdminError, AdminServer
 from ams_actors.runtime.clock import Clock, RealClock
 from ams_actors.runtime.pool import make_pool
+from ams_actors.runtime.sdnotify import ALIVE, Notifier, keep_alive
 from ams_actors.runtime.supervisor import RestartPolicy, Supervisor
 from ams_actors.store.local_paths import StationPaths
 from protocols import messages as m
@@ -58,6 +59,7 @@ class Station:
         executor: Executor | None = None,
         store: Any = None,
         admin_socket: bool = True,
+        notifier: Notifier | None = None,
     ) -> None:
         self.config = config
         self.clock = clock or RealClock()
@@ -77,6 +79,8 @@ class Station:
         self.actors: dict[str, StationActor] = {a.name: a for a in self._build_actors()}
         self.admin = AdminServer(self.paths.admin_socket, self._admin_handlers()) if admin_socket else None
         self._exits = contextlib.AsyncExitStack()
+        self.notifier = notifier or Notifier({})  # only `ams run` tells systemd
+        self._keep_alive: asyncio.Task[None] | None = None
         self.probe_message = ""
         self._stop_requested = asyncio.Event()
         self._started_mono: float | None = None
@@ -164,9 +168,20 @@ class Station:
         self._started_mono = self.clock.monotonic()
         self.running = True
         log.info("station %s started: %s", self.config.station_id, ", ".join(self.actors))
+        self.notifier.send("READY=1", f"STATUS={self.status_line()}")
+        if self.notifier.enabled:
+            self._keep_alive = asyncio.create_task(
+                keep_alive(self.notifier, self.clock, self._actor_states, self.status_line), name="sd-notify"
+            )
 
-    def request_stop(self) -> None:
+    def request_stop(self, reason: str = "") -> None:
+        if reason and not self._stop_requested.is_set():
+            log.info("%s: stopping (intake stops, work in hand drains)", reason)
         self._stop_requested.set()
+
+    @property
+    def stop_requested(self) -> bool:
+        return self._stop_requested.is_set()
 
     async def wait(self) -> int:
         """Run until a stop is requested (exit 0) or an actor passes its restart limit (exit 1)."""
@@ -186,6 +201,11 @@ class Station:
         if not self.running:
             return
         self.running = False
+        self.notifier.send("STOPPING=1", "STATUS=stopping: draining work in hand")
+        if self._keep_alive is not None:
+            self._keep_alive.cancel()
+            await asyncio.wait({self._keep_alive})
+            self._keep_alive = None
         for actor in reversed(list(self.actors.values())):
             actor.request_stop()
             try:
@@ -235,6 +255,16 @@ class Station:
             "claims": "enabled" if self.ctx.claims_enabled else "disabled",
             "actors": [a.stats().as_dict() for a in self.actors.values()],
         }
+
+    def status_line(self) -> str:
+        """One line for `systemctl status`: what runs, whether claims work, how much was done."""
+        alive = sum(a.state in ALIVE for a in self.actors.values())
+        done = sum(a.processed for a in self.actors.values())
+        claims = "claims enabled" if self.ctx.claims_enabled else "claims disabled"
+        return f"{alive}/{len(self.actors)} actors alive, {claims}, {done} messages processed"
+
+    def _actor_states(self) -> list[tuple[str, str]]:
+        return [(a.name, str(a.state)) for a in self.actors.values()]
 
     def actor(self, name: str) -> Actor:
         found = self.actors.get(name) or next(

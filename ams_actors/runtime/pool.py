@@ -17,6 +17,8 @@ from collections.abc import Callable
 from concurrent.futures import Executor, ProcessPoolExecutor
 from typing import Any, TypeVar
 
+from ams_actors.runtime.signals import ignore_stop_signals
+
 T = TypeVar("T")
 
 
@@ -37,6 +39,9 @@ def _watch_parent(station_pid: int) -> None:
 
 
 def _init_worker(station_pid: int) -> None:
+    # A group SIGTERM/SIGINT/SIGHUP (systemd's default stop, Ctrl-C in a terminal) must not kill work in
+    # hand: the station drains, then shuts the pool down, and that ends the worker.
+    ignore_stop_signals()
     threading.Thread(target=_watch_parent, args=(station_pid,), name="watch-station", daemon=True).start()
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
@@ -50,6 +55,8 @@ def _init_worker(station_pid: int) -> None:
 
 def make_pool(workers: int) -> ProcessPoolExecutor:
     ctx = multiprocessing.get_context("forkserver")
+    # the fork server is in the station's process group too: it must outlive a group SIGTERM
+    ctx.set_forkserver_preload(["ams_actors.runtime.worker_signals"])
     return ProcessPoolExecutor(
         max_workers=max(1, workers), mp_context=ctx, initializer=_init_worker, initargs=(os.getpid(),)
     )
