@@ -18,6 +18,7 @@ from ams_actors.actors.base import StationActor, StationContext
 from ams_actors.actors.calibration_check import CalibrationCheck
 from ams_actors.actors.correlator import Correlator
 from ams_actors.actors.detector import Detector
+from ams_actors.actors.disk_guard import DiskGuard
 from ams_actors.actors.event_broker import EventBroker
 from ams_actors.actors.housekeeper import Housekeeper
 from ams_actors.actors.indexer import Indexer
@@ -104,7 +105,12 @@ class Station:
             Detector("Detector", ctx, pub),
         ]
         actors += [Scanner(f"Scanner-{cam.id}", ctx, pub) for cam in self.config.cameras]
-        return actors
+        guard = DiskGuard("DiskGuard", ctx, pub, intake=self._scanners)
+        self.supervisor.on_disk_full = guard.disk_full
+        return [guard, *actors]  # first to start, last to stop: it watches the others' writes
+
+    def _scanners(self) -> list[Actor]:
+        return [a for a in self.actors.values() if isinstance(a, Scanner)]
 
     async def publish(self, msg: Any) -> None:
         """Deliver a fact to every actor that consumes it (waiting while an inbox is full)."""

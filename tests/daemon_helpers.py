@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from ams_actors.runtime.admin import request
+from protocols.pipeline_files import DETECT_SUFFIX, VERIFY_SUFFIX
 
 
 def start_daemon(cfg: Path, stderr: IO[Any] | int = subprocess.PIPE, **kw: Any) -> subprocess.Popen[str]:
@@ -82,3 +83,18 @@ def render_backlog(folder: Path, n: int, day: str = "2026_07_12", hour: int = 23
         render_clip(Scene(duration=3.0, seed=100 + i, meteors=meteors), folder / name)
         names.append(name)
     return names
+
+
+def backlog_done(root: Path, names: list[str], day: str) -> bool:
+    """Every clip scanned and moved, with exactly one detection result (and a verification if it needs one)."""
+    data = root / "SD" / "proc2" / day / "data"
+    if any((root / "SD").glob("*.mp4")) or not data.is_dir():
+        return False
+    for name in names:
+        stem = name[:-4]
+        result = [k for k, s in DETECT_SUFFIX.items() if (data / f"{stem}{s}").exists()]
+        if len(result) != 1:
+            return False
+        if result[0] == "maybe-meteors" and not any((data / f"{stem}{s}").exists() for s in VERIFY_SUFFIX.values()):
+            return False
+    return True

@@ -15,9 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
-from daemon_helpers import render_backlog, station_toml, wait_for_socket
-
-from protocols.pipeline_files import DETECT_SUFFIX, VERIFY_SUFFIX
+from daemon_helpers import backlog_done, render_backlog, station_toml, wait_for_socket
 
 DAY = "2026_07_12"
 N_CLIPS = 6
@@ -41,17 +39,7 @@ def write_config(tmp_path: Path) -> Path:
 
 
 def outputs_complete(root: Path) -> bool:
-    data = root / "SD" / "proc2" / DAY / "data"
-    if any((root / "SD").glob("*.mp4")) or not data.is_dir():
-        return False
-    for i in range(N_CLIPS):
-        stem = clip_name(i)[:-4]
-        result = [k for k, s in DETECT_SUFFIX.items() if (data / f"{stem}{s}").exists()]
-        if len(result) != 1:
-            return False
-        if result[0] == "maybe-meteors" and not any((data / f"{stem}{s}").exists() for s in VERIFY_SUFFIX.values()):
-            return False
-    return True
+    return backlog_done(root, [clip_name(i) for i in range(N_CLIPS)], DAY)
 
 
 def test_sigkill_at_random_points_loses_nothing(backlog: Path, tmp_path: Path) -> None:

@@ -23,3 +23,10 @@ def add_config_option(parser: argparse.ArgumentParser) -> None:
 
 def load(args: argparse.Namespace) -> StationConfig:
     return load_config(Path(args.config))
+
+
+def prepare_data_root(config: StationConfig) -> None:
+    """Create the data root's folders and prove it takes writes, before the lock is taken (InputError, exit 2)."""
+    from ams_actors.store.local_paths import StationPaths
+
+    StationPaths(config.data_root, config.station_id).ensure()

@@ -25,7 +25,7 @@ def run(args: argparse.Namespace) -> int:
     import logging
     import signal
 
-    from ams_actors.commands.common import load
+    from ams_actors.commands.common import load, prepare_data_root
     from ams_actors.runtime.lock import AlreadyRunning, StationLock
     from ams_actors.runtime.loop import run_async
     from ams_actors.runtime.sdnotify import Notifier
@@ -33,6 +33,7 @@ def run(args: argparse.Namespace) -> int:
 
     config = load(args)
     logging.getLogger().setLevel(config.runtime.log_level)
+    prepare_data_root(config)
     lock = StationLock(config.data_root / "state" / "ams.lock")
     try:
         lock.acquire()

@@ -21,13 +21,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
 
-    from ams_actors.commands.common import load
+    from ams_actors.commands.common import load, prepare_data_root
     from ams_actors.runtime.lock import AlreadyRunning, StationLock
     from ams_actors.runtime.loop import run_async
     from ams_actors.station import Station
 
     config = load(args)
     verb = args.verb
+    prepare_data_root(config)
     lock = StationLock(config.data_root / "state" / "ams.lock")
     try:
         lock.acquire()
