@@ -22,6 +22,7 @@ from ams_actors.actors.disk_guard import DiskGuard
 from ams_actors.actors.event_broker import EventBroker
 from ams_actors.actors.housekeeper import Housekeeper
 from ams_actors.actors.indexer import Indexer
+from ams_actors.actors.instance_keeper import InstanceKeeper, StationIdInUse
 from ams_actors.actors.publisher import Publisher
 from ams_actors.actors.scanner import Scanner
 from ams_actors.actors.solver import Solver
@@ -84,6 +85,7 @@ class Station:
         self._keep_alive: asyncio.Task[None] | None = None
         self.probe_message = ""
         self._stop_requested = asyncio.Event()
+        self.exit_code = 0
         self._started_mono: float | None = None
         self.running = False
 
@@ -107,7 +109,9 @@ class Station:
         actors += [Scanner(f"Scanner-{cam.id}", ctx, pub) for cam in self.config.cameras]
         guard = DiskGuard("DiskGuard", ctx, pub, intake=self._scanners)
         self.supervisor.on_disk_full = guard.disk_full
-        return [guard, *actors]  # first to start, last to stop: it watches the others' writes
+        self.keeper = InstanceKeeper("InstanceKeeper", ctx, pub, on_lost=self._instance_lost)
+        # first to start, last to stop: they watch the disk and hold the station id for the others
+        return [guard, self.keeper, *actors]
 
     def _scanners(self) -> list[Actor]:
         return [a for a in self.actors.values() if isinstance(a, Scanner)]
@@ -164,6 +168,11 @@ class Station:
 
             self.ctx.ledger = Ledger(self.paths.ledger)
         await self.open_store()
+        try:
+            await self.keeper.acquire()  # before any work: another machine may run this station id
+        except StationIdInUse:
+            await self._close_resources()
+            raise
         if self._executor is None:
             self._executor = make_pool(self.config.runtime.worker_count())
             self.ctx.executor = self._executor
@@ -198,7 +207,7 @@ class Station:
         finally:
             stop.cancel()
             failed.cancel()
-        code = 1 if self.supervisor.failed.is_set() else 0
+        code = 1 if self.supervisor.failed.is_set() else self.exit_code
         await self.stop()
         return code
 
@@ -224,11 +233,20 @@ class Station:
         if self._own_executor and self._executor is not None:
             self._executor.shutdown(wait=True, cancel_futures=True)
             self._executor = None
+        await self._close_resources()
+        log.info("station %s stopped", self.config.station_id)
+
+    async def _close_resources(self) -> None:
         await self._exits.aclose()
         if self.ctx.ledger is not None:
             self.ctx.ledger.close()
             self.ctx.ledger = None
-        log.info("station %s stopped", self.config.station_id)
+
+    def _instance_lost(self, reason: str) -> None:
+        """Another machine runs this station id: stop with exit 2 (systemd does not restart it)."""
+        log.critical("%s — stopping the station", reason)
+        self.exit_code = 2
+        self.request_stop()
 
     # -- tasks -----------------------------------------------------------------------------------
     def owners(self, task: str) -> list[StationActor]:

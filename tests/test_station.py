@@ -50,7 +50,7 @@ def write_config(tmp_path: Path) -> Path:
 async def test_start_order_downstream_first_and_stop_order_reversed(tmp_path: Path) -> None:
     station = Station(make_config(tmp_path), clock=VirtualClock(), admin_socket=False)
     names = list(station.actors)
-    assert names[:3] == ["DiskGuard", "Solver", "EventBroker"] and names[-2:] == ["Scanner-010001", "Scanner-010002"]
+    assert names[:4] == ["DiskGuard", "InstanceKeeper", "Solver", "EventBroker"] and names[-2:] == ["Scanner-010001", "Scanner-010002"]
     assert "Correlator" in names
     stopped: list[str] = []
     for actor in station.actors.values():
