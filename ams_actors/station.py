@@ -169,7 +169,7 @@ class Station:
             self.ctx.ledger = Ledger(self.paths.ledger)
         await self.open_store()
         try:
-            await self.keeper.acquire()  # before any work: another machine may run this station id
+            await self._acquire_instance()
         except StationIdInUse:
             await self._close_resources()
             raise
@@ -188,6 +188,20 @@ class Station:
             self._keep_alive = asyncio.create_task(
                 keep_alive(self.notifier, self.clock, self._actor_states, self.status_line), name="sd-notify"
             )
+
+    async def _acquire_instance(self) -> None:
+        """Hold the station id before any work; watching another instance gives way to a stop request."""
+        acquire = asyncio.ensure_future(self.keeper.acquire())
+        stop = asyncio.ensure_future(self._stop_requested.wait())
+        try:
+            await asyncio.wait({acquire, stop}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stop.cancel()
+            if not acquire.done():
+                acquire.cancel()
+                await asyncio.wait({acquire})
+        if not acquire.cancelled():
+            acquire.result()
 
     def request_stop(self, reason: str = "") -> None:
         if reason and not self._stop_requested.is_set():

@@ -129,3 +129,33 @@ def test_notifier_reads_systemds_environment() -> None:
     n = Notifier({"NOTIFY_SOCKET": "@abstract", "WATCHDOG_USEC": "20000000", "WATCHDOG_PID": str(os.getpid())})
     assert n.address == "\0abstract" and n.watchdog_s == 20.0
     assert Notifier({"NOTIFY_SOCKET": "/x", "WATCHDOG_USEC": "20000000", "WATCHDOG_PID": "1"}).watchdog_s is None
+
+
+def _sig_masks(pid: int) -> dict[str, int]:
+    return {line.split(":")[0]: int(line.split()[1], 16) for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+            if line.startswith(("SigBlk", "SigIgn"))}
+
+
+def _worker_pid() -> int:
+    return os.getpid()
+
+
+def test_the_fork_server_and_workers_never_die_of_a_stop_signal() -> None:
+    """Blocked from the fork server's exec on (no window before its preload ignores them), then ignored."""
+    from multiprocessing import forkserver
+
+    from ams_actors.runtime.pool import make_pool
+
+    pool = make_pool(1)
+    try:
+        worker = pool.submit(_worker_pid).result(timeout=60)
+        server = forkserver._forkserver._forkserver_pid  # type: ignore[attr-defined]
+        for pid in (server, worker):
+            masks = _sig_masks(pid)
+            for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+                bit = 1 << (sig - 1)
+                assert masks["SigBlk"] & bit and masks["SigIgn"] & bit, (pid, sig, masks)
+        main = _sig_masks(os.getpid())
+        assert not main["SigBlk"] & (1 << (signal.SIGTERM - 1))  # the station itself still gets them
+    finally:
+        pool.shutdown()
