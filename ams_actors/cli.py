@@ -51,7 +51,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _verb(argv: Sequence[str]) -> str | None:
+    return next((a for a in argv if not a.startswith("-")), None)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    if _verb(sys.argv[1:] if argv is None else argv) == "run":
+        # before the parser imports every verb: a SIGTERM during start-up is a clean stop (runtime/signals.py)
+        from ams_actors.runtime.signals import EARLY
+
+        EARLY.install()
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(

@@ -146,6 +146,7 @@ class ScheduleSection:
     publish_interval_s: float = 300.0
     calibration_check_interval_s: float = 3600.0
     calibration_check_hour: float = 1.5  # local mean solar time (UTC + lon/15 h), hours after midnight
+    disk_check_interval_s: float = 60.0  # free space on the data root (intake pauses below runtime.min_free_mb)
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
@@ -206,8 +207,10 @@ class RuntimeSection:
     backoff_initial_s: float = 1.0
     backoff_max_s: float = 60.0
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    min_free_mb: float = 200.0
 
     def __post_init__(self) -> None:
+        _check(self.min_free_mb >= 0, "min_free_mb", f"must be >= 0, got {self.min_free_mb}")
         _check(0 <= self.workers <= 64, "workers", f"must be within 0..64 (0 = one per core), got {self.workers}")
         _check(1 <= self.inbox_size <= 100_000, "inbox_size", f"must be within 1..100000, got {self.inbox_size}")
         _check(self.max_restarts >= 0, "max_restarts", f"must be >= 0, got {self.max_restarts}")

@@ -18,9 +18,11 @@ from ams_actors.actors.base import StationActor, StationContext
 from ams_actors.actors.calibration_check import CalibrationCheck
 from ams_actors.actors.correlator import Correlator
 from ams_actors.actors.detector import Detector
+from ams_actors.actors.disk_guard import DiskGuard
 from ams_actors.actors.event_broker import EventBroker
 from ams_actors.actors.housekeeper import Housekeeper
 from ams_actors.actors.indexer import Indexer
+from ams_actors.actors.instance_keeper import InstanceKeeper, StationIdInUse
 from ams_actors.actors.publisher import Publisher
 from ams_actors.actors.scanner import Scanner
 from ams_actors.actors.solver import Solver
@@ -32,6 +34,7 @@ from ams_actors.runtime.actor import Actor
 from ams_actors.runtime.admin import AdminError, AdminServer
 from ams_actors.runtime.clock import Clock, RealClock
 from ams_actors.runtime.pool import make_pool
+from ams_actors.runtime.sdnotify import ALIVE, Notifier, keep_alive
 from ams_actors.runtime.supervisor import RestartPolicy, Supervisor
 from ams_actors.store.local_paths import StationPaths
 from protocols import messages as m
@@ -76,6 +79,7 @@ class Station:
         store: Any = None,
         admin_socket: bool = True,
         only: tuple[str, ...] | None = None,
+        notifier: Notifier | None = None,
     ) -> None:
         """``only``: start just these actors ("Scanner" = every camera's), for a one-shot verb
         (see ONE_SHOT_ACTORS); None starts the whole station."""
@@ -95,12 +99,20 @@ class Station:
             ),
         )
         self.ctx.one_shot = only is not None
+        # DiskGuard always watches the disk; the InstanceKeeper holds the station id in the bucket, so
+        # it runs exactly when something that writes there runs (a one-shot verb touches no bucket).
+        wanted = None if only is None else {*only, "DiskGuard"}
+        built = [a for a in self._build_actors() if wanted is None or a.name.split("-")[0] in wanted]
+        self.uses_store = any(a.name in STORE_ACTORS for a in built)
         self.actors: dict[str, StationActor] = {
-            a.name: a for a in self._build_actors() if only is None or a.name.split("-")[0] in only
+            a.name: a for a in built if a.name != "InstanceKeeper" or self.uses_store
         }
         self.admin = AdminServer(self.paths.admin_socket, self._admin_handlers()) if admin_socket else None
         self._exits = contextlib.AsyncExitStack()
+        self.notifier = notifier or Notifier({})  # only `ams run` tells systemd
+        self._keep_alive: asyncio.Task[None] | None = None
         self._stop_requested = asyncio.Event()
+        self.exit_code = 0
         self._started_mono: float | None = None
         self.running = False
 
@@ -123,7 +135,14 @@ class Station:
             Detector("Detector", ctx, pub),
         ]
         actors += [Scanner(f"Scanner-{cam.id}", ctx, pub) for cam in self.config.cameras]
-        return actors
+        guard = DiskGuard("DiskGuard", ctx, pub, intake=self._scanners)
+        self.supervisor.on_disk_full = guard.disk_full
+        self.keeper = InstanceKeeper("InstanceKeeper", ctx, pub, on_lost=self._instance_lost)
+        # first to start, last to stop: they watch the disk and hold the station id for the others
+        return [guard, self.keeper, *actors]
+
+    def _scanners(self) -> list[Actor]:
+        return [a for a in self.actors.values() if isinstance(a, Scanner)]
 
     @property
     def probe_message(self) -> str:
@@ -185,8 +204,13 @@ class Station:
             from ams_actors.store.ledger import Ledger
 
             self.ctx.ledger = Ledger(self.paths.ledger)
-        if any(a.split("-")[0] in STORE_ACTORS for a in self.actors):
+        if self.uses_store:
             await self.open_store()
+            try:
+                await self._acquire_instance()
+            except StationIdInUse:
+                await self._close_resources()
+                raise
         if self._executor is None:
             self._executor = make_pool(self.config.runtime.worker_count())
             self.ctx.executor = self._executor
@@ -197,9 +221,34 @@ class Station:
         self._started_mono = self.clock.monotonic()
         self.running = True
         log.info("station %s started: %s", self.config.station_id, ", ".join(self.actors))
+        self.notifier.send("READY=1", f"STATUS={self.status_line()}")
+        if self.notifier.enabled:
+            self._keep_alive = asyncio.create_task(
+                keep_alive(self.notifier, self.clock, self._actor_states, self.status_line), name="sd-notify"
+            )
 
-    def request_stop(self) -> None:
+    async def _acquire_instance(self) -> None:
+        """Hold the station id before any work; watching another instance gives way to a stop request."""
+        acquire = asyncio.ensure_future(self.keeper.acquire())
+        stop = asyncio.ensure_future(self._stop_requested.wait())
+        try:
+            await asyncio.wait({acquire, stop}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stop.cancel()
+            if not acquire.done():
+                acquire.cancel()
+                await asyncio.wait({acquire})
+        if not acquire.cancelled():
+            acquire.result()
+
+    def request_stop(self, reason: str = "") -> None:
+        if reason and not self._stop_requested.is_set():
+            log.info("%s: stopping (intake stops, work in hand drains)", reason)
         self._stop_requested.set()
+
+    @property
+    def stop_requested(self) -> bool:
+        return self._stop_requested.is_set()
 
     async def wait(self) -> int:
         """Run until a stop is requested (exit 0) or an actor passes its restart limit (exit 1)."""
@@ -210,7 +259,7 @@ class Station:
         finally:
             stop.cancel()
             failed.cancel()
-        code = 1 if self.supervisor.failed.is_set() else 0
+        code = 1 if self.supervisor.failed.is_set() else self.exit_code
         await self.stop()
         return code
 
@@ -219,6 +268,11 @@ class Station:
         if not self.running:
             return
         self.running = False
+        self.notifier.send("STOPPING=1", "STATUS=stopping: draining work in hand")
+        if self._keep_alive is not None:
+            self._keep_alive.cancel()
+            await asyncio.wait({self._keep_alive})
+            self._keep_alive = None
         for actor in reversed(list(self.actors.values())):
             actor.request_stop()
             try:
@@ -231,11 +285,20 @@ class Station:
         if self._own_executor and self._executor is not None:
             self._executor.shutdown(wait=True, cancel_futures=True)
             self._executor = None
+        await self._close_resources()
+        log.info("station %s stopped", self.config.station_id)
+
+    async def _close_resources(self) -> None:
         await self._exits.aclose()
         if self.ctx.ledger is not None:
             self.ctx.ledger.close()
             self.ctx.ledger = None
-        log.info("station %s stopped", self.config.station_id)
+
+    def _instance_lost(self, reason: str) -> None:
+        """Another machine runs this station id: stop with exit 2 (systemd does not restart it)."""
+        log.critical("%s — stopping the station", reason)
+        self.exit_code = 2
+        self.request_stop()
 
     # -- tasks -----------------------------------------------------------------------------------
     def owners(self, task: str) -> list[StationActor]:
@@ -287,6 +350,16 @@ class Station:
             "claims": "enabled" if self.ctx.claims_enabled else "disabled",
             "actors": [a.stats().as_dict() for a in self.actors.values()],
         }
+
+    def status_line(self) -> str:
+        """One line for `systemctl status`: what runs, whether claims work, how much was done."""
+        alive = sum(a.state in ALIVE for a in self.actors.values())
+        done = sum(a.processed for a in self.actors.values())
+        claims = "claims enabled" if self.ctx.claims_enabled else "claims disabled"
+        return f"{alive}/{len(self.actors)} actors alive, {claims}, {done} messages processed"
+
+    def _actor_states(self) -> list[tuple[str, str]]:
+        return [(a.name, str(a.state)) for a in self.actors.values()]
 
     def actor(self, name: str) -> Actor:
         found = self.actors.get(name) or next(

@@ -60,25 +60,40 @@ class ClaimRecord:
 
     @staticmethod
     def from_bytes(data: bytes, source: str = "claim.json") -> ClaimRecord:
-        if len(data) > MAX_CLAIM_BYTES:
-            raise InputError(source, None, f"{len(data)} bytes is over the {MAX_CLAIM_BYTES}-byte limit")
-        try:
-            d = json.loads(data)
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            raise InputError(source, None, "not JSON") from None
-        if not isinstance(d, dict):
-            raise InputError(source, None, "expected a JSON object")
-        return _record_from_dict(d, source)
+        return _record_from_dict(parse_record_json(data, source, MAX_CLAIM_BYTES), source)
+
+
+def required(d: dict[str, Any], key: str, kind: type | tuple[type, ...], source: str) -> Any:
+    """`d[key]` if present and of `kind` (a bool is never a number), else InputError naming the field."""
+    if key not in d:
+        raise InputError(source, key, "missing")
+    v = d[key]
+    if isinstance(v, bool) or not isinstance(v, kind):
+        raise InputError(source, key, f"wrong type ({type(v).__name__})")
+    return v
+
+
+def parse_record_json(data: bytes, source: str, max_bytes: int) -> dict[str, Any]:
+    """A small JSON object read from the bucket: size-limited, parsed, an object (InputError otherwise)."""
+    if len(data) > max_bytes:
+        raise InputError(source, None, f"{len(data)} bytes is over the {max_bytes}-byte limit")
+    try:
+        d = json.loads(data)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise InputError(source, None, "not JSON") from None
+    if not isinstance(d, dict):
+        raise InputError(source, None, "expected a JSON object")
+    return d
+
+
+def lease_expires_at(unchanged_since: float, lease_s: float, skew_margin_s: float) -> float:
+    """Rule 2: when a record another machine holds may be taken (our monotonic clock, never theirs)."""
+    return unchanged_since + lease_s + skew_margin_s
 
 
 def _record_from_dict(d: dict[str, Any], source: str) -> ClaimRecord:
     def need(key: str, kind: type | tuple[type, ...]) -> Any:
-        if key not in d:
-            raise InputError(source, key, "missing")
-        v = d[key]
-        if isinstance(v, bool) or not isinstance(v, kind):
-            raise InputError(source, key, f"wrong type ({type(v).__name__})")
-        return v
+        return required(d, key, kind, source)
 
     event_id = need("event_id", str)
     owner = need("owner", str)
@@ -218,7 +233,7 @@ def next_step(
         # Our own station under an older token: that process is dead (we hold the station lock),
         # so nobody renews it; take it now instead of waiting out the lease.
         return take("held by this station's previous run")
-    expires = observed.unchanged_since + rec.lease_s + me.skew_margin_s
+    expires = lease_expires_at(observed.unchanged_since, rec.lease_s, me.skew_margin_s)
     if now_mono > expires:
         return take(f"lease of {rec.owner} unchanged for {now_mono - observed.unchanged_since:.0f} s")
     return Step(StepKind.WAIT, wake_at=expires, reason=f"held by {rec.owner} (epoch {rec.epoch})")

@@ -11,6 +11,7 @@ Layout::
     stations/<STATION>/meteors/YYYY/MM/DD/<meteor id>.json
     stations/<STATION>/index/YYYY/YYYY_MM_DD.json.gz
     stations/<STATION>/index/YYYY.json.gz
+    stations/<STATION>/instance.json
     network/ms_detects/YYYY/YYYY_MM_DD/<STATION>.json.gz
     events/YYYY/YYYY_MM_DD/<EVENT_ID>/event.json | claim.json | obs.json
     events/YYYY/YYYY_MM_DD/<EVENT_ID>/solutions/e<epoch>-<STATION>.json
@@ -104,6 +105,11 @@ def _check_epoch(epoch: int) -> int:
 def station_prefix(station: str) -> str:
     """``stations/<STATION>/``: everything one station owns."""
     return f"stations/{validate_id(station, 'station id')}/"
+
+
+def instance_key(station: str) -> str:
+    """``stations/<S>/instance.json``: the running instance of this station id (protocols/instance.py)."""
+    return station_prefix(station) + "instance.json"
 
 
 def meteors_prefix(station: str, day: date | None = None) -> str:
@@ -288,8 +294,18 @@ class ProbeKey:
         return probe_key(self.station, self.probe_id)
 
 
+@dataclass(frozen=True, slots=True)
+class InstanceKey:
+    station: str
+
+    @property
+    def key(self) -> str:
+        return instance_key(self.station)
+
+
 ParsedKey: TypeAlias = (
     MeteorKey | DailyIndexKey | YearlyIndexKey | MsDetectsKey | EventFileKey | SolutionKey | DayIndexKey | ProbeKey
+    | InstanceKey
 )
 
 _SOLUTION_RE = re.compile(r"^e([1-9][0-9]{0,17})-(.+)\.json$")
@@ -338,6 +354,8 @@ def parse_key(key: str) -> ParsedKey:
 def _parse_parts(parts: list[str], key: str) -> ParsedKey:
     n = len(parts)
     head = parts[0]
+    if head == "stations" and n == 3 and parts[2] == "instance.json":
+        return InstanceKey(validate_id(parts[1], "station id"))
     if head == "stations" and n >= 4:
         station = validate_id(parts[1], "station id")
         if parts[2] == "meteors" and n == 7:

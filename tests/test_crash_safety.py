@@ -15,10 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
-
-from ams_actors.sim.render import render_clip
-from ams_actors.sim.scene import Meteor, Scene
-from protocols.pipeline_files import DETECT_SUFFIX, VERIFY_SUFFIX
+from daemon_helpers import backlog_done, render_backlog, station_toml, wait_for_socket
 
 DAY = "2026_07_12"
 N_CLIPS = 6
@@ -31,47 +28,18 @@ def clip_name(i: int) -> str:
 @pytest.fixture(scope="module")
 def backlog(tmp_path_factory: pytest.TempPathFactory) -> Path:
     d = tmp_path_factory.mktemp("backlog")
-    for i in range(N_CLIPS):
-        meteors = (
-            (Meteor(t0=1.0, duration=0.9, x0=100.0 + 40 * i, y0=80.0, vx=200.0, vy=90.0, amp=110.0),)
-            if i % 2 == 0 else ()
-        )
-        render_clip(Scene(duration=3.0, seed=100 + i, meteors=meteors), d / clip_name(i))
+    assert render_backlog(d, N_CLIPS) == [clip_name(i) for i in range(N_CLIPS)]
     return d
 
 
 def write_config(tmp_path: Path) -> Path:
     cfg = tmp_path / "station.toml"
-    cfg.write_text(f"""
-[station]
-id = "AMS1"
-lat = 51.5
-lon = -0.1
-alt_m = 20.0
-data_root = "{tmp_path / 'data'}"
-[[cameras]]
-id = "010001"
-[schedule]
-scan_interval_s = 0.5
-clip_settle_s = 0.5
-[runtime]
-workers = 2
-""")
+    cfg.write_text(station_toml(tmp_path / "data"))
     return cfg
 
 
 def outputs_complete(root: Path) -> bool:
-    data = root / "SD" / "proc2" / DAY / "data"
-    if any((root / "SD").glob("*.mp4")) or not data.is_dir():
-        return False
-    for i in range(N_CLIPS):
-        stem = clip_name(i)[:-4]
-        result = [k for k, s in DETECT_SUFFIX.items() if (data / f"{stem}{s}").exists()]
-        if len(result) != 1:
-            return False
-        if result[0] == "maybe-meteors" and not any((data / f"{stem}{s}").exists() for s in VERIFY_SUFFIX.values()):
-            return False
-    return True
+    return backlog_done(root, [clip_name(i) for i in range(N_CLIPS)], DAY)
 
 
 def test_sigkill_at_random_points_loses_nothing(backlog: Path, tmp_path: Path) -> None:
@@ -98,8 +66,10 @@ def test_sigkill_at_random_points_loses_nothing(backlog: Path, tmp_path: Path) -
         proc.wait(timeout=30)
         if outputs_complete(root):
             break
-    # the last run goes to the end of the backlog, then stops cleanly
+    # the last run goes to the end of the backlog, then stops cleanly; it is signalled only once it is up
+    # (its admin socket answers), so the test does not depend on how fast the machine starts it
     proc = start()
+    wait_for_socket(root / "state" / "admin.sock", proc)  # type: ignore[arg-type]
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline and not outputs_complete(root):
         time.sleep(0.3)

@@ -30,7 +30,7 @@ ALLOWED: dict[str, set[str]] = {
     "station": _BASE | {"kernels", "runtime", "config", "store", "data", "netsync", "actors"},
     "sim": _BASE | {"kernels", "runtime", "config", "store", "data", "netsync", "actors", "station"},
     "commands": _BASE | {"kernels", "runtime", "config", "store", "data", "netsync", "actors", "station", "sim"},
-    "cli": _BASE | {"commands"},
+    "cli": _BASE | {"commands", "runtime"},  # runtime: stop signals are caught before the verbs import
     "__main__": {"cli"},
 }
 NO_ASYNC = {"protocols", "kernels"}

@@ -57,14 +57,14 @@ def test_rvd_on_an_empty_data_root_starts_only_the_detector(tmp_path: Path) -> N
     proc = _ams("rvd", "-c", str(cfg))
     wall = time.monotonic() - t0
     assert proc.returncode == 0, proc.stderr
-    assert _started(proc.stderr) == "Detector"
+    assert _started(proc.stderr) == "DiskGuard, Detector"  # the guard stops intake on a full disk (issue 16)
     assert "store" not in proc.stderr.lower()  # no bucket opened, probed or complained about
     assert proc.stdout.strip() == "Detector: rvd: 0 done, 0 failed"
     assert wall < 8.0, wall  # was 8-15 s with the whole station (Solver warm-up, yearly index, store)
 
 
 @pytest.mark.parametrize(("verb", "actors"), [
-    ("bs", "Scanner-010001"), ("rvms", "Indexer, Verifier"), ("proc_index", "Housekeeper"),
+    ("bs", "DiskGuard, Scanner-010001"), ("rvms", "DiskGuard, Indexer, Verifier"), ("proc_index", "DiskGuard, Housekeeper"),
 ])
 def test_each_verb_starts_its_own_actors(tmp_path: Path, verb: str, actors: str) -> None:
     proc = _ams(verb, "-c", str(_config(tmp_path)))

@@ -27,6 +27,8 @@ def test_every_key_is_spelled_as_in_the_design() -> None:
     assert k.solution_key(EV, 3, "AMS2") == f"events/2026/2026_07_12/{EV}/solutions/e3-AMS2.json"
     assert k.day_index_key(DAY) == "events/2026/2026_07_12/index.json"
     assert k.probe_key("AMS1", "abc123") == "_probe/AMS1/abc123"
+    assert k.instance_key("AMS1") == "stations/AMS1/instance.json"
+    assert k.parse_key("stations/AMS1/instance.json") == k.InstanceKey("AMS1")
     # an event filed under another day folder (explicit day)
     assert k.claim_key(EV, date(2026, 7, 11)) == f"events/2026/2026_07_11/{EV}/claim.json"
     assert k.event_prefix(EV + "_b") == f"events/2026/2026_07_12/{EV}_b/"

@@ -8,10 +8,10 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
+from daemon_helpers import start_daemon, wait_for_socket
 
 from ams_actors.commands.admin import format_status
 from ams_actors.config import StationConfig, parse_config
@@ -50,7 +50,7 @@ def write_config(tmp_path: Path) -> Path:
 async def test_start_order_downstream_first_and_stop_order_reversed(tmp_path: Path) -> None:
     station = Station(make_config(tmp_path), clock=VirtualClock(), admin_socket=False)
     names = list(station.actors)
-    assert names[:2] == ["Solver", "EventBroker"] and names[-2:] == ["Scanner-010001", "Scanner-010002"]
+    assert names[:4] == ["DiskGuard", "InstanceKeeper", "Solver", "EventBroker"] and names[-2:] == ["Scanner-010001", "Scanner-010002"]
     assert "Correlator" in names
     stopped: list[str] = []
     for actor in station.actors.values():
@@ -112,27 +112,11 @@ async def test_admin_commands_over_the_real_socket(tmp_path: Path) -> None:
 
 
 def _start_daemon(cfg: Path) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "ams_actors", "run", "-c", str(cfg)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    return start_daemon(cfg)
 
 
-def _wait_for_socket(path: Path, proc: subprocess.Popen[str], timeout_s: float = 30) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if path.exists():
-            try:
-                if request(path, {"cmd": "status"}, timeout_s=5)["ok"]:
-                    return
-            except OSError:
-                pass
-        if proc.poll() is not None:
-            raise AssertionError(f"daemon exited early: {proc.communicate()}")
-        time.sleep(0.05)
-    raise AssertionError("admin socket never appeared")
+def _wait_for_socket(path: Path, proc: subprocess.Popen[str], timeout_s: float = 60) -> None:
+    wait_for_socket(path, proc, timeout_s)
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
@@ -149,6 +133,23 @@ def test_signal_drains_and_exits_zero(tmp_path: Path, sig: signal.Signals) -> No
     assert proc.returncode == 0, err
     assert "station T1 stopped" in err and "Traceback" not in err
     assert not (tmp_path / "data" / "state" / "admin.sock").exists()
+
+
+def test_sigterm_during_start_up_is_a_clean_stop(tmp_path: Path) -> None:
+    """The config is a FIFO: when our write end opens, `ams run` is provably mid-start-up (reading it)."""
+    fifo = tmp_path / "station.toml"
+    os.mkfifo(fifo)
+    proc = _start_daemon(fifo)
+    try:
+        with fifo.open("w") as fh:  # returns once ams has opened it for reading
+            proc.send_signal(signal.SIGTERM)
+            fh.write(TOML.format(root=tmp_path / "data"))
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err
+    assert "received SIGTERM: stopping" in err and "station T1 stopped" in err and "Traceback" not in err
 
 
 def test_lock_refuses_a_second_instance_and_cron_verbs(tmp_path: Path) -> None:

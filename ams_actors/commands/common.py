@@ -33,11 +33,19 @@ def load(args: argparse.Namespace) -> StationConfig:
     return load_config(Path(args.config))
 
 
+def prepare_data_root(config: StationConfig) -> None:
+    """Create the data root's folders and prove it takes writes, before the lock is taken (InputError, exit 2)."""
+    from ams_actors.store.local_paths import StationPaths
+
+    StationPaths(config.data_root, config.station_id).ensure()
+
+
 def one_shot_lock(config: StationConfig, verb: str, instead: str) -> StationLock | None:
     """The data root's lock for a one-shot verb; None, after saying what to use instead, when the
     daemon holds it (two processes would race on the same files)."""
     from ams_actors.runtime.lock import AlreadyRunning, StationLock
 
+    prepare_data_root(config)
     lock = StationLock(config.data_root / "state" / "ams.lock")
     try:
         lock.acquire()

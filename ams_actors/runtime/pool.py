@@ -11,11 +11,14 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import os
+import signal
 import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Executor, ProcessPoolExecutor
 from typing import Any, TypeVar
+
+from ams_actors.runtime.signals import STOP_SIGNALS, ignore_stop_signals
 
 T = TypeVar("T")
 
@@ -37,6 +40,9 @@ def _watch_parent(station_pid: int) -> None:
 
 
 def _init_worker(station_pid: int) -> None:
+    # A group SIGTERM/SIGINT/SIGHUP (systemd's default stop, Ctrl-C in a terminal) must not kill work in
+    # hand: the station drains, then shuts the pool down, and that ends the worker.
+    ignore_stop_signals()
     threading.Thread(target=_watch_parent, args=(station_pid,), name="watch-station", daemon=True).start()
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
@@ -48,8 +54,29 @@ def _init_worker(station_pid: int) -> None:
         pass
 
 
+def _start_fork_server() -> None:
+    """Start the fork server now, with the stop signals blocked while it starts.
+
+    Between its exec and its preload (which ignores them) a group SIGTERM would kill it, and the pool
+    would then fail to start a worker in the middle of the drain (measured: 1 of 5 group stops in the
+    chaos benchmark). A blocked signal mask is inherited across exec, as the stdlib's resource tracker
+    does it; a signal meant for the station during these milliseconds stays pending, not lost.
+    """
+    from multiprocessing import forkserver, resource_tracker
+
+    resource_tracker.ensure_running()  # first: starting it unblocks SIGINT/SIGTERM in this thread
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+    try:
+        forkserver.ensure_running()
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
 def make_pool(workers: int) -> ProcessPoolExecutor:
     ctx = multiprocessing.get_context("forkserver")
+    # the fork server is in the station's process group too: it must outlive a group SIGTERM
+    ctx.set_forkserver_preload(["ams_actors.runtime.worker_signals"])
+    _start_fork_server()
     return ProcessPoolExecutor(
         max_workers=max(1, workers), mp_context=ctx, initializer=_init_worker, initargs=(os.getpid(),)
     )

@@ -10,10 +10,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from ams_actors.runtime.actor import Actor, ActorState
 from ams_actors.runtime.clock import Clock
+from ams_actors.runtime.files import is_disk_full
 
 log = logging.getLogger("ams.supervisor")
 
@@ -36,6 +38,8 @@ class Supervisor:
         self.failed = asyncio.Event()
         self.failure: str = ""
         self._tasks: dict[str, asyncio.Task[None]] = {}
+        # told when an actor crashed on a full disk: such a crash is waited out, not counted (DiskGuard)
+        self.on_disk_full: Callable[[str, BaseException], None] | None = None
 
     def start(self, actor: Actor) -> None:
         self._tasks[actor.name] = asyncio.create_task(self._supervise(actor), name=f"actor:{actor.name}")
@@ -71,6 +75,7 @@ class Supervisor:
         recent: deque[float] = deque()
         consecutive = 0
         while True:
+            disk_full = False
             try:
                 await actor.run()
                 return
@@ -78,13 +83,20 @@ class Supervisor:
                 raise
             except Exception as exc:
                 actor.record_failure(exc)
-                log.error("actor %s crashed: %s", actor.name, actor.last_error, exc_info=exc)
+                disk_full = self.on_disk_full is not None and is_disk_full(exc)
+                if disk_full:
+                    log.debug("actor %s stopped on a full disk: %s", actor.name, actor.last_error)
+                    assert self.on_disk_full is not None
+                    self.on_disk_full(actor.name, exc)
+                else:
+                    log.error("actor %s crashed: %s", actor.name, actor.last_error, exc_info=exc)
                 try:
                     await actor.on_failure(exc)
                 except Exception as hook_exc:
                     log.error("actor %s on_failure raised: %s", actor.name, hook_exc)
             now = self.clock.monotonic()
-            recent.append(now)
+            if not disk_full:
+                recent.append(now)
             while recent and now - recent[0] > self.policy.window_s:
                 recent.popleft()
             if len(recent) > self.policy.max_restarts or actor.stopping:
@@ -99,8 +111,9 @@ class Supervisor:
                 else:
                     actor.state = ActorState.STOPPED
                 return
-            consecutive = consecutive + 1 if len(recent) > 1 else 1
+            consecutive = consecutive + 1 if len(recent) > 1 or disk_full else 1
             delay = self.policy.backoff(consecutive)
-            log.warning("restarting %s in %.1f s (restart %d)", actor.name, delay, len(recent))
+            (log.debug if disk_full else log.warning)(
+                "restarting %s in %.1f s (restart %d)", actor.name, delay, len(recent))
             await self.clock.sleep(delay)
             actor.restarts += 1

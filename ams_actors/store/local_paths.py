@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import errno
+import os
 from dataclasses import dataclass
 from pathlib import Path
+
+from protocols.errors import InputError
+
+# A full disk is not a reason to refuse to start: the station starts with its intake paused (DiskGuard).
+_NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,5 +84,35 @@ class StationPaths:
         return self.state / "ledger.sqlite3"
 
     def ensure(self) -> None:
+        """Create the folders and prove the data root takes writes.
+
+        An SD card that went read-only, or a mount point that is a file, is one line naming the path
+        and the problem (InputError: exit 2, which systemd does not restart), never a traceback.
+        """
         for p in (self.sd, self.hd, self.proc2, self.state, self.archive):
-            p.mkdir(parents=True, exist_ok=True)
+            try:
+                p.mkdir(parents=True, exist_ok=True)
+            except OSError as err:
+                raise InputError(str(self.root), "data_root", f"cannot create {p}: {_why(err, p)}") from None
+        probe = self.state / f".write-probe.{os.getpid()}"
+        try:
+            fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            try:
+                os.write(fd, b"ok")
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+                probe.unlink(missing_ok=True)
+        except OSError as err:
+            if err.errno in _NO_SPACE:
+                return
+            raise InputError(str(self.root), "data_root", f"cannot write in {self.state}: {_why(err, probe)}") from None
+
+
+def _why(err: OSError, path: Path) -> str:
+    reason = err.strerror or str(err)
+    if err.errno in (errno.ENOTDIR, errno.EEXIST):
+        blocker = next((p for p in (path, *path.parents) if p.exists() and not p.is_dir()), None)
+        if blocker is not None:
+            return f"{reason} ({blocker} is a file, not a folder)"
+    return reason
