@@ -240,3 +240,38 @@ async def test_a_restarted_station_takes_up_its_previous_runs_claim_before_its_f
         assert await list_solutions(s3_endpoint, event_id) == [claim.solution_key]
     finally:
         await asyncio.gather(*(s.stop() for s in [*stations, *([reborn] if reborn else [])]))
+
+
+async def test_an_event_merged_into_another_is_never_solved(s3_endpoint: str, tmp_path: Path, pool) -> None:  # type: ignore[no-untyped-def]
+    """Issue 16 item 4: a tracked event that the correlator then merged into another one (its event.json
+    now has `superseded_by`) must not be claimed, solved or published: the claim held is released."""
+    from dataclasses import replace
+
+    clock = VirtualClock(start=EPOCH)
+    stations = [Station(config(s, tmp_path, s3_endpoint), clock=clock, executor=pool, admin_socket=False)
+                for s in SITES]
+    day, event_id, _ = await publish_world(s3_endpoint, stations)
+    await asyncio.gather(*(s.start() for s in stations))
+    try:
+        for s in stations:
+            s.actors["Solver"].pause()  # the holder is mid-solve when the merge arrives
+            await s.publish(EventsChanged(day, (event_id,)))
+        await run_until(clock, lambda: any(holds(s, event_id) for s in stations))
+        path = stations[0].paths.events_dir(day) / event_id / "event.json"
+        from protocols.events import decode_event
+
+        merged = replace(decode_event(path.read_bytes()), revision=2, superseded_by=event_id[:-3] + "999")
+        for s in stations:  # what the Syncer writes when it downloads the new revision
+            atomic_write_bytes(s.paths.events_dir(day) / event_id / "event.json", encode_event(merged))
+        for s in stations:
+            s.actors["Solver"].resume()
+        for _ in range(90):  # time enough to solve and publish (old code: it did), and for the lease to run out
+            await clock.advance(2.0)
+            await asyncio.sleep(0.05)
+        assert await list_solutions(s3_endpoint, event_id) == []
+        assert all(status(s, event_id) == "superseded" and not holds(s, event_id) for s in stations)
+        claim = await read_claim(s3_endpoint, event_id)
+        assert claim.state != c.ClaimState.SOLVED
+        assert all(not (s.paths.events_dir(day) / event_id / "solution.json").exists() for s in stations)
+    finally:
+        await asyncio.gather(*(s.stop() for s in stations))

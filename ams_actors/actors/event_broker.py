@@ -113,6 +113,7 @@ class EventBroker(StationActor):
             await self.on_solved(msg)
 
     async def on_tick(self) -> None:
+        await self.drop_superseded()
         await self.heartbeat()
         for t in list(self.events.values()):
             if t.unpublished is not None and t.held is not None:
@@ -143,10 +144,15 @@ class EventBroker(StationActor):
         except (OSError, InputError) as err:
             self.log.warning("event %s: cannot read %s: %s", event_id, path, err)
             return None
-        if event.superseded_by:  # merged into another event: that one is solved instead
-            return None
         now = self.clock.monotonic()
         known = self.events.get(event_id)
+        if event.superseded_by:  # merged into another event: that one is solved instead, never this one
+            if known is not None and known.status != "superseded":
+                known.event, known.unpublished = event, None
+                known.status, known.detail = "superseded", f"merged into {event.superseded_by}"
+                known.history.append(known.detail)
+                self.log.info("event %s: %s; not solved here", event_id, known.detail)
+            return known
         if known is not None:
             if event.revision > known.event.revision:
                 known.event = event
@@ -181,7 +187,10 @@ class EventBroker(StationActor):
         for t in sorted(self.events.values(), key=lambda t: t.due):
             if self.stopping:
                 return
-            if t.status in ("done", "failed", "solving", "held") or (not force and t.due > now):
+            if t.status in ("done", "failed", "solving", "held", "superseded") or (not force and t.due > now):
+                continue
+            self.track(t.day, t.event_id)  # the local event.json may say it was merged since it was tracked
+            if t.status == "superseded":
                 continue
             if sum(1 for e in self.events.values() if e.held is not None) >= MAX_HELD:
                 return  # the rest waits for the next tick; holding more would only let leases run out
@@ -354,6 +363,11 @@ class EventBroker(StationActor):
         from ams_actors.store.outcomes import StoredObject, StoreError
 
         t = self.events.get(msg.event_id)
+        if t is not None and t.held is not None:
+            self.track(t.day, t.event_id)
+            if t.status == "superseded":
+                await self.drop_superseded()
+                return
         if t is None or t.held is None or t.held.record.epoch != msg.epoch:
             self.log.info("event %s: solution of epoch %d not published (claim not held)", msg.event_id, msg.epoch)
             return
@@ -430,19 +444,37 @@ class EventBroker(StationActor):
                         self.clock.monotonic() + 10 ** 9)
         await self.start_solving(t)
 
-    async def release_all(self, reason: str) -> None:
+    async def drop_superseded(self) -> None:
+        """A claim held for an event merged into another is released, never solved or published: the
+        event it was merged into covers the same meteor."""
+        for t in self.events.values():
+            if t.held is None:
+                continue
+            self.track(t.day, t.event_id)
+            if t.status != "superseded":
+                continue
+            epoch = t.held.record.epoch
+            await self.release(t, t.detail)
+            await self.publish(ClaimLost(t.event_id, epoch, t.detail))
+
+    async def release(self, t: Tracked, reason: str) -> None:
+        """Give a held claim back (If-Match); a failed release only means the lease runs out instead."""
         from ams_actors.store.outcomes import StoreError
 
-        for t in self.events.values():
-            if t.held is None or self.ctx.store is None or self.ctx.config.network.solo:
-                continue
+        if t.held is None:
+            return
+        if self.ctx.store is not None and not self.ctx.config.network.solo:
             rec = c.released(t.held.record, self.clock.now().isoformat())
             try:
                 await self.ctx.store.put(s3_keys.claim_key(t.event_id), rec.to_bytes(), if_match=t.held.etag)
                 self.log.info("event %s: claim released (%s)", t.event_id, reason)
             except StoreError as err:
                 self.log.warning("event %s: release failed (the lease will expire): %s", t.event_id, err)
-            t.held = None
+        t.held = None
+
+    async def release_all(self, reason: str) -> None:
+        for t in self.events.values():
+            await self.release(t, reason)
 
     # -- admin -----------------------------------------------------------------------------------
     def claims_report(self) -> dict[str, Any]:

@@ -36,6 +36,7 @@ from ams_actors.runtime.clock import Clock, VirtualClock
 from ams_actors.runtime.files import atomic_write_json
 from ams_actors.runtime.pool import make_pool
 from ams_actors.sim.detections import meteor_docs_for_station
+from ams_actors.sim.superseded import published_event_ids, superseded_report
 from ams_actors.sim.world import SimMeteor, SimStation, World, make_meteors, make_stations
 from ams_actors.station import Station
 from ams_actors.store.proxy import FaultConfig, FaultProxy
@@ -412,8 +413,9 @@ class SimNetwork:
             for event_id, (state, _epoch, _owner, sol_key) in claims.items():
                 if state == c.ClaimState.SOLVED and sol_key and sol_key in docs:
                     accepted[event_id] = docs[sol_key]
+            published = await published_event_ids(store)
         return {"events": events, "claims": claims, "solutions": solutions, "accepted": accepted, "meteors": meteors,
-                "solution_docs": docs}
+                "solution_docs": docs, "published": published}
 
     def match_events(self, bucket: dict[str, Any]) -> dict[str, str]:
         """truth key -> event id, where the event's members are that meteor's observations."""
@@ -480,6 +482,7 @@ class SimNetwork:
             "claims_taken": len(self.claim_log),
             "dead_stations": sorted(self.dead),
             "invariant_violations": self.check_invariants(bucket),
+            **superseded_report(bucket),
         }
 
     # -- invariants ------------------------------------------------------------------------------
