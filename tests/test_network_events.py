@@ -369,3 +369,50 @@ def test_ms_detects_merge_converges_and_local_paths_stay_inside() -> None:
     for bad in ("..", "../x", "20260712_221506_355/../../x", "x/y"):
         with pytest.raises(InvalidId):
             events_tree.local_event_path(paths, bad)
+
+
+async def test_the_correlator_picks_up_an_old_day_whose_partner_index_changed(
+    tmp_path: Path, s3_endpoint: str, store: ObjectStore, pool: Any
+) -> None:
+    """Issue 16 item 8: a partner back after ten days offline uploads an old day; the correlator, which
+    ran over today and yesterday only, must correlate that day too (its index ETag changed)."""
+    from datetime import timedelta
+
+    from ams_actors.network import index_files
+
+    old_day, t_old = "2026_07_02", T_BEGIN - timedelta(days=10)
+
+    def archive(st: Station) -> None:
+        sid = st.config.station_id
+        b, e = straight_trajectory(51.3, 0.7, 105, 80, 40, 45)
+        doc = meteor_archive_doc(station_id=sid, camera_id="010001", site=SITES[sid], begin=b, end=e,
+                                 t_begin=t_old, speed_km_s=35.0, part=PARTS[sid])
+        path = st.paths.archive_meteor(old_day, doc["meteor_id"])
+        atomic_write_json(path, doc)
+        index_files.add_meteor(st.paths, old_day, SiteInfo(*SITES[sid]), path)
+
+    clock = VirtualClock(start=datetime(2026, 7, 12, 23, 30, tzinfo=UTC))
+    a = await start(tmp_path, "AMS1", s3_endpoint, pool, clock, partners=("AMS2",), roles=("station", "correlator"))
+    b = await start(tmp_path, "AMS2", s3_endpoint, pool, clock, partners=("AMS1",))
+    try:
+        archive(a)
+        [res] = await a.run_task("sync")
+        assert res.failed == 0, res.detail
+        assert await store.head(daily_index_key("AMS1", parse_day(old_day))) is not None
+        await a.run_task("correlate")  # AMS1 alone on that day: no event
+        assert await store.list_keys("events/2026/2026_07_02/") == []
+        await a.run_task("correlate")
+        assert old_day not in a.actors["Correlator"].last_report.days  # type: ignore[attr-defined]  # unchanged
+
+        archive(b)  # the partner comes back and uploads its old day (reconcile at its first sync)
+        [res] = await b.run_task("sync")
+        assert res.failed == 0, res.detail
+        [res] = await a.run_task("correlate")
+        assert res.failed == 0, res.detail
+        assert old_day in a.actors["Correlator"].last_report.days  # type: ignore[attr-defined]
+        keys = await store.list_keys("events/2026/2026_07_02/")
+        events = [decode_event((await store.get(k)).body) for k in keys if k.endswith("/event.json")]  # type: ignore[union-attr]
+        assert [e.stations for e in events] == [("AMS1", "AMS2")]
+    finally:
+        await a.stop()
+        await b.stop()
