@@ -296,8 +296,8 @@ async def test_a_malformed_partner_index_is_logged_and_skipped(
         await st.stop()
 
 
-def test_run_detects_prints_the_events(tmp_path: Path, s3_endpoint: str, capsys: pytest.CaptureFixture[str]) -> None:
-    from ams_actors.cli import main
+def two_indexes_and_a_correlator(tmp_path: Path, s3_endpoint: str) -> Path:
+    """AMS1's and AMS2's index of DAY in the bucket; the config file of a correlator station."""
 
     async def setup() -> None:
         async with ObjectStore.open(s3_endpoint, BUCKET) as st:
@@ -308,6 +308,13 @@ def test_run_detects_prints_the_events(tmp_path: Path, s3_endpoint: str, capsys:
     asyncio.run(setup())
     cfg = tmp_path / "station.toml"
     cfg.write_text(station_toml(tmp_path / "root", "AMS1", s3_endpoint, roles=("station", "correlator")))
+    return cfg
+
+
+def test_run_detects_prints_the_events(tmp_path: Path, s3_endpoint: str, capsys: pytest.CaptureFixture[str]) -> None:
+    from ams_actors.cli import main
+
+    cfg = two_indexes_and_a_correlator(tmp_path, s3_endpoint)
     assert main(["run_detects", "-c", str(cfg), "--day", DAY, "--dry-run"]) == 0
     out = capsys.readouterr().out
     assert "(dry run)" in out and EVENT_ID in out and "AMS2" in out
@@ -416,3 +423,31 @@ async def test_the_correlator_picks_up_an_old_day_whose_partner_index_changed(
     finally:
         await a.stop()
         await b.stop()
+
+
+def test_run_detects_month_and_year_with_a_progress_bar(tmp_path: Path, s3_endpoint: str,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 16 item 8: `--month YYYY_MM` / `--year YYYY` (the old `md` and `d.sh`) correlate every day of
+    the month or year, day by day, with a progress bar on stderr (here forced with --progress)."""
+    from ams_actors.cli import main
+    from ams_actors.commands.run_detects import days_of
+
+    cfg = two_indexes_and_a_correlator(tmp_path, s3_endpoint)
+    assert main(["run_detects", "-c", str(cfg), "--month", "2026_07", "--json", "--progress"]) == 0
+    captured = capsys.readouterr()
+    doc = json.loads(captured.out)
+    assert len(doc["days"]) == 31 and doc["days"][0] == "2026_07_01" and doc["days"][-1] == "2026_07_31"
+    assert doc["created"] == [EVENT_ID] and [e["event_id"] for e in doc["events"]] == [EVENT_ID]
+    assert captured.err.rstrip().endswith("100.0%") and "[" + "#" * 40 + "]" in captured.err
+    assert main(["run_detects", "-c", str(cfg), "--month", "2026_07", "--json"]) == 0  # not a tty: no bar
+    captured = capsys.readouterr()
+    assert captured.err == "" and json.loads(captured.out)["created"] == []
+    # --year: every day up to today; bad values are one line, exit 2
+    from datetime import date
+
+    assert days_of([], ["2026"], date(2026, 3, 1))[-1] == "2026_03_01" and len(days_of([], ["2026"], date(2026, 3, 1))) == 60
+    assert days_of(["2024_02"], [], date(2026, 1, 1))[-1] == "2024_02_29"
+    for bad in (["--month", "2026_13"], ["--month", "July"], ["--year", "26"]):
+        assert main(["run_detects", "-c", str(cfg), *bad]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and bad[0] in err
