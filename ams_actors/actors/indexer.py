@@ -13,13 +13,14 @@ rebuilt from the archive at start, at stop and daily; at start and daily (statio
 is also checked (index ids == archive ids) and repaired with a log line when they differ. The
 `fix_days` and `proc_index` tasks run the same check (one day: a full rebuild).
 
-All file work (JSON, schema checks, gzip of up to thousands of entries) runs in the process pool via
-``run_cpu``; the actor only decides and publishes. It owns no admin task: ``rebuild_day`` is the
-on-demand rebuild from the archive, for the Housekeeper or tools to call.
+The per-meteor and yearly file work (JSON, schema checks, gzip of up to thousands of entries) runs in
+the process pool via ``run_cpu``, the drift check in a worker thread; the actor only decides and
+publishes. ``rebuild_day`` is the on-demand rebuild of one day from the archive.
 """
 
 from __future__ import annotations
 
+import asyncio
 from datetime import date
 from typing import Any
 
@@ -95,9 +96,10 @@ class Indexer(StationActor):
             self._checked_on = self.clock.now().date()
         if not marked and not check_all:
             return []
-        repairs = await run_cpu(
-            self.ctx.executor, index_check.check_days, self.ctx.paths, self.site, None if check_all else (),
-            tuple(marked),
+        # a thread, not the pool: at start the pool may not be needed yet (its workers would outlive a
+        # killed station); listing days is I/O, and a rebuild of a drifted day is rare
+        repairs = await asyncio.to_thread(
+            index_check.check_days, self.ctx.paths, self.site, None if check_all else (), tuple(marked)
         )
         changed = []
         for r in repairs:

@@ -6,8 +6,8 @@ with a full inbox); these functions find such days by comparing the meteor ids o
 costs one directory listing and one small gunzip per day, so every day can be checked at start and
 once a day. A day that differs (or that the ledger marked changed) is rebuilt from the archive.
 
-They run in the process pool like ``index_files`` (module level, picklable, no logging): what they
-found comes back as values for the Indexer to log.
+They run off the event loop (the Indexer uses a worker thread, so a station start does not need the
+process pool) and do no logging: what they found comes back as values for the Indexer to log.
 """
 
 from __future__ import annotations
