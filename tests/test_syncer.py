@@ -335,8 +335,13 @@ async def test_back_after_ten_days_offline_the_bucket_gets_everything(tmp_path: 
             day = start + timedelta(days=k)
             rig.meteor(doc(k, t0=day), day=day.strftime("%Y_%m_%d"))
 
+        changed = next((rig.paths.archive / "METEOR" / "2026" / "07" / "05").glob("*.json"))
+        wrong_key = meteor_key("AMS1", parse_day("2026_07_05"), changed.stem)
+        await store.put(wrong_key, b"{}")  # the bucket holds other content under a key of ours
         proxy.stats.log.clear()
         report = await rig.sync()
+        got = await store.get(wrong_key)
+        assert got.body == changed.read_bytes()  # type: ignore[union-attr]
         local = {str(p.relative_to(rig.paths.archive / "METEOR")) for p in (rig.paths.archive / "METEOR").rglob("*.json")}
         in_bucket = {k.removeprefix("stations/AMS1/meteors/") for k in await store.list_keys("stations/AMS1/meteors/")}
         assert in_bucket == local | {"2026/07/01/not-ours.json"}

@@ -134,9 +134,13 @@ class Syncer(StationActor):
             days = [day] if day is not None else self.days_due()
             report = await engine.run(days)
             if day is None and self._reconciled_on != self.clock.now().date():
-                rec = await self.reconcile(engine)
-                report.uploaded += rec.uploaded
-                report.failed += rec.failed
+                try:
+                    rec = await self.reconcile(engine)
+                except StoreError as err:  # the cycle's own work is done; the next cycle tries again
+                    self.log.warning("reconcile with the bucket failed (retried next cycle): %s", err)
+                else:
+                    report.uploaded += rec.uploaded
+                    report.failed += rec.failed
         except StoreError as err:
             self.log.warning("sync failed (retried next cycle): %s", err)
             return None

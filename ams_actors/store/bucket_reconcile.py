@@ -5,8 +5,8 @@ only, so a bucket that lost or never got an object (an outage of days, a deleted
 that is wrong) would stay behind for good. At start and daily, for the last ``[sync] reconcile_days``
 days, this compares every local file the station publishes with the bucket listing: the listing's
 ETag is the MD5 of a single-part upload (ours all are), so one LIST per day answers without a GET;
-an ETag that is not an MD5 (multipart, or a store that differs) falls back to a HEAD and the SHA-256
-metadata the Syncer stores. Whatever is missing or different is uploaded; nothing is ever deleted
+an ETag that differs (other content, or an ETag that is not the MD5: multipart, SSE-KMS) is settled by
+a HEAD and the SHA-256 metadata the Syncer stores. Whatever is missing or different is uploaded; nothing is ever deleted
 (an object the station does not know about may be a partner's repair or a newer station's data).
 """
 
@@ -14,17 +14,15 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+from ams_actors.network.sync import HASH_META
 from ams_actors.store.outcomes import ObjectInfo, StoreError
 from protocols.s3_keys import day_str, index_prefix, meteors_prefix, parse_day
-
-_MD5 = re.compile(r"^[0-9a-f]{32}$")
 
 
 @dataclass(slots=True)
@@ -82,10 +80,11 @@ async def reconcile(engine: Any, days: Sequence[str]) -> ReconcileReport:
             report.matching += 1
             return
         try:
-            if etag is not None and not _MD5.match(etag):  # not a plain MD5: ask the stored SHA-256
+            if etag is not None:  # another content, or an ETag that is not the MD5 (multipart, SSE-KMS):
+                # the SHA-256 the Syncer stored in the metadata decides
                 head = await engine._limited(engine.store.head(key))
                 digest = await asyncio.to_thread(engine._hashes.hash, path)
-                if isinstance(head, ObjectInfo) and head.metadata.get("sha256") == digest:
+                if isinstance(head, ObjectInfo) and head.metadata.get(HASH_META) == digest:
                     report.matching += 1
                     return
             await engine._limited(engine.upload(path, key, force=True))
