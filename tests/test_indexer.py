@@ -287,6 +287,9 @@ async def test_a_hand_removed_entry_is_repaired_at_start_and_daily(tmp_path: Pat
 
     await rig.indexer.on_start()  # at start
     assert path.read_bytes() == full
+    path.write_bytes(b"not gzip")  # unreadable: rebuilt too
+    await rig.indexer.on_start()
+    assert path.read_bytes() == full
 
     # daily, on the station clock: an index deleted by hand comes back on the first tick of the next day
     task = asyncio.ensure_future(rig.indexer.run())

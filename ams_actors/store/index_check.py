@@ -16,10 +16,10 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from ams_actors.network.index_files import IndexChange, archive_day_dir, read_index_file, rebuild_day
+from ams_actors.network.index_files import IndexChange, archive_day_dir, rebuild_day
 from ams_actors.store.local_paths import StationPaths
 from protocols.errors import InputError
-from protocols.meteor_index import SiteInfo
+from protocols.meteor_index import SiteInfo, read_bounded_json
 
 _DAY_FILE = re.compile(r"^(\d{4}_\d{2}_\d{2})-meteor_index\.json\.gz$")
 
@@ -55,11 +55,16 @@ def _archive_ids(paths: StationPaths, day: str) -> set[str]:
 
 
 def _index_ids(paths: StationPaths, day: str) -> set[str] | None:
+    """The meteor ids of the day's index (empty: no index); None when it is unreadable. Only the ids
+    are read, without the schema check of every entry (a year of busy days would take minutes): a
+    damaged entry is caught by the next full decode, which rebuilds the day."""
     try:
-        idx = read_index_file(paths.meteor_index(day))
-    except InputError:
+        doc = read_bounded_json(paths.meteor_index(day).read_bytes(), str(paths.meteor_index(day)))
+        return {str(m["meteor_id"]) for m in doc["meteors"]}
+    except FileNotFoundError:
+        return set()
+    except (OSError, InputError, TypeError, KeyError):
         return None
-    return set() if idx is None else {e.meteor_id for e in idx.meteors}
 
 
 def check_days(
@@ -73,8 +78,6 @@ def check_days(
         have = _archive_ids(paths, day)
         indexed = _index_ids(paths, day)
         if day not in forced and indexed is not None and indexed == have:
-            continue
-        if day not in forced and indexed is None and not have and not paths.meteor_index(day).exists():
             continue
         change = rebuild_day(paths, day, site)
         out.append(DayRepair(day, len(have), -1 if indexed is None else len(indexed), change))
