@@ -318,3 +318,4 @@ async def test_fix_days_and_proc_index_repair_the_index(tmp_path: Path) -> None:
     rig.archive(doc(2))
     result = await rig.indexer.on_task("proc_index", None)
     assert result.done == 1 and len(indexed_ids(rig)) == 3
+    assert (await rig.indexer.on_task("fix_days", "2026-07-12")).failed == 1

@@ -82,6 +82,8 @@ class Indexer(StationActor):
 
     async def on_task(self, task: str, day: str | None) -> TaskResult:
         if day is not None:
+            if not self._valid_day(day):  # an operator's typo must not crash the actor
+                return TaskResult(task, self.name, done=0, failed=1, detail=f"day must be YYYY_MM_DD, got {day!r}")
             change = await self.rebuild_day(day)
             return TaskResult(task, self.name, done=1, detail=f"index {day}: {change.meteors} meteor(s)")
         repaired = await self.reconcile(check_all=True)
