@@ -20,23 +20,20 @@ import hashlib
 import json
 import uuid
 from dataclasses import dataclass, field
-from datetime import date
 from typing import Any
 
 from ams_actors.actors.base import StationActor, StationContext
+from ams_actors.actors.event_obs import MAX_PARTNER_BYTES, build_obs
 from ams_actors.network.events_tree import events_root, recent_days
 from ams_actors.runtime.actor import Publish
 from ams_actors.runtime.files import atomic_write_bytes_async, atomic_write_json_async
 from protocols import claims as c
 from protocols import s3_keys
 from protocols.errors import InputError
-from protocols.events import Event, EventMember, decode_event
+from protocols.events import Event, decode_event
 from protocols.messages import ClaimLost, EventClaimed, EventsChanged, EventSolved, TaskResult
-from protocols.observation_build import Site
-from protocols.observations import ObservationSet, StationObservation
 
 PREFERENCE_STEP_S = 15.0  # how much later each lower-ranked station looks at a new event
-MAX_PARTNER_BYTES = 4 * 1024 * 1024
 MAX_HELD = 4  # unsolved claims held at once: more would only wait in the Solver's inbox while their leases run
 
 
@@ -299,44 +296,8 @@ class EventBroker(StationActor):
         await self.publish(EventClaimed(t.event_id, t.day, t.held.record.epoch, key, local))
 
     async def build_obs(self, t: Tracked) -> dict[str, Any]:
-        """The solver input from the members' meteor JSON in the bucket, each one validated: a bad
-        partner file is logged once and that member left out; with fewer than two stations left the
-        event cannot be solved (InputError: the Solver records it as failed, with the reason, once)."""
-        observations: list[StationObservation] = []
-        sites: dict[tuple[str, date], Site] = {}
-        left_out: list[str] = []
-        for m in t.event.members:
-            try:
-                observations.append(await self._member_observation(m, sites))
-            except InputError as err:  # the meteor file or its station's index
-                if str(err) not in self._bad_partner_files:  # logged once, not on every attempt
-                    self._bad_partner_files.add(str(err))
-                    self.log.warning("event %s: member left out: %s", t.event_id, err)
-                left_out.append(f"{m.station_id}/{m.meteor_id}")
-        if len({o.station_id for o in observations}) < 2:
-            raise InputError(t.event_id, "members", f"fewer than 2 stations with a usable meteor file "
-                                                     f"(left out: {', '.join(left_out) or 'none'})")
-        observations.sort(key=lambda o: (o.station_id, o.camera_id))
-        return ObservationSet(event_id=t.event_id, observations=tuple(observations)).to_json_dict()
-
-    async def _member_observation(self, m: EventMember, sites: dict[tuple[str, date], Site]) -> StationObservation:
-        """One member's observation from the bucket, validated; LookupError when a file is not there (yet)."""
-        from ams_actors.network.downloads import check_index, get_bounded
-        from ams_actors.store.partner_meteor import check_meteor
-
-        day = m.start_utc.date()
-        key = s3_keys.meteor_key(m.station_id, day, m.meteor_id)
-        got = await get_bounded(self.ctx.store, key, MAX_PARTNER_BYTES)
-        if got is None:
-            raise LookupError(f"meteor {m.station_id}/{m.meteor_id} is not in the bucket")
-        if (m.station_id, day) not in sites:
-            idx_key = s3_keys.daily_index_key(m.station_id, day)
-            idx = await get_bounded(self.ctx.store, idx_key, MAX_PARTNER_BYTES)
-            if idx is None:
-                raise LookupError(f"index of {m.station_id} for {day} is not in the bucket")
-            site = check_index(idx.body, idx_key, m.station_id, s3_keys.day_str(day)).site
-            sites[(m.station_id, day)] = Site(site.lat, site.lon, site.alt_m)
-        return check_meteor(got.body, key, m.station_id, m.meteor_id, sites[(m.station_id, day)])
+        """The solver input, every member's file validated (see actors/event_obs.py)."""
+        return await build_obs(self.ctx.store, t.event_id, t.event, self._bad_partner_files, self.log)
 
     async def heartbeat(self) -> None:
         from ams_actors.store.outcomes import StoreError
