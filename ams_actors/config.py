@@ -157,6 +157,17 @@ class ScheduleSection:
 
 
 @dataclass(frozen=True, slots=True)
+class SyncSection:
+    """Reconciliation with the bucket: at start and daily the last `reconcile_days` days are compared with
+    the bucket by content hash and whatever is missing or different is uploaded (nothing is deleted)."""
+
+    reconcile_days: int = 30
+
+    def __post_init__(self) -> None:
+        _check(1 <= self.reconcile_days <= 3660, "reconcile_days", f"must be 1..3660, got {self.reconcile_days}")
+
+
+@dataclass(frozen=True, slots=True)
 class ClaimsSection:
     """Event claim leases (design.md §6): heartbeat every lease/3; steal after lease + skew margin."""
 
@@ -232,6 +243,7 @@ class StationConfig:
     store: StoreSection = field(default_factory=StoreSection)
     network: NetworkSection = field(default_factory=NetworkSection)
     schedule: ScheduleSection = field(default_factory=ScheduleSection)
+    sync: SyncSection = field(default_factory=SyncSection)
     claims: ClaimsSection = field(default_factory=ClaimsSection)
     calibration: CalibrationSection = field(default_factory=CalibrationSection)
     solver: SolverSection = field(default_factory=SolverSection)

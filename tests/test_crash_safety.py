@@ -42,6 +42,17 @@ def outputs_complete(root: Path) -> bool:
     return backlog_done(root, [clip_name(i) for i in range(N_CLIPS)], DAY)
 
 
+def archive_ids(root: Path) -> list[str]:
+    return sorted(p.stem for p in (root / "meteor_archive" / "AMS1" / "METEOR").rglob("*.json"))
+
+
+def index_ids(root: Path) -> list[str]:
+    from protocols.meteor_index import decode_index
+
+    path = root / "meteor_archive" / "AMS1" / "DETECTS" / "MI" / DAY[:4] / f"{DAY}-meteor_index.json.gz"
+    return sorted(m.meteor_id for m in decode_index(path.read_bytes()).meteors) if path.exists() else []
+
+
 def test_sigkill_at_random_points_loses_nothing(backlog: Path, tmp_path: Path) -> None:
     cfg = write_config(tmp_path)
     root = tmp_path / "data"
@@ -95,9 +106,27 @@ def test_sigkill_at_random_points_loses_nothing(backlog: Path, tmp_path: Path) -
     meteors = sorted((root / "meteors" / DAY).glob("*.json"))
     stems = sorted(json.loads(m.read_text())["sd_clip"] for m in meteors)
     assert stems == sorted(clip_name(i) for i in range(0, N_CLIPS, 2))
+    # no meteor missing from the daily index (issue 16 item 1): the index is the archive's, kills or not
+    assert index_ids(root) == archive_ids(root)
     # the ledger (rebuilt or resumed) agrees with the files
     stats = subprocess.run([sys.executable, "-m", "ams_actors", "proc_index", "-c", str(cfg), "--rebuild"],
                            capture_output=True, text=True, timeout=120)
     assert stats.returncode == 0, stats.stderr
     doc = json.loads((root / "SD" / "proc2" / "json" / "proc_stats.json").read_text())["days"][DAY]
     assert doc["scanned"] == N_CLIPS and doc["meteors_verified"] == N_CLIPS // 2
+
+
+def test_one_shot_bs_leaves_no_meteor_out_of_the_daily_index(backlog: Path, tmp_path: Path) -> None:
+    """Issue 16 item 1: a clean one-shot `ams bs` stopped with a MeteorVerified still in the Indexer's
+    inbox ("redone from disk on restart" — it was not), and the meteor was never indexed."""
+    cfg = write_config(tmp_path)
+    root = tmp_path / "data"
+    (root / "SD").mkdir(parents=True)
+    for f in backlog.iterdir():
+        (root / "SD" / f.name).write_bytes(f.read_bytes())
+    for _ in range(2):  # the second run finds the rest of the backlog where the first left it
+        done = subprocess.run([sys.executable, "-m", "ams_actors", "bs", "-c", str(cfg)],
+                              capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr[-2000:]
+        assert "Traceback" not in done.stderr
+        assert index_ids(root) == archive_ids(root), done.stderr[-2000:]

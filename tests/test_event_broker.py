@@ -291,3 +291,121 @@ async def test_a_station_that_boots_offline_claims_once_the_store_is_back(s3_end
                 assert await list_solutions(s3_endpoint, event_id) == [claim.solution_key]
             finally:
                 await asyncio.gather(*(s.stop() for s in stations))
+
+
+async def test_an_event_merged_into_another_is_never_solved(s3_endpoint: str, tmp_path: Path, pool) -> None:  # type: ignore[no-untyped-def]
+    """Issue 16 item 4: a tracked event that the correlator then merged into another one (its event.json
+    now has `superseded_by`) must not be claimed, solved or published: the claim held is released."""
+    from dataclasses import replace
+
+    clock = VirtualClock(start=EPOCH)
+    stations = [Station(config(s, tmp_path, s3_endpoint), clock=clock, executor=pool, admin_socket=False)
+                for s in SITES]
+    day, event_id, _ = await publish_world(s3_endpoint, stations)
+    await asyncio.gather(*(s.start() for s in stations))
+    try:
+        for s in stations:
+            s.actors["Solver"].pause()  # the holder is mid-solve when the merge arrives
+            await s.publish(EventsChanged(day, (event_id,)))
+        await run_until(clock, lambda: any(holds(s, event_id) for s in stations))
+        path = stations[0].paths.events_dir(day) / event_id / "event.json"
+        from protocols.events import decode_event
+
+        merged = replace(decode_event(path.read_bytes()), revision=2, superseded_by=event_id[:-3] + "999")
+        for s in stations:  # what the Syncer writes when it downloads the new revision
+            atomic_write_bytes(s.paths.events_dir(day) / event_id / "event.json", encode_event(merged))
+        for s in stations:
+            s.actors["Solver"].resume()
+        for _ in range(90):  # time enough to solve and publish (old code: it did), and for the lease to run out
+            await clock.advance(2.0)
+            await asyncio.sleep(0.05)
+        assert await list_solutions(s3_endpoint, event_id) == []
+        assert all(status(s, event_id) == "superseded" and not holds(s, event_id) for s in stations)
+        claim = await read_claim(s3_endpoint, event_id)
+        assert claim.state != c.ClaimState.SOLVED
+        assert all(not (s.paths.events_dir(day) / event_id / "solution.json").exists() for s in stations)
+    finally:
+        await asyncio.gather(*(s.stop() for s in stations))
+
+
+async def test_bad_partner_files_leave_their_member_out_and_the_station_runs_on(
+        s3_endpoint: str, tmp_path: Path, pool, caplog: pytest.LogCaptureFixture) -> None:  # type: ignore[no-untyped-def]
+    """Issue 16 item 2: a malformed partner meteor JSON (or index) crashed the EventBroker in build_obs,
+    the claim was still ours after the restart, and the station crash-looped. Now each bad member is
+    logged once and left out: solved without it when >= 2 stations remain, else recorded as failed."""
+    import gzip
+    import logging
+    from dataclasses import replace
+
+    from protocols.events import decode_event
+
+    clock = VirtualClock(start=EPOCH)
+    stations = [Station(config(s, tmp_path, s3_endpoint), clock=clock, executor=pool, admin_socket=False)
+                for s in SITES]
+    day, event_id, _ = await publish_world(s3_endpoint, stations)
+    event = decode_event((stations[0].paths.events_dir(day) / event_id / "event.json").read_bytes())
+    good = {m.station_id: m for m in event.members}
+    m2, d = good["AMS2"], event.start_utc.date()
+    async with ObjectStore.open(s3_endpoint, "ams-test", credentials=Credentials("testing", "testing")) as store:
+        got = await store.get(s3_keys.meteor_key("AMS2", d, m2.meteor_id))
+        idx = await store.get(s3_keys.daily_index_key("AMS2", d))
+        assert isinstance(got, StoredObject) and isinstance(idx, StoredObject)
+        doc2 = json.loads(got.body)
+
+        def as_station(station: str, **changes: object) -> bytes:
+            return json.dumps({**doc2, "station": station, **changes}).encode()
+
+        nan_frames = [dict(f) for f in doc2["frames"]]
+        nan_frames[0]["az"] = float("nan")
+        bad: dict[str, bytes] = {
+            "AMS3": b"{not json",
+            "AMS4": as_station("AMS4", frames="nope"),  # wrong type
+            "AMS5": json.dumps({k: v for k, v in json.loads(as_station("AMS5")).items() if k != "frames"}).encode(),
+            "AMS6": as_station("AMS6") + b" " * (5 * 1024 * 1024),  # huge
+            "AMS7": as_station("AMS7", frames=nan_frames),  # NaN
+            "AMS8": as_station(".."),  # bad id (and not the station its key names)
+            "AMS9": as_station("AMS9"),  # a good meteor file, but its station's index is garbage
+        }
+        index2 = json.loads(gzip.decompress(idx.body))
+        for st, body in bad.items():
+            await store.put(s3_keys.meteor_key(st, d, m2.meteor_id), body)
+            index = gzip.compress(json.dumps({**index2, "station_id": st}).encode())
+            await store.put(s3_keys.daily_index_key(st, d), b"garbage" if st == "AMS9" else index)
+    members = tuple(replace(m2, station_id=st) for st in bad)
+    solvable = replace(event, members=event.members + members)
+    unsolvable = replace(event, event_id=event_id[:-3] + "999", members=(good["AMS1"], *members))
+    for s in stations:
+        for ev in (solvable, unsolvable):
+            atomic_write_bytes(s.paths.events_dir(day) / ev.event_id / "event.json", encode_event(ev))
+    caplog.set_level(logging.WARNING)
+    await asyncio.gather(*(s.start() for s in stations))
+    try:
+        for s in stations:
+            await s.publish(EventsChanged(day, (solvable.event_id, unsolvable.event_id)))
+        await run_until(clock, lambda: all(status(s, e) in ("done", "failed") for s in stations
+                                           for e in (solvable.event_id, unsolvable.event_id)), real_limit_s=180.0)
+        for _ in range(20):  # and a while longer: nothing is retried, nothing crashes
+            await clock.advance(5.0)
+            await asyncio.sleep(0.02)
+        assert all(s.supervisor.failed.is_set() is False for s in stations)
+        assert all(s.actors["EventBroker"].failed == 0 for s in stations)  # no crash, no restart
+        claim = await read_claim(s3_endpoint, solvable.event_id)
+        assert claim.state == c.ClaimState.SOLVED
+        obs = json.loads((stations[0].paths.events_dir(day) / solvable.event_id / "obs.json").read_text()
+                         if (stations[0].paths.events_dir(day) / solvable.event_id / "obs.json").exists() else
+                         (stations[1].paths.events_dir(day) / solvable.event_id / "obs.json").read_text())
+        assert sorted(o["station_id"] for o in obs["observations"]) == ["AMS1", "AMS2"]
+        sol = json.loads((stations[0].paths.events_dir(day) / solvable.event_id / "solution.json").read_text())
+        assert sol["status"] == "solved"
+        claim = await read_claim(s3_endpoint, unsolvable.event_id)
+        assert claim.state == c.ClaimState.SOLVED  # recorded (as failed), so nobody retries it
+        assert await list_solutions(s3_endpoint, unsolvable.event_id) == [claim.solution_key]
+        failed = json.loads((stations[0].paths.events_dir(day) / unsolvable.event_id / "solution.json").read_text())
+        assert failed["status"] == "failed" and "fewer than 2 stations" in json.dumps(failed)
+    finally:
+        await asyncio.gather(*(s.stop() for s in stations))
+    lines = [r.getMessage() for r in caplog.records if "member left out" in r.getMessage()]
+    assert all("\n" not in line for line in lines)
+    for st in bad:  # each bad file named, and logged once per station process at most
+        assert 1 <= sum(f"/{st}/" in line or f"stations/{st}" in line for line in lines) <= 2, (st, lines)
+    assert "Traceback" not in caplog.text

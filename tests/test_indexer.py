@@ -183,3 +183,139 @@ async def test_work_runs_in_the_process_pool(tmp_path: Path) -> None:
         assert (await rig.indexer.roll_up())[0].meteors == 1
     finally:
         pool.shutdown()
+
+
+# ---------------------------------------------------------------- the index cannot drift from the archive
+
+
+def ledger_rig(root: Path) -> tuple[Rig, Any]:
+    from ams_actors.store.ledger import Ledger
+
+    rig = Rig(root)
+    ledger = Ledger(rig.paths.ledger)
+    rig.indexer.ctx.ledger = ledger
+    return rig, ledger
+
+
+def indexed_ids(rig: Rig, day: str = DAY) -> list[str]:
+    path = rig.paths.meteor_index(day)
+    return [m.meteor_id for m in decode_index(path.read_bytes()).meteors] if path.exists() else []
+
+
+async def run_until_processed(indexer: Indexer, n: int) -> None:
+    import asyncio
+
+    for _ in range(400):
+        await asyncio.sleep(0.005)
+        if indexer.processed >= n:
+            return
+
+
+async def test_a_stopped_indexer_with_an_unprocessed_message_loses_no_meteor(tmp_path: Path) -> None:
+    """`ams bs`: "Indexer: stopped with 1 message(s) unprocessed; they are redone from disk" — they were not."""
+    import asyncio
+
+    rig, ledger = ledger_rig(tmp_path)
+    try:
+        task = asyncio.ensure_future(rig.indexer.run())
+        await rig.indexer.tell(rig.archive(doc(0)))
+        await run_until_processed(rig.indexer, 1)
+        # the Verifier's order: mark the day, write the archive, mark again, then the message
+        await ledger.mark_index_day(DAY)
+        late = rig.archive(doc(1))
+        await ledger.mark_index_day(DAY)
+        rig.indexer.pause()  # the message stays in the inbox, as when the stop comes first
+        await rig.indexer.tell(late)
+        rig.indexer.request_stop()
+        rig.indexer.resume()
+        await task
+        assert sorted(indexed_ids(rig)) == sorted([doc(0)["meteor_id"], doc(1)["meteor_id"]])
+        assert await ledger.index_days_marked() == {}
+    finally:
+        ledger.close()
+
+
+async def test_a_killed_indexer_is_repaired_at_the_next_start(tmp_path: Path,
+                                                               caplog: pytest.LogCaptureFixture) -> None:
+    """kill -9 mid-work: the message is gone with the process; the next start rebuilds from the archive."""
+    import asyncio
+
+    rig, ledger = ledger_rig(tmp_path)
+    try:
+        task = asyncio.ensure_future(rig.indexer.run())
+        for k in range(2):
+            await rig.indexer.tell(rig.archive(doc(k)))
+        await run_until_processed(rig.indexer, 2)
+        rig.archive(doc(2))  # verified and archived; its MeteorVerified died with the process
+        task.cancel()  # the kill: no on_stop
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert len(indexed_ids(rig)) == 2
+    finally:
+        ledger.close()
+    rig2, ledger2 = ledger_rig(tmp_path)
+    caplog.set_level(logging.WARNING)
+    try:
+        task = asyncio.ensure_future(rig2.indexer.run())
+        await asyncio.sleep(0.05)
+        for _ in range(200):
+            if len(indexed_ids(rig2)) == 3:
+                break
+            await asyncio.sleep(0.01)
+        rig2.indexer.request_stop()
+        await task
+    finally:
+        ledger2.close()
+    assert sorted(indexed_ids(rig2)) == sorted(doc(k)["meteor_id"] for k in range(3))
+    assert any("did not match the archive" in r.getMessage() and DAY in r.getMessage() for r in caplog.records)
+    assert rig2.published[-1] == IndexUpdated("AMS1", DAY, rig2.paths.meteor_index(DAY), 3)
+
+
+async def test_a_hand_removed_entry_is_repaired_at_start_and_daily(tmp_path: Path) -> None:
+    import asyncio
+
+    from protocols.meteor_index import encode_index
+
+    rig = Rig(tmp_path)
+    for k in range(3):
+        await rig.indexer.on_message(rig.archive(doc(k)))
+    await rig.indexer.on_message(rig.archive(doc(3), day="2026_07_11"))
+    path = rig.paths.meteor_index(DAY)
+    full = path.read_bytes()
+    idx = decode_index(full)
+    path.write_bytes(encode_index(type(idx)(idx.station_id, idx.day, idx.site, idx.meteors[:2])))
+
+    await rig.indexer.on_start()  # at start
+    assert path.read_bytes() == full
+    path.write_bytes(b"not gzip")  # unreadable: rebuilt too
+    await rig.indexer.on_start()
+    assert path.read_bytes() == full
+
+    # daily, on the station clock: an index deleted by hand comes back on the first tick of the next day
+    task = asyncio.ensure_future(rig.indexer.run())
+    await asyncio.sleep(0.02)
+    path.unlink()
+    await rig.clock.advance(61.0)
+    await asyncio.sleep(0.05)
+    assert not path.exists()  # same day: no full check on every tick
+    await rig.clock.advance(24 * 3600.0)
+    for _ in range(200):
+        await asyncio.sleep(0.01)
+        if path.exists():
+            break
+    rig.indexer.request_stop()
+    await task
+    assert path.read_bytes() == full
+
+
+async def test_fix_days_and_proc_index_repair_the_index(tmp_path: Path) -> None:
+    rig = Rig(tmp_path)
+    await rig.indexer.on_message(rig.archive(doc(0)))
+    rig.archive(doc(1))  # no message
+    assert "fix_days" in rig.indexer.tasks and "proc_index" in rig.indexer.tasks
+    result = await rig.indexer.on_task("fix_days", DAY)
+    assert result.done == 1 and len(indexed_ids(rig)) == 2
+    rig.archive(doc(2))
+    result = await rig.indexer.on_task("proc_index", None)
+    assert result.done == 1 and len(indexed_ids(rig)) == 3
+    assert (await rig.indexer.on_task("fix_days", "2026-07-12")).failed == 1

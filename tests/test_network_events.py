@@ -296,8 +296,8 @@ async def test_a_malformed_partner_index_is_logged_and_skipped(
         await st.stop()
 
 
-def test_run_detects_prints_the_events(tmp_path: Path, s3_endpoint: str, capsys: pytest.CaptureFixture[str]) -> None:
-    from ams_actors.cli import main
+def two_indexes_and_a_correlator(tmp_path: Path, s3_endpoint: str) -> Path:
+    """AMS1's and AMS2's index of DAY in the bucket; the config file of a correlator station."""
 
     async def setup() -> None:
         async with ObjectStore.open(s3_endpoint, BUCKET) as st:
@@ -308,6 +308,13 @@ def test_run_detects_prints_the_events(tmp_path: Path, s3_endpoint: str, capsys:
     asyncio.run(setup())
     cfg = tmp_path / "station.toml"
     cfg.write_text(station_toml(tmp_path / "root", "AMS1", s3_endpoint, roles=("station", "correlator")))
+    return cfg
+
+
+def test_run_detects_prints_the_events(tmp_path: Path, s3_endpoint: str, capsys: pytest.CaptureFixture[str]) -> None:
+    from ams_actors.cli import main
+
+    cfg = two_indexes_and_a_correlator(tmp_path, s3_endpoint)
     assert main(["run_detects", "-c", str(cfg), "--day", DAY, "--dry-run"]) == 0
     out = capsys.readouterr().out
     assert "(dry run)" in out and EVENT_ID in out and "AMS2" in out
@@ -369,3 +376,78 @@ def test_ms_detects_merge_converges_and_local_paths_stay_inside() -> None:
     for bad in ("..", "../x", "20260712_221506_355/../../x", "x/y"):
         with pytest.raises(InvalidId):
             events_tree.local_event_path(paths, bad)
+
+
+async def test_the_correlator_picks_up_an_old_day_whose_partner_index_changed(
+    tmp_path: Path, s3_endpoint: str, store: ObjectStore, pool: Any
+) -> None:
+    """Issue 16 item 8: a partner back after ten days offline uploads an old day; the correlator, which
+    ran over today and yesterday only, must correlate that day too (its index ETag changed)."""
+    from datetime import timedelta
+
+    from ams_actors.store import index_files
+
+    old_day, t_old = "2026_07_02", T_BEGIN - timedelta(days=10)
+
+    def archive(st: Station) -> None:
+        sid = st.config.station_id
+        b, e = straight_trajectory(51.3, 0.7, 105, 80, 40, 45)
+        doc = meteor_archive_doc(station_id=sid, camera_id="010001", site=SITES[sid], begin=b, end=e,
+                                 t_begin=t_old, speed_km_s=35.0, part=PARTS[sid])
+        path = st.paths.archive_meteor(old_day, doc["meteor_id"])
+        atomic_write_json(path, doc)
+        index_files.add_meteor(st.paths, old_day, SiteInfo(*SITES[sid]), path)
+
+    clock = VirtualClock(start=datetime(2026, 7, 12, 23, 30, tzinfo=UTC))
+    a = await start(tmp_path, "AMS1", s3_endpoint, pool, clock, partners=("AMS2",), roles=("station", "correlator"))
+    b = await start(tmp_path, "AMS2", s3_endpoint, pool, clock, partners=("AMS1",))
+    try:
+        archive(a)
+        [res] = await a.run_task("sync")
+        assert res.failed == 0, res.detail
+        assert await store.head(daily_index_key("AMS1", parse_day(old_day))) is not None
+        await a.run_task("correlate")  # AMS1 alone on that day: no event
+        assert await store.list_keys("events/2026/2026_07_02/") == []
+        await a.run_task("correlate")
+        assert old_day not in a.actors["Correlator"].last_report.days  # type: ignore[attr-defined]  # unchanged
+
+        archive(b)  # the partner comes back and uploads its old day (reconcile at its first sync)
+        [res] = await b.run_task("sync")
+        assert res.failed == 0, res.detail
+        [res] = await a.run_task("correlate")
+        assert res.failed == 0, res.detail
+        assert old_day in a.actors["Correlator"].last_report.days  # type: ignore[attr-defined]
+        keys = await store.list_keys("events/2026/2026_07_02/")
+        events = [decode_event((await store.get(k)).body) for k in keys if k.endswith("/event.json")]  # type: ignore[union-attr]
+        assert [e.stations for e in events] == [("AMS1", "AMS2")]
+    finally:
+        await a.stop()
+        await b.stop()
+
+
+def test_run_detects_month_and_year_with_a_progress_bar(tmp_path: Path, s3_endpoint: str,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 16 item 8: `--month YYYY_MM` / `--year YYYY` (the old `md` and `d.sh`) correlate every day of
+    the month or year, day by day, with a progress bar on stderr (here forced with --progress)."""
+    from ams_actors.cli import main
+    from ams_actors.commands.run_detects import days_of
+
+    cfg = two_indexes_and_a_correlator(tmp_path, s3_endpoint)
+    assert main(["run_detects", "-c", str(cfg), "--month", "2026_07", "--json", "--progress"]) == 0
+    captured = capsys.readouterr()
+    doc = json.loads(captured.out)
+    assert len(doc["days"]) == 31 and doc["days"][0] == "2026_07_01" and doc["days"][-1] == "2026_07_31"
+    assert doc["created"] == [EVENT_ID] and [e["event_id"] for e in doc["events"]] == [EVENT_ID]
+    assert captured.err.rstrip().endswith("100.0%") and "[" + "#" * 40 + "]" in captured.err
+    assert main(["run_detects", "-c", str(cfg), "--month", "2026_07", "--json"]) == 0  # not a tty: no bar
+    captured = capsys.readouterr()
+    assert captured.err == "" and json.loads(captured.out)["created"] == []
+    # --year: every day up to today; bad values are one line, exit 2
+    from datetime import date
+
+    assert days_of([], ["2026"], date(2026, 3, 1))[-1] == "2026_03_01" and len(days_of([], ["2026"], date(2026, 3, 1))) == 60
+    assert days_of(["2024_02"], [], date(2026, 1, 1))[-1] == "2024_02_29"
+    for bad in (["--month", "2026_13"], ["--month", "July"], ["--year", "26"]):
+        assert main(["run_detects", "-c", str(cfg), *bad]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and bad[0] in err

@@ -311,3 +311,32 @@ async def test_publisher_ticks_inside_a_station(s3_endpoint: str, store: ObjectS
         pool.shutdown()
     doc, _ = await read_index(store)
     assert [e["event_id"] for e in doc["events"]] == EVENTS[:2] and doc["updated_by"] == "PUB1"
+
+
+def event_json(event_id: str, revision: int, superseded_by: str | None = None) -> bytes:
+    from protocols.events import Event, EventMember, encode_event
+
+    start = datetime.strptime(event_id[:15], "%Y%m%d_%H%M%S").replace(tzinfo=UTC)
+    members = tuple(EventMember(s, f"2026_07_12_22_15_06_000_01000{k}-trim-0001", start, 1.0, f"01000{k}")
+                    for k, s in enumerate(("AMS1", "AMS2"), 1))
+    return encode_event(Event(event_id, revision, start, members, superseded_by))
+
+
+async def test_an_event_merged_into_another_is_not_listed(s3_endpoint: str, store: ObjectStore,
+                                                          tmp_path: Path) -> None:
+    """Issue 16 item 4: one meteor, one entry. An event solved and then merged into another (its
+    event.json says `superseded_by`) leaves the public index, and is never listed by a new publisher."""
+    clock = VirtualClock(start=NOW)
+    pub = publisher("PUB1", tmp_path, s3_endpoint, store, clock)
+    for e in EVENTS[:2]:
+        await store.put(s3_keys.event_key(e), event_json(e, 1))
+        await solve(store, e)
+    assert (await pub.publish_day(DAY)).listed == 2
+    await store.put(s3_keys.event_key(EVENTS[1]), event_json(EVENTS[1], 2, superseded_by=EVENTS[0]))
+    result = await pub.publish_day(DAY)
+    assert result.written and result.superseded == [EVENTS[1]] and result.skipped == []
+    doc, _ = await read_index(store)
+    assert [e["event_id"] for e in doc["events"]] == EVENTS[:1]
+    fresh = publisher("PUB2", tmp_path, s3_endpoint, store, clock)
+    assert (await fresh.publish_day(DAY)).unchanged
+    assert [e["event_id"] for e in (await read_index(store))[0]["events"]] == EVENTS[:1]

@@ -28,6 +28,7 @@ def test_ams_sim_network_mode_solves_every_event_once(tmp_path: Path) -> None:
     assert report["events_solved"] == report["events_expected"]
     assert report["solutions_accepted_per_event"] == [1]
     assert report["duplicate_solutions"] == 0 and report["lost_events"] == []
+    assert report["superseded_published"] == []  # a merged event is never listed beside the one it joined
     assert report["v_init_rel_err_median"] < 0.05
     kept = Path(report["workdir"])
     assert kept.parent == workdir and (kept / "SIM01" / "meteor_archive").is_dir()

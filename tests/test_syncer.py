@@ -313,3 +313,52 @@ async def test_store_errors_are_retried_and_what_still_fails_is_sent_next_cycle(
             assert set(puts(proxy)) == failed
         finally:
             rig.ledger.close()
+
+
+async def test_back_after_ten_days_offline_the_bucket_gets_everything(tmp_path: Path, store: ObjectStore,
+                                                                     proxy: FaultProxy) -> None:
+    """Issue 16 item 8: reconcile with the bucket by content hash over `[sync] reconcile_days` at start
+    and daily. Ten days of meteors made while offline, and a day the ledger says was uploaded but the
+    bucket lost: all of it goes up on the first cycle; the listing then matches the station's files;
+    nothing the station does not know about is deleted."""
+    from datetime import timedelta
+
+    rig = Rig(tmp_path, store)
+    try:
+        start = datetime(2026, 7, 1, 22, 0, tzinfo=UTC)
+        lost_day = "2026_07_01"
+        rig.meteor(doc(0, t0=start), day=lost_day)
+        await rig.sync(lost_day)  # uploaded (and in the ledger) ...
+        for key in await store.list_keys("stations/AMS1/meteors/2026/07/01/"):
+            await store.delete(key)  # ... and then lost by the bucket (a restore, a bad lifecycle rule)
+        await store.put("stations/AMS1/meteors/2026/07/01/not-ours.json", b"{}")  # never deleted
+        for k in range(1, 11):  # ten days offline: nothing uploaded, nothing in the ledger
+            day = start + timedelta(days=k)
+            rig.meteor(doc(k, t0=day), day=day.strftime("%Y_%m_%d"))
+
+        changed = next((rig.paths.archive / "METEOR" / "2026" / "07" / "05").glob("*.json"))
+        wrong_key = meteor_key("AMS1", parse_day("2026_07_05"), changed.stem)
+        await store.put(wrong_key, b"{}")  # the bucket holds other content under a key of ours
+        proxy.stats.log.clear()
+        report = await rig.sync()
+        got = await store.get(wrong_key)
+        assert got.body == changed.read_bytes()  # type: ignore[union-attr]
+        local = {str(p.relative_to(rig.paths.archive / "METEOR")) for p in (rig.paths.archive / "METEOR").rglob("*.json")}
+        in_bucket = {k.removeprefix("stations/AMS1/meteors/") for k in await store.list_keys("stations/AMS1/meteors/")}
+        assert in_bucket == local | {"2026/07/01/not-ours.json"}
+        indexes = {k.rsplit("/", 1)[1][:10] for k in await store.list_keys("stations/AMS1/index/")}
+        assert {f"2026_07_{d:02d}" for d in range(1, 12)} <= indexes
+        assert report.failed == [] and len(report.uploaded) >= 11
+        rec = rig.syncer.last_reconcile
+        assert rec is not None and rec.failed == [] and rec.days[0] == "2026_06_13" and rec.days[-1] == DAY
+
+        # the same day again: no second reconcile; the next day (station clock): one more, all in place
+        proxy.stats.log.clear()
+        await rig.sync()
+        assert puts(proxy) == [] and rig.syncer.last_reconcile is rec
+        await rig.clock.advance(24 * 3600.0)
+        await rig.sync()
+        assert rig.syncer.last_reconcile is not rec and rig.syncer.last_reconcile.uploaded == []
+        assert rig.syncer.last_reconcile.matching >= 12
+    finally:
+        rig.ledger.close()

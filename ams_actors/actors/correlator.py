@@ -1,8 +1,10 @@
 """Correlator: on the solving node, correlates all stations' daily indexes into multi-station events.
 
 Built only with ``roles = ["correlator"]``. Every ``schedule.correlate_interval_s`` (and on admin
-``run correlate [--day D]``) it runs ``network.correlation.NetworkCorrelator`` over today and
-yesterday (station clock) or the given day: indexes validated and correlated in the process pool,
+``run correlate [--day D]``) it runs ``netsync.correlation.NetworkCorrelator`` over today and
+yesterday (station clock) and every older day whose station indexes changed in the bucket since the
+last run (``store.index_watch``: a partner back after days offline uploads old days), or the given
+day: indexes validated and correlated in the process pool,
 events written with conditional PUTs (safe with two correlators at once), ms_detects written per
 station. It publishes nothing: each station's Syncer learns its events from its ms_detects, the
 correlator's own station included, so there is one path for every station.
@@ -10,9 +12,13 @@ correlator's own station included, so there is one path for every station.
 
 from __future__ import annotations
 
+import asyncio
+
 from ams_actors.actors.base import StationActor, StationContext
+from ams_actors.netsync.bucket_reconcile import window
 from ams_actors.netsync.correlation import CorrelationReport, NetworkCorrelator, default_days
 from ams_actors.runtime.actor import Publish
+from ams_actors.store.index_watch import IndexWatch
 from ams_actors.store.outcomes import StoreError
 from protocols.messages import TaskResult
 from protocols.s3_keys import InvalidKey, parse_day
@@ -28,6 +34,7 @@ class Correlator(StationActor):
         self.tick_interval_s = ctx.config.schedule.correlate_interval_s
         self.last_report: CorrelationReport | None = None
         self._runner: NetworkCorrelator | None = None
+        self._watch = IndexWatch(ctx.config.state_dir / "correlator_index_etags.json")
 
     async def on_tick(self) -> None:
         await self.correlate()
@@ -55,7 +62,17 @@ class Correlator(StationActor):
         """One run over ``day`` or today and yesterday; None when offline or the store failed."""
         if self.ctx.store is None:
             return None
-        days = [day] if day is not None else default_days(self.clock.now().date())
+        today = self.clock.now().date()
+        days = [day] if day is not None else default_days(today)
+        listing = None
+        if day is None:
+            try:
+                listing = await self._watch.listing(self.ctx.store)
+            except StoreError as err:
+                self.log.warning("cannot list the station indexes (only %s this run): %s", ", ".join(days), err)
+            if listing is not None:
+                days = sorted(set(days) | set(self._watch.changed_days(
+                    listing, window(today, self.ctx.config.sync.reconcile_days))))
         if self._runner is None or self._runner.store is not self.ctx.store:
             # kept between runs: it caches the validated station indexes by ETag
             self._runner = NetworkCorrelator(
@@ -71,6 +88,8 @@ class Correlator(StationActor):
             self.log.warning("correlation of %s failed (retried next run): %s", ", ".join(days), err)
             return None
         self.last_report = report
+        if listing is not None:
+            await asyncio.to_thread(self._watch.commit, listing, set(days))
         if report.created or report.revised or report.superseded or report.problems:
             self.log.info("%s", report.summary())
         return report

@@ -20,10 +20,10 @@ import hashlib
 import json
 import uuid
 from dataclasses import dataclass, field
-from datetime import date
 from typing import Any
 
 from ams_actors.actors.base import StationActor, StationContext
+from ams_actors.actors.event_obs import MAX_PARTNER_BYTES, build_obs
 from ams_actors.runtime.actor import Publish
 from ams_actors.runtime.files import atomic_write_bytes_async, atomic_write_json_async
 from ams_actors.store.events_tree import events_root, recent_days
@@ -32,11 +32,8 @@ from protocols import s3_keys
 from protocols.errors import InputError
 from protocols.events import Event, decode_event
 from protocols.messages import ClaimLost, EventClaimed, EventsChanged, EventSolved, TaskResult
-from protocols.meteor_index import decode_index
-from protocols.observation_build import Site, build_observation_set
 
 PREFERENCE_STEP_S = 15.0  # how much later each lower-ranked station looks at a new event
-MAX_PARTNER_BYTES = 4 * 1024 * 1024
 MAX_HELD = 4  # unsolved claims held at once: more would only wait in the Solver's inbox while their leases run
 
 
@@ -93,6 +90,7 @@ class EventBroker(StationActor):
         self.tick_interval_s = max(1.0, cl.lease_s / 12.0)
         self.events: dict[str, Tracked] = {}
         self._warned_disabled = False
+        self._bad_partner_files: set[str] = set()  # problems with partner files, already logged
 
     # -- hooks -----------------------------------------------------------------------------------
     async def on_start(self) -> None:
@@ -113,6 +111,7 @@ class EventBroker(StationActor):
             await self.on_solved(msg)
 
     async def on_tick(self) -> None:
+        await self.drop_superseded()
         await self.heartbeat()
         for t in list(self.events.values()):
             if t.unpublished is not None and t.held is not None:
@@ -143,10 +142,15 @@ class EventBroker(StationActor):
         except (OSError, InputError) as err:
             self.log.warning("event %s: cannot read %s: %s", event_id, path, err)
             return None
-        if event.superseded_by:  # merged into another event: that one is solved instead
-            return None
         now = self.clock.monotonic()
         known = self.events.get(event_id)
+        if event.superseded_by:  # merged into another event: that one is solved instead, never this one
+            if known is not None and known.status != "superseded":
+                known.event, known.unpublished = event, None
+                known.status, known.detail = "superseded", f"merged into {event.superseded_by}"
+                known.history.append(known.detail)
+                self.log.info("event %s: %s; not solved here", event_id, known.detail)
+            return known
         if known is not None:
             if event.revision > known.event.revision:
                 known.event = event
@@ -181,7 +185,10 @@ class EventBroker(StationActor):
         for t in sorted(self.events.values(), key=lambda t: t.due):
             if self.stopping:
                 return
-            if t.status in ("done", "failed", "solving", "held") or (not force and t.due > now):
+            if t.status in ("done", "failed", "solving", "held", "superseded") or (not force and t.due > now):
+                continue
+            self.track(t.day, t.event_id)  # the local event.json may say it was merged since it was tracked
+            if t.status == "superseded":
                 continue
             if sum(1 for e in self.events.values() if e.held is not None) >= MAX_HELD:
                 return  # the rest waits for the next tick; holding more would only let leases run out
@@ -289,25 +296,8 @@ class EventBroker(StationActor):
         await self.publish(EventClaimed(t.event_id, t.day, t.held.record.epoch, key, local))
 
     async def build_obs(self, t: Tracked) -> dict[str, Any]:
-        from ams_actors.store.outcomes import StoredObject
-
-        store = self.ctx.store
-        members: list[tuple[dict[str, Any], Site]] = []
-        sites: dict[tuple[str, date], Site] = {}
-        for m in t.event.members:
-            day = m.start_utc.date()
-            got = await store.get(s3_keys.meteor_key(m.station_id, day, m.meteor_id), max_bytes=MAX_PARTNER_BYTES)
-            if not isinstance(got, StoredObject):
-                raise LookupError(f"meteor {m.station_id}/{m.meteor_id} is not in the bucket")
-            doc = json.loads(got.body)
-            if (m.station_id, day) not in sites:
-                idx = await store.get(s3_keys.daily_index_key(m.station_id, day), max_bytes=MAX_PARTNER_BYTES)
-                if not isinstance(idx, StoredObject):
-                    raise LookupError(f"index of {m.station_id} for {day} is not in the bucket")
-                site = decode_index(idx.body, source=f"{m.station_id} index").site
-                sites[(m.station_id, day)] = Site(site.lat, site.lon, site.alt_m)
-            members.append((doc, sites[(m.station_id, day)]))
-        return build_observation_set(t.event_id, members).to_json_dict()
+        """The solver input, every member's file validated (see actors/event_obs.py)."""
+        return await build_obs(self.ctx.store, t.event_id, t.event, self._bad_partner_files, self.log)
 
     async def heartbeat(self) -> None:
         from ams_actors.store.outcomes import StoreError
@@ -354,6 +344,11 @@ class EventBroker(StationActor):
         from ams_actors.store.outcomes import StoredObject, StoreError
 
         t = self.events.get(msg.event_id)
+        if t is not None and t.held is not None:
+            self.track(t.day, t.event_id)
+            if t.status == "superseded":
+                await self.drop_superseded()
+                return
         if t is None or t.held is None or t.held.record.epoch != msg.epoch:
             self.log.info("event %s: solution of epoch %d not published (claim not held)", msg.event_id, msg.epoch)
             return
@@ -430,19 +425,37 @@ class EventBroker(StationActor):
                         self.clock.monotonic() + 10 ** 9)
         await self.start_solving(t)
 
-    async def release_all(self, reason: str) -> None:
+    async def drop_superseded(self) -> None:
+        """A claim held for an event merged into another is released, never solved or published: the
+        event it was merged into covers the same meteor."""
+        for t in self.events.values():
+            if t.held is None:
+                continue
+            self.track(t.day, t.event_id)
+            if t.status != "superseded":
+                continue
+            epoch = t.held.record.epoch
+            await self.release(t, t.detail)
+            await self.publish(ClaimLost(t.event_id, epoch, t.detail))
+
+    async def release(self, t: Tracked, reason: str) -> None:
+        """Give a held claim back (If-Match); a failed release only means the lease runs out instead."""
         from ams_actors.store.outcomes import StoreError
 
-        for t in self.events.values():
-            if t.held is None or self.ctx.store is None or self.ctx.config.network.solo:
-                continue
+        if t.held is None:
+            return
+        if self.ctx.store is not None and not self.ctx.config.network.solo:
             rec = c.released(t.held.record, self.clock.now().isoformat())
             try:
                 await self.ctx.store.put(s3_keys.claim_key(t.event_id), rec.to_bytes(), if_match=t.held.etag)
                 self.log.info("event %s: claim released (%s)", t.event_id, reason)
             except StoreError as err:
                 self.log.warning("event %s: release failed (the lease will expire): %s", t.event_id, err)
-            t.held = None
+        t.held = None
+
+    async def release_all(self, reason: str) -> None:
+        for t in self.events.values():
+            await self.release(t, reason)
 
     # -- admin -----------------------------------------------------------------------------------
     def claims_report(self) -> dict[str, Any]:

@@ -73,6 +73,7 @@ class DayResult:
     unchanged: bool = False
     merges: int = 0  # times the stored index moved under us and was re-read and merged
     skipped: list[str] = field(default_factory=list)  # partner files that were bad (logged)
+    superseded: list[str] = field(default_factory=list)  # solved events merged into another: not listed
     error: str = ""
 
 
@@ -228,6 +229,7 @@ class Publisher(StationActor):
         self.tick_interval_s = float(getattr(ctx.config.schedule, "publish_interval_s", DEFAULT_INTERVAL_S))
         self._claims: dict[str, _Cached] = {}  # claim key -> what its current ETag gave
         self._bad_keys: set[str] = set()
+        self._events: dict[str, tuple[str, bool]] = {}  # event.json key -> (etag, superseded)
         self.last: dict[str, DayResult] = {}
 
     async def on_tick(self) -> None:
@@ -257,6 +259,7 @@ class Publisher(StationActor):
         keep = tuple(s3_keys.events_day_prefix(d) for d in days)
         self._claims = {k: v for k, v in self._claims.items() if k.startswith(keep)}
         self._bad_keys = {k for k in self._bad_keys if k.startswith(keep)}
+        self._events = {k: v for k, v in self._events.items() if k.startswith(keep)}
         return results
 
     # -- one day ---------------------------------------------------------------------------------
@@ -281,7 +284,10 @@ class Publisher(StationActor):
         """Entries for every solved event of the day, from its claims and their accepted solutions."""
         store = self.ctx.store
         claims: list[tuple[str, str]] = []
+        event_etags: dict[str, tuple[str, str]] = {}  # event id -> (event.json key, etag)
         async for info in store.list_objects(s3_keys.events_day_prefix(day)):
+            if info.key.endswith("/event.json"):
+                event_etags[info.key.rsplit("/", 2)[-2]] = (info.key, info.etag)
             if not info.key.endswith("/claim.json"):
                 continue
             try:
@@ -303,7 +309,29 @@ class Publisher(StationActor):
                 self._claims[key] = cached
             if cached.entry is not None:
                 entries[cached.entry["event_id"]] = cached.entry
-        return entries
+        # an event merged into another (event.json `superseded_by`) is the same meteor as that one: not listed,
+        # and taken out of the stored index (superseding is final, so every publisher agrees on it)
+        result.superseded = [e for e in entries if e in event_etags and await self._superseded(*event_etags[e], result)]
+        return {k: v for k, v in entries.items() if k not in result.superseded}
+
+    async def _superseded(self, key: str, etag: str, result: DayResult) -> bool:
+        """Does the event.json at `key` say the event was merged into another? (cached by ETag)"""
+        from ams_actors.store.outcomes import StoredObject
+        from protocols.events import MAX_EVENT_BYTES, decode_event
+
+        cached = self._events.get(key)
+        if cached is not None and cached[0] == etag:
+            return cached[1]
+        got = await self.ctx.store.get(key, max_bytes=MAX_EVENT_BYTES)
+        if not isinstance(got, StoredObject):
+            return False  # gone or too large: the claim decides, as before
+        try:
+            superseded = decode_event(got.body, source=key).superseded_by is not None
+        except InputError as err:
+            self._skip(result, key, str(err))
+            superseded = False
+        self._events[key] = (got.etag, superseded)
+        return superseded
 
     async def _read_event(self, key: str, etag: str, result: DayResult) -> _Cached | None:
         from ams_actors.store.outcomes import NotFound, StoredObject
@@ -379,7 +407,7 @@ class Publisher(StationActor):
                 problems = [f"{got.size} bytes is over {MAX_INDEX_BYTES}; replacing it"]
             for p in problems:  # a bad index is rewritten clean (its good entries kept)
                 self._skip(result, key, p)
-            merged = merge_entries(stored or {}, fresh)
+            merged = {k: v for k, v in merge_entries(stored or {}, fresh).items() if k not in result.superseded}
             result.listed = len(merged)
             if stored is not None and merged == stored and not problems:
                 result.unchanged = True

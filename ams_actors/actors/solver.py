@@ -29,6 +29,15 @@ def solve_file(obs_path: Path, mc_runs: int, seed: int, executor: Any) -> dict[s
     t0 = time.perf_counter()
     text = obs_path.read_bytes()
     try:
+        raw = json.loads(text)
+    except ValueError:
+        raw = None
+    if isinstance(raw, dict) and isinstance(raw.get("error"), str) and not raw.get("observations"):
+        # the EventBroker could not build the set (e.g. bad partner files): that reason is the answer
+        info = SolverInfo(SOLVER_NAME, SOLVER_VERSION, "none", 0, time.perf_counter() - t0)
+        return Solution(str(raw.get("event_id", obs_path.parent.name)), "failed", info,
+                        reason=f"no observation set: {raw['error'][:500]}").to_json_dict()
+    try:
         obs = parse_observation_set_json(text, source=str(obs_path))
     except InputError as err:
         try:

@@ -1,7 +1,7 @@
 """Syncer: uploads what changed to stations/<STATION>/ and downloads partner data and our events.
 
 Every ``schedule.sync_interval_s`` (and on admin ``run sync [--day D]``) one cycle of
-``network.sync.SyncEngine`` runs over today and yesterday (station clock), the older days an
+``netsync.sync.SyncEngine`` runs over today and yesterday (station clock), the older days an
 IndexUpdated named since the last successful cycle, and — on the first cycle after a start — the days
 whose local index differs from what the ledger says was uploaded (resume after restart or outage).
 
@@ -11,6 +11,10 @@ superseded events are written locally (with ``superseded_by``) but not announced
 after a start also re-announces the active local events of today's and yesterday's folders, because
 the EventBroker's tracking lives in memory.
 
+At start (the first cycle) and then once a day (station clock) the last ``[sync] reconcile_days`` days
+are reconciled with the bucket by content hash (``store.bucket_reconcile``): a station back after days
+offline, or a bucket that lost objects, gets everything the station has; nothing is deleted.
+
 Offline (no store) the Syncer does nothing and says so; store failures are logged and the affected
 days stay pending, so the actor never crashes on the network.
 """
@@ -18,9 +22,11 @@ days stay pending, so the actor never crashes on the network.
 from __future__ import annotations
 
 import asyncio
+from datetime import date
 from typing import Any
 
 from ams_actors.actors.base import StationActor, StationContext
+from ams_actors.netsync.bucket_reconcile import ReconcileReport, reconcile, window
 from ams_actors.netsync.sync import SyncEngine, SyncReport
 from ams_actors.runtime.actor import Publish
 from ams_actors.store.events_tree import local_events, recent_days
@@ -43,6 +49,8 @@ class Syncer(StationActor):
         self._caught_up = False
         self._said_offline = False
         self.last_report: SyncReport | None = None
+        self.last_reconcile: ReconcileReport | None = None
+        self._reconciled_on: date | None = None  # station-clock day of the last complete reconcile
 
     def engine(self) -> SyncEngine | None:
         store = self.ctx.store
@@ -96,6 +104,16 @@ class Syncer(StationActor):
             detail=report.summary(),
         )
 
+    async def reconcile(self, engine: SyncEngine) -> ReconcileReport:
+        """Bring the bucket up to what this station has over the reconcile window (StoreError: later)."""
+        today = self.clock.now().date()
+        rec = await reconcile(engine, window(today, self.ctx.config.sync.reconcile_days))
+        self.last_reconcile = rec
+        if not rec.failed:
+            self._reconciled_on = today
+        (self.log.info if rec.uploaded or rec.failed else self.log.debug)("%s", rec.summary())
+        return rec
+
     def days_due(self) -> list[str]:
         today = self.clock.now().date()
         return sorted({*recent_days(today), *self.pending})
@@ -115,6 +133,14 @@ class Syncer(StationActor):
                 self.pending.update(await engine.pending_days_on_disk())
             days = [day] if day is not None else self.days_due()
             report = await engine.run(days)
+            if day is None and self._reconciled_on != self.clock.now().date():
+                try:
+                    rec = await self.reconcile(engine)
+                except StoreError as err:  # the cycle's own work is done; the next cycle tries again
+                    self.log.warning("reconcile with the bucket failed (retried next cycle): %s", err)
+                else:
+                    report.uploaded += rec.uploaded
+                    report.failed += rec.failed
         except StoreError as err:
             self.log.warning("sync failed (retried next cycle): %s", err)
             return None

@@ -97,12 +97,16 @@ class Verifier(StationActor):
             self.ctx.executor, verify_job, str(sd_path), str(msg.result_path), self.ctx.config.station_id,
             hd_path, calibration, str(trims_dir),
         )
+        ledger = self.ctx.ledger
+        if meteors and ledger is not None:  # the day's index is rebuilt from the archive if its message is lost
+            await ledger.mark_index_day(msg.day)
         for meteor in meteors:
             await atomic_write_json_async(trims_dir / f"{meteor['meteor_id']}.json", meteor)
             await atomic_write_json_async(paths.archive_meteor(msg.day, meteor["meteor_id"]), meteor)
+        if meteors and ledger is not None:  # again: a rebuild that ran during the writes did not see them
+            await ledger.mark_index_day(msg.day)
         result = str(verdict["result"])
         await atomic_write_json_async(paths.data_dir(msg.day) / f"{msg.clip}{VERIFY_SUFFIX[result]}", verdict)
-        ledger = self.ctx.ledger
         now = self.clock.now().isoformat()
         if ledger is not None:
             await ledger.clip_verified(msg.clip, result, len(meteors), now)

@@ -2,7 +2,7 @@
 
 For each day, this station's ms_detects in the bucket names the multi-station events it is in; each
 event's ``event.json`` is fetched, validated and written to
-``meteor_archive/<STATION>/EVENTS/YYYY/YYYY_MM_DD/<EVENT_ID>/`` (``network.events_tree``) — exactly
+``meteor_archive/<STATION>/EVENTS/YYYY/YYYY_MM_DD/<EVENT_ID>/`` (``store.events_tree``) — exactly
 what the daemon's Syncer does on every sync (``SyncEngine.own_events``), without the uploads and the
 partners' indexes. Next to the daemon it refuses, like the other one-shot verbs: there
 ``ams admin run sync --day D`` does this and the rest of a sync.

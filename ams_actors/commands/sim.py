@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
 
@@ -26,6 +25,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import logging
 
+    from ams_actors.commands.progress import progress_bar
     from ams_actors.runtime.loop import run_async
     from ams_actors.sim.embedded_s3 import EmbeddedS3
     from ams_actors.sim.network import SimOptions
@@ -46,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
         logging.getLogger().setLevel(logging.WARNING)
     opts = SimOptions(stations=args.stations, cameras=args.cameras, minutes=args.minutes, mode=args.mode,
                       meteors=args.meteors, rate=args.rate, seed=args.seed, workdir=args.workdir)
-    progress = _progress_bar() if sys.stderr.isatty() and not args.json else None
+    progress = progress_bar() if sys.stderr.isatty() and not args.json else None
     with EmbeddedS3() as s3:
         report = run_async(run_sim(opts, s3.url, progress))
     if args.json:
@@ -62,14 +62,3 @@ def run(args: argparse.Namespace) -> int:
         print()
         print(format_status(status))
     return 0
-
-
-def _progress_bar() -> Callable[[float], None]:
-    def show(fraction: float) -> None:
-        n = int(fraction * 40)
-        sys.stderr.write(f"\r[{'#' * n}{'.' * (40 - n)}] {fraction * 100:5.1f}%")
-        if fraction >= 1.0:
-            sys.stderr.write("\n")
-        sys.stderr.flush()
-
-    return show

@@ -164,15 +164,16 @@ class SyncEngine:
             items.append((yearly, yearly_index_key(self.station_id, d.year)))
         return items
 
-    async def upload(self, path: Path, key: str) -> bool:
-        """Upload one file if its content is not in the bucket yet; True when a PUT was made."""
+    async def upload(self, path: Path, key: str, force: bool = False) -> bool:
+        """Upload one file if its content is not in the bucket yet (``force``: the caller checked the
+        bucket itself and found it missing or different); True when a PUT was made."""
         try:
             digest = await asyncio.to_thread(self._hashes.hash, path)
         except FileNotFoundError:
             return False
-        if await self._uploaded_hash(key) == digest:
+        if not force and await self._uploaded_hash(key) == digest:
             return False
-        head = await self.store.head(key)
+        head = None if force else await self.store.head(key)
         if isinstance(head, ObjectInfo) and head.metadata.get(HASH_META) == digest:
             await self._set_uploaded(key, digest)
             return False

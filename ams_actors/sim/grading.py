@@ -16,6 +16,7 @@ import numpy as np
 
 from ams_actors.kernels import geo
 from ams_actors.sim.stations import BUCKET, ClaimTaken
+from ams_actors.sim.superseded import published_event_ids, superseded_report
 from ams_actors.sim.world import SimMeteor, World
 from ams_actors.station import Station
 from protocols import claims as c
@@ -118,8 +119,9 @@ class NightGrading:
             for event_id, (state, _epoch, _owner, sol_key) in claims.items():
                 if state == c.ClaimState.SOLVED and sol_key and sol_key in docs:
                     accepted[event_id] = docs[sol_key]
+            published = await published_event_ids(store)
         return {"events": events, "claims": claims, "solutions": solutions, "accepted": accepted, "meteors": meteors,
-                "solution_docs": docs}
+                "solution_docs": docs, "published": published}
 
     def match_events(self, bucket: dict[str, Any]) -> dict[str, str]:
         """truth key -> event id, where the event's members are that meteor's observations."""
@@ -186,6 +188,7 @@ class NightGrading:
             "claims_taken": len(self.claim_log),
             "dead_stations": sorted(self.dead),
             "invariant_violations": self.check_invariants(bucket),
+            **superseded_report(bucket),
         }
 
     # -- invariants ------------------------------------------------------------------------------

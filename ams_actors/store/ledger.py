@@ -46,6 +46,10 @@ CREATE TABLE IF NOT EXISTS uploads (
     content_hash TEXT NOT NULL,            -- sha256 of what we last uploaded
     updated_utc  TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS index_days (
+    day TEXT PRIMARY KEY,                  -- a day whose archive changed since its index was last rebuilt
+    gen INTEGER NOT NULL                   -- bumped by every change: a rebuild clears only what it saw
+);
 """
 
 CLIP_STATES = ("seen", "scanned", "daytime", "bad", "classified")
@@ -182,6 +186,24 @@ class Ledger:
                 )
             ]
         )
+
+    # -- days whose daily index must be rebuilt from the archive ----------------------------------
+    async def mark_index_day(self, day: str) -> None:
+        """The archive of `day` changes (called before and after the archive write, so a crash in
+        between still leaves the day marked, and a rebuild that ran in between is not taken as done)."""
+        await self._acall(
+            lambda db: db.execute(
+                "INSERT INTO index_days(day, gen) VALUES(?, 1) ON CONFLICT(day) DO UPDATE SET gen = gen + 1", (day,)
+            )
+        )
+
+    async def index_days_marked(self) -> dict[str, int]:
+        """day -> generation of every marked day."""
+        return await self._acall(lambda db: {str(d): int(g) for d, g in db.execute("SELECT day, gen FROM index_days")})
+
+    async def clear_index_day(self, day: str, gen: int) -> None:
+        """Unmark `day` if nothing changed it since generation `gen` was read."""
+        await self._acall(lambda db: db.execute("DELETE FROM index_days WHERE day = ? AND gen = ?", (day, gen)))
 
     # -- uploads ---------------------------------------------------------------------------------
     async def uploaded_hash(self, key: str) -> str | None:
