@@ -34,7 +34,7 @@ from ams_actors.network.index_files import archive_day_dir, write_if_changed, ye
 from ams_actors.network.ms_detects import MAX_COMPRESSED_BYTES as MAX_MS_DETECTS_BYTES
 from ams_actors.runtime.pool import run_cpu
 from ams_actors.store.local_paths import StationPaths
-from ams_actors.store.outcomes import NotFound, ObjectInfo, StoreError
+from ams_actors.store.outcomes import AccessDenied, NotFound, ObjectInfo, StoreError
 from protocols.errors import InputError
 from protocols.events import MAX_EVENT_BYTES
 from protocols.meteor_index import MAX_COMPRESSED_BYTES as MAX_INDEX_BYTES
@@ -189,6 +189,10 @@ class SyncEngine:
         async def one(path: Path, key: str) -> None:
             try:
                 sent = await self._limited(self.upload(path, key))
+            except AccessDenied:
+                # the store logged it once; a policy does not change by retrying (the day is not re-queued)
+                report.failed.append(key)
+                return
             except (StoreError, OSError) as err:
                 report.failed.append(key)
                 report.failed_days.add(day)

@@ -5,6 +5,7 @@
 
 from ams_actors.store.objectstore import DEFAULT_MAX_GET_BYTES, Credentials, ObjectStore, Timeouts
 from ams_actors.store.outcomes import (
+    AccessDenied,
     Conflict,
     Created,
     CreateOutcome,
@@ -28,6 +29,7 @@ from ams_actors.store.retry import RetryPolicy
 
 __all__ = [
     "DEFAULT_MAX_GET_BYTES",
+    "AccessDenied",
     "Conflict",
     "CreateOutcome",
     "Created",

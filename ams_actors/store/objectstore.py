@@ -36,6 +36,7 @@ from aiobotocore.session import get_session
 from botocore.exceptions import ClientError
 
 from ams_actors.store.outcomes import (
+    AccessDenied,
     Conflict,
     Created,
     CreateOutcome,
@@ -55,6 +56,7 @@ from ams_actors.store.outcomes import (
     Written,
 )
 from ams_actors.store.retry import RetryPolicy, describe, error_code, error_status, is_transient
+from protocols.bucket_access import OPERATION_ACTIONS
 
 log = logging.getLogger("ams_actors.store")
 
@@ -64,6 +66,8 @@ T = TypeVar("T")
 DEFAULT_MAX_GET_BYTES = 64 * 1024 * 1024
 
 _NOT_FOUND_CODES = frozenset({"NoSuchKey", "404", "NotFound"})
+#: 403 codes that are the store's access policy speaking (not a bad signature or a clock problem)
+_DENIED_CODES = frozenset({"AccessDenied", "AllAccessDisabled", "403", "Forbidden"})
 _READ_CHUNK = 64 * 1024
 
 
@@ -153,6 +157,7 @@ class ObjectStore:
         self.retry = retry
         self.timeouts = timeouts
         self.max_get_bytes = max_get_bytes
+        self._denied_logged: set[tuple[str, str | None]] = set()
 
     def __repr__(self) -> str:
         return f"ObjectStore(endpoint_url={self.endpoint_url!r}, bucket={self.bucket!r})"
@@ -470,9 +475,7 @@ class ObjectStore:
                 if if_match is not None and status == 404 and code in _NOT_FOUND_CODES:
                     return NotFound(key)
                 if not is_transient(e):
-                    raise StoreError(
-                        op, key, str(e.response.get("Error", {}).get("Message", "")), code=code, status=status
-                    ) from e
+                    raise self._refusal(op, key, e) from e
                 reason = describe(e)
             except Exception as e:
                 if not is_transient(e):
@@ -506,6 +509,17 @@ class ObjectStore:
 
     # ------------------------------------------------------------------ retry machinery
 
+    def _refusal(self, op: str, key: str | None, e: ClientError) -> StoreError:
+        """The error for a final (non-transient) answer; an access-policy refusal is logged once per key."""
+        code, status = error_code(e), error_status(e)
+        if status == 403 and code in _DENIED_CODES:
+            denied = AccessDenied(op, key, OPERATION_ACTIONS.get(op, op), code=code)
+            if (denied.permission, key) not in self._denied_logged:
+                self._denied_logged.add((denied.permission, key))
+                log.error("%s (not retried; grant it in the store's policy if this role should write there)", denied)
+            return denied
+        return StoreError(op, key, str(e.response.get("Error", {}).get("Message", "")), code=code, status=status)
+
     async def _plain(self, op: str, key: str | None, call: Callable[[], Awaitable[T]]) -> T:
         """Run an idempotent call with timeouts and jittered back-off on transient failures."""
         last: BaseException | None = None
@@ -517,13 +531,7 @@ class ObjectStore:
                     return await call()
             except ClientError as e:
                 if not is_transient(e):
-                    raise StoreError(
-                        op,
-                        key,
-                        str(e.response.get("Error", {}).get("Message", "")),
-                        code=error_code(e),
-                        status=error_status(e),
-                    ) from e
+                    raise self._refusal(op, key, e) from e
                 last = e
             except Exception as e:
                 if not is_transient(e):
