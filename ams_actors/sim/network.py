@@ -36,8 +36,10 @@ from ams_actors.runtime.clock import Clock, VirtualClock
 from ams_actors.runtime.files import atomic_write_json
 from ams_actors.runtime.pool import make_pool
 from ams_actors.sim.detections import meteor_docs_for_station
+from ams_actors.sim.iam_keys import RestrictedKeys, make_station_keys, sim_key_env
 from ams_actors.sim.world import SimMeteor, SimStation, World, make_meteors, make_stations
 from ams_actors.station import Station
+from ams_actors.store.objectstore import Credentials
 from ams_actors.store.proxy import FaultConfig, FaultProxy
 from protocols import claims as c
 from protocols.messages import EventClaimed, MeteorVerified
@@ -74,6 +76,9 @@ class SimOptions:
     sync_interval_s: float = 60.0
     correlate_interval_s: float = 120.0
     index_interval_s: float = 120.0
+    #: every station on its own IAM user with the generated least-privilege policies (issue 17); the
+    #: embedded S3 then authenticates and authorises every request
+    restricted_keys: bool = False
 
 
 @dataclass(slots=True)
@@ -87,8 +92,10 @@ class SimReport:
 def station_config(
     st: SimStation, root: Path, endpoint: str, partners: list[str], roles: list[str], lease_s: float,
     mc_runs: int = 10, timeout_s: float = 10.0, schedule: tuple[float, float, float] = (60.0, 120.0, 120.0),
+    key_env: tuple[str, str] = ("AMS_S3_ACCESS_KEY_ID", "AMS_S3_SECRET_ACCESS_KEY"),
 ) -> StationConfig:
-    """One fake station's config; `schedule` is (sync, correlate, index) interval in virtual seconds."""
+    """One fake station's config; `schedule` is (sync, correlate, index) interval in virtual seconds;
+    `key_env` names the environment variables its S3 key pair is read from."""
     sync_s, correlate_s, index_s = schedule
     cams = "\n".join(
         f'[[cameras]]\nid = "{cam.id}"\naz_deg = {cam.az_deg}\nel_deg = {cam.el_deg}\n'
@@ -107,6 +114,8 @@ data_root = "{root / st.id}"
 endpoint = "{endpoint}"
 bucket = "{BUCKET}"
 timeout_s = {timeout_s}
+access_key_env = "{key_env[0]}"
+secret_key_env = "{key_env[1]}"
 [network]
 partners = [{", ".join(f'"{p}"' for p in partners)}]
 roles = [{", ".join(f'"{r}"' for r in roles)}]
@@ -192,11 +201,13 @@ class SimNetwork:
         self.claim_log: list[ClaimTaken] = []
         self._lifecycle = asyncio.Lock()  # a restart and a delivery to that station never interleave
         self.injected_at_s: float | None = None  # virtual s from the start until the injector was done
+        self.keys: RestrictedKeys | None = None  # per-station IAM users (opts.restricted_keys)
         for i, st in enumerate(stations):
             roles = ["station", "correlator", "publisher"] if i == 0 else ["station"]
+            key_env = sim_key_env(i) if opts.restricted_keys else ("AMS_S3_ACCESS_KEY_ID", "AMS_S3_SECRET_ACCESS_KEY")
             cfg = station_config(st, root, station_endpoint, [p for p in ids if p != st.id], roles, opts.lease_s,
                                  opts.mc_runs, opts.store_timeout_s,
-                                 (opts.sync_interval_s, opts.correlate_interval_s, opts.index_interval_s))
+                                 (opts.sync_interval_s, opts.correlate_interval_s, opts.index_interval_s), key_env)
             skew = opts.skew_s[i] if i < len(opts.skew_s) else 0.0
             clock: Clock = self.clock.skewed(skew) if skew else self.clock
             self.configs.append(cfg)
@@ -255,16 +266,29 @@ class SimNetwork:
             self.dead.discard(new.config.station_id)
             return new
 
+    def access_denied(self) -> int:
+        """Refusals by the store's access policy the stations met (each key and permission counted once)."""
+        return sum(len(s.ctx.store.denied) for s in [*self.retired, *self.stations] if s.ctx.store is not None)
+
     def alive(self) -> list[Station]:
         return [s for s in self.stations if s.config.station_id not in self.dead]
 
     # -- running ---------------------------------------------------------------------------------
-    async def start(self) -> None:
-        from ams_actors.store.objectstore import Credentials, ObjectStore
+    def admin_credentials(self) -> Credentials:
+        """The harness's own key (bucket creation, reading the bucket for the report): every S3 action."""
+        if self.keys is not None:
+            return Credentials(self.keys.admin.access_key_id, self.keys.admin.secret_access_key)
+        return Credentials.from_env("AMS_S3_ACCESS_KEY_ID", "AMS_S3_SECRET_ACCESS_KEY")
 
-        creds = Credentials.from_env("AMS_S3_ACCESS_KEY_ID", "AMS_S3_SECRET_ACCESS_KEY")
-        async with ObjectStore.open(self.endpoint, BUCKET, credentials=creds) as store:
+    async def start(self) -> None:
+        from ams_actors.store.objectstore import ObjectStore
+
+        if self.opts.restricted_keys:
+            self.keys = await asyncio.to_thread(make_station_keys, self.endpoint, BUCKET, self.configs)
+        async with ObjectStore.open(self.endpoint, BUCKET, credentials=self.admin_credentials()) as store:
             await store.ensure_bucket()
+        if self.keys is not None:
+            await asyncio.to_thread(self.keys.enforce)
         # Virtual time stands still while the stations start: the solver's imports and astropy's IERS
         # table take seconds of CPU (in every Solver's on_start), and at 60x those seconds would be
         # minutes of night in which leases run out and sync rounds are missed for no simulated reason.
@@ -284,6 +308,9 @@ class SimNetwork:
 
     async def stop(self) -> None:
         await asyncio.gather(*(s.stop() for s in self.stations), return_exceptions=True)
+        if self.keys is not None:
+            await asyncio.to_thread(self.keys.close)
+            self.keys = None
         if self._own_pool:
             self.pool.shutdown(wait=True, cancel_futures=True)
         if self.proxy is not None:
@@ -373,10 +400,10 @@ class SimNetwork:
     # -- reading the outcome ---------------------------------------------------------------------
     async def read_bucket(self) -> dict[str, Any]:
         """Events (members), claims and solutions as the bucket holds them now."""
-        from ams_actors.store.objectstore import Credentials, ObjectStore
+        from ams_actors.store.objectstore import ObjectStore
         from ams_actors.store.outcomes import StoredObject
 
-        creds = Credentials.from_env("AMS_S3_ACCESS_KEY_ID", "AMS_S3_SECRET_ACCESS_KEY")
+        creds = self.admin_credentials()
         events: dict[str, dict[str, Any]] = {}
         claims: dict[str, tuple[c.ClaimState, int, str, str | None]] = {}
         solutions: dict[str, list[str]] = {}
@@ -635,6 +662,7 @@ async def run_sim(opts: SimOptions, endpoint: str, progress: Callable[[float], N
             virtual_s = await net.run(inject, progress)
             bucket = await net.read_bucket()
             figures = net.report(bucket)
+            figures["access_denied"] = net.access_denied()
             if opts.mode == "video":
                 figures.update(feeder.figures())
             statuses = [s.status() for s in net.stations]

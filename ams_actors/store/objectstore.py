@@ -157,7 +157,8 @@ class ObjectStore:
         self.retry = retry
         self.timeouts = timeouts
         self.max_get_bytes = max_get_bytes
-        self._denied_logged: set[tuple[str, str | None]] = set()
+        #: (permission, key) refused by the store's access policy so far (each logged once)
+        self.denied: set[tuple[str, str | None]] = set()
 
     def __repr__(self) -> str:
         return f"ObjectStore(endpoint_url={self.endpoint_url!r}, bucket={self.bucket!r})"
@@ -514,8 +515,8 @@ class ObjectStore:
         code, status = error_code(e), error_status(e)
         if status == 403 and code in _DENIED_CODES:
             denied = AccessDenied(op, key, OPERATION_ACTIONS.get(op, op), code=code)
-            if (denied.permission, key) not in self._denied_logged:
-                self._denied_logged.add((denied.permission, key))
+            if (denied.permission, key) not in self.denied:
+                self.denied.add((denied.permission, key))
                 log.error("%s (not retried; grant it in the store's policy if this role should write there)", denied)
             return denied
         return StoreError(op, key, str(e.response.get("Error", {}).get("Message", "")), code=code, status=status)
