@@ -12,6 +12,7 @@ import logging
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractAsyncContextManager
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -250,3 +251,44 @@ async def test_an_unknown_or_wrong_key_is_refused(
                 await store.put(k.meteor_key("AMS1", DAY, "m1"), b"{}")
             assert err.value.status == 403 and not isinstance(err.value, AccessDenied)
             assert "wrong" not in str(err.value)
+
+
+async def test_a_refused_upload_is_logged_once_and_not_requeued_like_an_outage(
+    tmp_path: Path, store_as: Callable[[str], AbstractAsyncContextManager[ObjectStore]],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Station AMS1 started with AMS2's key (a mix-up, or a bug writing elsewhere): its uploads are
+    refused; the store says so once per key naming the permission, the day is not marked for retry as if
+    the network had failed, and a second cycle neither re-logs nor raises."""
+    from datetime import UTC, datetime
+
+    from ams_actors.network import index_files
+    from ams_actors.network.sync import SyncEngine
+    from ams_actors.runtime.files import atomic_write_json
+    from ams_actors.sim.detections import meteor_archive_doc, straight_trajectory
+    from ams_actors.store.local_paths import StationPaths
+
+    paths = StationPaths(tmp_path, "AMS1")
+    b, e = straight_trajectory(51.3, 0.7, 105, 80, 40, 45)
+    doc = meteor_archive_doc(station_id="AMS1", camera_id="010001", site=(51.0, 0.0, 50.0), begin=b, end=e,
+                             t_begin=datetime(2026, 7, 12, 22, 15, 6, tzinfo=UTC), speed_km_s=35.0)
+    path = paths.archive_meteor("2026_07_12", doc["meteor_id"])
+    atomic_write_json(path, doc)
+    index_files.add_meteor(paths, "2026_07_12", index_files.SiteInfo(51.0, 0.0, 50.0), path)
+    async with store_as("AMS2") as wrong_key:
+        engine = SyncEngine(paths, wrong_key)
+        with caplog.at_level(logging.INFO):
+            first = await engine.run(["2026_07_12"])
+            second = await engine.run(["2026_07_12"])
+    keys = sorted([k.meteor_key("AMS1", DAY, doc["meteor_id"]), k.daily_index_key("AMS1", DAY)])
+    ms_key = k.ms_detects_key(DAY, "AMS1")  # AMS2's key may read back only AMS2's own ms_detects
+    for report in (first, second):
+        assert sorted(f for f in report.failed if not f.startswith("download")) == keys
+        assert [f for f in report.failed if f.startswith("download")] == [
+            f"download 2026_07_12: object store: head {ms_key}: access denied: these credentials lack "
+            f"s3:GetObject on {ms_key} (403, HTTP 403)"]
+        assert report.failed_days == set() and report.uploaded == []
+    denied = sorted(r.getMessage() for r in caplog.records if "access denied" in r.getMessage())
+    assert len(denied) == 3, denied
+    assert all("s3:PutObject" in line for line in denied[1:]) and "s3:GetObject" in denied[0], denied
+    assert not [r for r in caplog.records if "retried next cycle" in r.getMessage() or "attempt" in r.getMessage()]

@@ -314,7 +314,9 @@ class SyncEngine:
     async def download_day(self, day: str, report: SyncReport) -> None:
         jobs = [self.partner_index(p, day, report) for p in self.partners] + [self.own_events(day, report)]
         for res in await asyncio.gather(*jobs, return_exceptions=True):
-            if isinstance(res, StoreError | OSError):
+            if isinstance(res, AccessDenied):  # logged once by the store; retrying would not change it
+                report.failed.append(f"download {day}: {res}")
+            elif isinstance(res, StoreError | OSError):
                 report.failed.append(f"download {day}: {res}")
                 report.failed_days.add(day)
                 self.log.warning("download for %s failed (retried next cycle): %s", day, res)

@@ -517,7 +517,7 @@ class ObjectStore:
             denied = AccessDenied(op, key, OPERATION_ACTIONS.get(op, op), code=code)
             if (denied.permission, key) not in self.denied:
                 self.denied.add((denied.permission, key))
-                log.error("%s (not retried; grant it in the store's policy if this role should write there)", denied)
+                log.error("%s (not retried; grant it in the store's policy if this role should do that)", denied)
             return denied
         return StoreError(op, key, str(e.response.get("Error", {}).get("Message", "")), code=code, status=status)
 
