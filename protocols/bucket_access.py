@@ -197,6 +197,18 @@ def suffix_clashes(stations: Sequence[str]) -> list[tuple[str, str]]:
     return sorted((a, b) for a in stations for b in stations if a != b and b.endswith("-" + a))
 
 
+def table_markdown() -> str:
+    """The table as the README shows it (a test keeps the two equal, so the docs cannot drift)."""
+    def names(roles: frozenset[Role], own: frozenset[Role] = frozenset()) -> str:
+        out = [r for r in ROLES if r in roles] + [f"{r} (own)" for r in ROLES if r in own]
+        return ", ".join(out) or "—"
+
+    rows = ["| key | kind | put | get | delete |", "|---|---|---|---|---|"]
+    rows += [f"| `{kind.pattern}` | {kind.name} | {names(kind.writers)} | {names(kind.readers, kind.own_readers)} "
+             f"| {names(kind.deleters)} |" for kind in KEY_KINDS]
+    return "\n".join(rows) + "\n"
+
+
 def render(doc: dict[str, Any]) -> str:
     """A policy document as stable, readable JSON (what is pasted into a console or a file)."""
     return json.dumps(doc, indent=2) + "\n"

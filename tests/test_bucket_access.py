@@ -122,3 +122,8 @@ def test_ams_bucket_policies_cli(tmp_path: Path) -> None:
     assert "Traceback" not in bad.stderr
     clash = _ams("--station", "AMS1", "--station", "B-AMS1")
     assert clash.returncode == 0 and "B-AMS1" in clash.stderr
+
+
+def test_the_readme_shows_the_table_as_generated() -> None:
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    assert ba.table_markdown() in readme, "run `ams bucket policies --table` and paste it into the README"

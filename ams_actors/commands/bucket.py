@@ -12,7 +12,7 @@ import json
 import sys
 from pathlib import Path
 
-from protocols.bucket_access import principals, render, suffix_clashes
+from protocols.bucket_access import principals, render, suffix_clashes, table_markdown
 from protocols.errors import InputError
 from protocols.s3_keys import InvalidId, validate_id
 
@@ -30,6 +30,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
                    help="limit the archive principal to this run id (repeatable; default: any run)")
     p.add_argument("--json", action="store_true", help="one JSON document with every principal")
     p.add_argument("--out", type=Path, metavar="DIR", help="write <principal>.json files into DIR")
+    p.add_argument("--table", action="store_true", help="print who may put/get/delete each key kind (markdown)")
     p.add_argument("-c", "--config", type=Path, metavar="FILE",
                    help="station.toml to take the station ids and bucket from (when --station is not given)")
 
@@ -61,6 +62,9 @@ def _stations_and_bucket(args: argparse.Namespace) -> tuple[list[str], str]:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.table:
+        print(table_markdown(), end="")
+        return 0
     stations, bucket = _stations_and_bucket(args)
     for a, b in suffix_clashes(stations):
         print(f"ams bucket policies: warning: station ids {a!r} and {b!r}: IAM's pattern for {a}'s solutions "
