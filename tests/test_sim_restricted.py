@@ -125,3 +125,32 @@ async def test_restricted_keys_are_really_enforced_in_a_night(s3_endpoint: str, 
         assert net.access_denied() == 1
     finally:
         await net.stop()
+
+
+async def test_an_expired_lease_is_stolen_on_restricted_keys(s3_endpoint: str, tmp_path: Path,
+                                                             pool: Executor) -> None:
+    """A claim holder is killed mid-solve; another station, on its own restricted key, takes the claim
+    written by the dead one at the next epoch (If-Match on someone else's claim.json), solves and
+    publishes under its own name, with no refusal from the store."""
+    from ams_actors.sim.faults import alongside, hit_a_holder
+    from protocols import claims as c
+
+    opts = dataclasses.replace(OPTS, stations=4, meteors=6, restricted_keys=True)
+    net = SimNetwork(opts, s3_endpoint, tmp_path, pool=pool)
+    await net.start()
+    found: list[Any] = []
+    try:
+        async def inject() -> None:
+            found.extend(await alongside(net.inject_network_mode(),
+                                         hit_a_holder(net, [1, 2, 3], net.kill_station)))
+
+        await net.run(inject)
+        bucket = await net.read_bucket()
+        denied = net.access_denied()
+    finally:
+        await net.stop()
+    hit = found[1]
+    state, epoch, owner, key = bucket["claims"][hit.event_id]
+    assert state == c.ClaimState.SOLVED and epoch > hit.epoch and owner != hit.station
+    assert key.endswith(f"e{epoch}-{owner}.json") and key in bucket["solutions"][hit.event_id]
+    assert denied == 0
