@@ -66,7 +66,8 @@ T = TypeVar("T")
 DEFAULT_MAX_GET_BYTES = 64 * 1024 * 1024
 
 _NOT_FOUND_CODES = frozenset({"NoSuchKey", "404", "NotFound"})
-#: 403 codes that are the store's access policy speaking (not a bad signature or a clock problem)
+#: 403 codes that are the store's access policy speaking (not a bad signature or a clock problem; a HEAD's
+#: 403 has no body, so its code is just "403" and a wrong key looks the same there)
 _DENIED_CODES = frozenset({"AccessDenied", "AllAccessDisabled", "403", "Forbidden"})
 _READ_CHUNK = 64 * 1024
 
