@@ -31,6 +31,7 @@ VERBS: dict[str, tuple[str, str]] = {
     "calibrate": ("calibrate", "calibrate a camera against real stars in its minute stack"),
     "correlate": ("correlate", "correlate detections (e.g. RMS FTPdetectinfo data) into multi-station events"),
     "run_detects": ("run_detects", "correlate all stations' daily indexes in the bucket (solving node)"),
+    "bucket": ("bucket", "bucket administration: the IAM policy of every station and role (`ams bucket policies`)"),
 }
 
 

@@ -20,6 +20,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=1, help="random seed of the world")
     parser.add_argument("--workdir", type=Path, help="where the stations' data roots go (default: a temp folder)")
     parser.add_argument("--json", action="store_true", help="print the report as one JSON document")
+    parser.add_argument("--restricted-keys", action="store_true",
+                        help="give every station its own key with the least-privilege policy of "
+                             "`ams bucket policies` (the embedded S3 then enforces IAM policies)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -45,7 +48,8 @@ def run(args: argparse.Namespace) -> int:
     if not args.verbose:
         logging.getLogger().setLevel(logging.WARNING)
     opts = SimOptions(stations=args.stations, cameras=args.cameras, minutes=args.minutes, mode=args.mode,
-                      meteors=args.meteors, rate=args.rate, seed=args.seed, workdir=args.workdir)
+                      meteors=args.meteors, rate=args.rate, seed=args.seed, workdir=args.workdir,
+                      restricted_keys=args.restricted_keys)
     progress = progress_bar() if sys.stderr.isatty() and not args.json else None
     with EmbeddedS3() as s3:
         report = run_async(run_sim(opts, s3.url, progress))

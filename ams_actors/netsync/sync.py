@@ -33,7 +33,7 @@ from ams_actors.runtime.pool import run_cpu
 from ams_actors.store import events_tree
 from ams_actors.store.index_files import archive_day_dir, write_if_changed, yearly_index_path
 from ams_actors.store.local_paths import StationPaths
-from ams_actors.store.outcomes import NotFound, ObjectInfo, StoreError
+from ams_actors.store.outcomes import AccessDenied, NotFound, ObjectInfo, StoreError
 from protocols.errors import InputError
 from protocols.events import MAX_EVENT_BYTES
 from protocols.meteor_index import MAX_COMPRESSED_BYTES as MAX_INDEX_BYTES
@@ -190,6 +190,10 @@ class SyncEngine:
         async def one(path: Path, key: str) -> None:
             try:
                 sent = await self._limited(self.upload(path, key))
+            except AccessDenied:
+                # the store logged it once; a policy does not change by retrying (the day is not re-queued)
+                report.failed.append(key)
+                return
             except (StoreError, OSError) as err:
                 report.failed.append(key)
                 report.failed_days.add(day)
@@ -311,7 +315,9 @@ class SyncEngine:
     async def download_day(self, day: str, report: SyncReport) -> None:
         jobs = [self.partner_index(p, day, report) for p in self.partners] + [self.own_events(day, report)]
         for res in await asyncio.gather(*jobs, return_exceptions=True):
-            if isinstance(res, StoreError | OSError):
+            if isinstance(res, AccessDenied):  # logged once by the store; retrying would not change it
+                report.failed.append(f"download {day}: {res}")
+            elif isinstance(res, StoreError | OSError):
                 report.failed.append(f"download {day}: {res}")
                 report.failed_days.add(day)
                 self.log.warning("download for %s failed (retried next cycle): %s", day, res)

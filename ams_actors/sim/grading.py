@@ -19,6 +19,7 @@ from ams_actors.sim.stations import BUCKET, ClaimTaken
 from ams_actors.sim.superseded import published_event_ids, superseded_report
 from ams_actors.sim.world import SimMeteor, World
 from ams_actors.station import Station
+from ams_actors.store.objectstore import Credentials
 from protocols import claims as c
 
 
@@ -46,6 +47,10 @@ class NightGrading:
     retired: list[Station]
     dead: set[str]
     claim_log: list[ClaimTaken]
+
+    def admin_credentials(self) -> Credentials:
+        """The harness's own key for reading the bucket (SimNetwork: its admin user under --restricted-keys)."""
+        return Credentials.from_env("AMS_S3_ACCESS_KEY_ID", "AMS_S3_SECRET_ACCESS_KEY")
 
     def alive(self) -> list[Station]:
         return [s for s in self.stations if s.config.station_id not in self.dead]
@@ -80,10 +85,10 @@ class NightGrading:
         if running and not while_running:
             raise RuntimeError(f"read_bucket: stations {running} still run; stop the network first (a snapshot "
                                "read while they write mixes moments)")
-        from ams_actors.store.objectstore import Credentials, ObjectStore
+        from ams_actors.store.objectstore import ObjectStore
         from ams_actors.store.outcomes import StoredObject
 
-        creds = Credentials.from_env("AMS_S3_ACCESS_KEY_ID", "AMS_S3_SECRET_ACCESS_KEY")
+        creds = self.admin_credentials()
         events: dict[str, dict[str, Any]] = {}
         claims: dict[str, tuple[c.ClaimState, int, str, str | None]] = {}
         solutions: dict[str, list[str]] = {}

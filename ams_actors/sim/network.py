@@ -36,9 +36,11 @@ from ams_actors.runtime.files import atomic_write_json
 from ams_actors.runtime.pool import make_pool
 from ams_actors.sim.detections import meteor_docs_for_station
 from ams_actors.sim.grading import NightGrading, Truth
+from ams_actors.sim.iam_keys import RestrictedKeys, make_station_keys, sim_key_env
 from ams_actors.sim.stations import BUCKET, ClaimTaken, station_config
 from ams_actors.sim.world import NIGHT_START, World, make_meteors, make_stations
 from ams_actors.station import Station
+from ams_actors.store.objectstore import Credentials
 from ams_actors.store.proxy import FaultConfig, FaultProxy
 from protocols.messages import EventClaimed, MeteorVerified
 from protocols.pipeline_files import parse_clip_name
@@ -71,6 +73,9 @@ class SimOptions:
     sync_interval_s: float = 60.0
     correlate_interval_s: float = 120.0
     index_interval_s: float = 120.0
+    #: every station on its own IAM user with the generated least-privilege policies (issue 17); the
+    #: embedded S3 then authenticates and authorises every request
+    restricted_keys: bool = False
 
 
 
@@ -112,11 +117,13 @@ class SimNetwork(NightGrading):
         self.claim_log: list[ClaimTaken] = []
         self._lifecycle = asyncio.Lock()  # a restart and a delivery to that station never interleave
         self.injected_at_s: float | None = None  # virtual s from the start until the injector was done
+        self.keys: RestrictedKeys | None = None  # per-station IAM users (opts.restricted_keys)
         for i, st in enumerate(stations):
             roles = ["station", "correlator", "publisher"] if i == 0 else ["station"]
+            key_env = sim_key_env(i) if opts.restricted_keys else ("AMS_S3_ACCESS_KEY_ID", "AMS_S3_SECRET_ACCESS_KEY")
             cfg = station_config(st, root, station_endpoint, [p for p in ids if p != st.id], roles, opts.lease_s,
                                  opts.mc_runs, opts.store_timeout_s,
-                                 (opts.sync_interval_s, opts.correlate_interval_s, opts.index_interval_s))
+                                 (opts.sync_interval_s, opts.correlate_interval_s, opts.index_interval_s), key_env)
             skew = opts.skew_s[i] if i < len(opts.skew_s) else 0.0
             clock: Clock = self.clock.skewed(skew) if skew else self.clock
             self.configs.append(cfg)
@@ -175,13 +182,26 @@ class SimNetwork(NightGrading):
             self.dead.discard(new.config.station_id)
             return new
 
-    # -- running ---------------------------------------------------------------------------------
-    async def start(self) -> None:
-        from ams_actors.store.objectstore import Credentials, ObjectStore
+    def access_denied(self) -> int:
+        """Refusals by the store's access policy the stations met (each key and permission counted once)."""
+        return sum(len(s.ctx.store.denied) for s in [*self.retired, *self.stations] if s.ctx.store is not None)
 
-        creds = Credentials.from_env("AMS_S3_ACCESS_KEY_ID", "AMS_S3_SECRET_ACCESS_KEY")
-        async with ObjectStore.open(self.endpoint, BUCKET, credentials=creds) as store:
+    # -- running ---------------------------------------------------------------------------------
+    def admin_credentials(self) -> Credentials:
+        """The harness's own key (bucket creation, reading the bucket for the report): every S3 action."""
+        if self.keys is not None:
+            return Credentials(self.keys.admin.access_key_id, self.keys.admin.secret_access_key)
+        return Credentials.from_env("AMS_S3_ACCESS_KEY_ID", "AMS_S3_SECRET_ACCESS_KEY")
+
+    async def start(self) -> None:
+        from ams_actors.store.objectstore import ObjectStore
+
+        if self.opts.restricted_keys:
+            self.keys = await asyncio.to_thread(make_station_keys, self.endpoint, BUCKET, self.configs)
+        async with ObjectStore.open(self.endpoint, BUCKET, credentials=self.admin_credentials()) as store:
             await store.ensure_bucket()
+        if self.keys is not None:
+            await asyncio.to_thread(self.keys.enforce)
         # Virtual time stands still while the stations start: the solver's imports and astropy's IERS
         # table take seconds of CPU (in every Solver's on_start), and at 60x those seconds would be
         # minutes of night in which leases run out and sync rounds are missed for no simulated reason.
@@ -201,6 +221,9 @@ class SimNetwork(NightGrading):
 
     async def stop(self) -> None:
         await asyncio.gather(*(s.stop() for s in self.stations), return_exceptions=True)
+        if self.keys is not None:
+            await asyncio.to_thread(self.keys.close)
+            self.keys = None
         if self._own_pool:
             self.pool.shutdown(wait=True, cancel_futures=True)
         if self.proxy is not None:

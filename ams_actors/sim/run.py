@@ -45,6 +45,7 @@ async def run_sim(opts: SimOptions, endpoint: str, progress: Callable[[float], N
             await net.stop()
         bucket = await net.read_bucket()  # after stop: nothing writes while it is read
         figures = net.report(bucket)
+        figures["access_denied"] = net.access_denied()
         if opts.mode == "video":
             figures.update(feeder.figures())
         statuses = [s.status() for s in net.stations]

@@ -17,8 +17,10 @@ BUCKET = "ams-sim"
 def station_config(
     st: SimStation, root: Path, endpoint: str, partners: list[str], roles: list[str], lease_s: float,
     mc_runs: int = 10, timeout_s: float = 10.0, schedule: tuple[float, float, float] = (60.0, 120.0, 120.0),
+    key_env: tuple[str, str] = ("AMS_S3_ACCESS_KEY_ID", "AMS_S3_SECRET_ACCESS_KEY"),
 ) -> StationConfig:
-    """One fake station's config; `schedule` is (sync, correlate, index) interval in virtual seconds."""
+    """One fake station's config; `schedule` is (sync, correlate, index) interval in virtual seconds;
+    `key_env` names the environment variables its S3 key pair is read from."""
     sync_s, correlate_s, index_s = schedule
     cams = "\n".join(
         f'[[cameras]]\nid = "{cam.id}"\naz_deg = {cam.az_deg}\nel_deg = {cam.el_deg}\n'
@@ -37,6 +39,8 @@ data_root = "{root / st.id}"
 endpoint = "{endpoint}"
 bucket = "{BUCKET}"
 timeout_s = {timeout_s}
+access_key_env = "{key_env[0]}"
+secret_key_env = "{key_env[1]}"
 [network]
 partners = [{", ".join(f'"{p}"' for p in partners)}]
 roles = [{", ".join(f'"{r}"' for r in roles)}]

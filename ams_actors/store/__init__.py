@@ -8,6 +8,7 @@ explicitly; the local-file modules are imported by name where used.
 
 from ams_actors.store.objectstore import DEFAULT_MAX_GET_BYTES, Credentials, ObjectStore, Timeouts
 from ams_actors.store.outcomes import (
+    AccessDenied,
     Conflict,
     Created,
     CreateOutcome,
@@ -31,6 +32,7 @@ from ams_actors.store.retry import RetryPolicy
 
 __all__ = [
     "DEFAULT_MAX_GET_BYTES",
+    "AccessDenied",
     "Conflict",
     "CreateOutcome",
     "Created",

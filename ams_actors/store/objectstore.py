@@ -36,6 +36,7 @@ from aiobotocore.session import get_session
 from botocore.exceptions import ClientError
 
 from ams_actors.store.outcomes import (
+    AccessDenied,
     Conflict,
     Created,
     CreateOutcome,
@@ -55,6 +56,7 @@ from ams_actors.store.outcomes import (
     Written,
 )
 from ams_actors.store.retry import RetryPolicy, describe, error_code, error_status, is_transient
+from protocols.bucket_access import OPERATION_ACTIONS
 
 log = logging.getLogger("ams_actors.store")
 
@@ -64,6 +66,9 @@ T = TypeVar("T")
 DEFAULT_MAX_GET_BYTES = 64 * 1024 * 1024
 
 _NOT_FOUND_CODES = frozenset({"NoSuchKey", "404", "NotFound"})
+#: 403 codes that are the store's access policy speaking (not a bad signature or a clock problem; a HEAD's
+#: 403 has no body, so its code is just "403" and a wrong key looks the same there)
+_DENIED_CODES = frozenset({"AccessDenied", "AllAccessDisabled", "403", "Forbidden"})
 _READ_CHUNK = 64 * 1024
 
 
@@ -153,6 +158,8 @@ class ObjectStore:
         self.retry = retry
         self.timeouts = timeouts
         self.max_get_bytes = max_get_bytes
+        #: (permission, key) refused by the store's access policy so far (each logged once)
+        self.denied: set[tuple[str, str | None]] = set()
         #: times the store answered again after failing (network errors, timeouts, 5xx). A station
         #: that came up offline re-probes when this moves (StoreWatch), not only on its timer.
         self.recoveries = 0
@@ -481,9 +488,7 @@ class ObjectStore:
                 if if_match is not None and status == 404 and code in _NOT_FOUND_CODES:
                     return NotFound(key)
                 if not is_transient(e):
-                    raise StoreError(
-                        op, key, str(e.response.get("Error", {}).get("Message", "")), code=code, status=status
-                    ) from e
+                    raise self._refusal(op, key, e) from e
                 reason = describe(e)
             except Exception as e:
                 if not is_transient(e):
@@ -519,6 +524,17 @@ class ObjectStore:
 
     # ------------------------------------------------------------------ retry machinery
 
+    def _refusal(self, op: str, key: str | None, e: ClientError) -> StoreError:
+        """The error for a final (non-transient) answer; an access-policy refusal is logged once per key."""
+        code, status = error_code(e), error_status(e)
+        if status == 403 and code in _DENIED_CODES:
+            denied = AccessDenied(op, key, OPERATION_ACTIONS.get(op, op), code=code)
+            if (denied.permission, key) not in self.denied:
+                self.denied.add((denied.permission, key))
+                log.error("%s (not retried; grant it in the store's policy if this role should do that)", denied)
+            return denied
+        return StoreError(op, key, str(e.response.get("Error", {}).get("Message", "")), code=code, status=status)
+
     async def _plain(self, op: str, key: str | None, call: Callable[[], Awaitable[T]]) -> T:
         """Run an idempotent call with timeouts and jittered back-off on transient failures."""
         last: BaseException | None = None
@@ -533,13 +549,7 @@ class ObjectStore:
             except ClientError as e:
                 self._note(not is_transient(e))
                 if not is_transient(e):
-                    raise StoreError(
-                        op,
-                        key,
-                        str(e.response.get("Error", {}).get("Message", "")),
-                        code=error_code(e),
-                        status=error_status(e),
-                    ) from e
+                    raise self._refusal(op, key, e) from e
                 last = e
             except Exception as e:
                 if not is_transient(e):

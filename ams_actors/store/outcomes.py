@@ -5,8 +5,9 @@ answer". Raw ``botocore`` ``ClientError``s make every caller parse error codes a
 a misread (a 404 taken for a 412, a timeout taken for a loss) is a correctness bug, so the client maps
 every expected answer to one of these frozen values and callers use ``match``/``isinstance``.
 
-Unexpected failures (access denied, no such bucket, retries exhausted on a plain operation) are not
-outcomes: they raise :class:`StoreError`.
+Unexpected failures (no such bucket, retries exhausted on a plain operation) are not outcomes: they
+raise :class:`StoreError`; a refusal by the store's access policy raises its typed subclass
+:class:`AccessDenied` (never retried, logged once).
 """
 
 from __future__ import annotations
@@ -153,3 +154,18 @@ class StoreConfigError(StoreError):
 
     def __init__(self, message: str) -> None:
         super().__init__("open", None, message)
+
+
+class AccessDenied(StoreError):
+    """403 AccessDenied: the store's policy does not let these credentials do this to this key.
+
+    A decision, not a failure: retrying cannot change it (only an operator changing the policy can), so
+    it is never retried, and the client logs it once per key and permission. ``permission`` names the
+    IAM action that is missing (``s3:PutObject`` ...), so the line tells the operator what to grant, or
+    which bug made a station write where it does not belong.
+    """
+
+    def __init__(self, operation: str, key: str | None, permission: str, *, code: str = "AccessDenied") -> None:
+        self.permission = permission
+        target = f"{permission} on {key}" if key else permission
+        super().__init__(operation, key, f"access denied: these credentials lack {target}", code=code, status=403)
