@@ -24,7 +24,7 @@ import re
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 
-from protocols.errors import InputError
+from protocols.errors import InputError, finite_number
 from protocols.observations import ID_PATTERN, ObservationSet, StationObservation, parse_utc
 
 __all__ = ["GfeRecord", "event_id_for", "observation_set_from_gfe", "parse_gfe", "write_gfe"]
@@ -85,14 +85,7 @@ def _meta_number(meta: Mapping[str, object], key: str, source: str) -> float:
 
 
 def _cell(row: list[str], col: dict[str, int], name: str, source: str, line: int) -> float:
-    text = row[col[name]].strip()
-    try:
-        value = float(text)
-    except ValueError:
-        raise InputError(source, f"line {line} {name}", f"expected a number, got {text!r}") from None
-    if not math.isfinite(value):
-        raise InputError(source, f"line {line} {name}", f"not a finite number: {text!r}")
-    return value
+    return finite_number(source, f"line {line} {name}", row[col[name]])
 
 
 def _station_id(meta: Mapping[str, object], source: str) -> str:
@@ -182,6 +175,8 @@ def _yaml_scalar(value: object) -> str:
     if isinstance(value, float | int) and not isinstance(value, bool):
         return repr(float(value))
     s = str(value)
+    if isinstance(_scalar(s), float) and s.strip():  # a string that reads as a number stays a string
+        return "'" + s + "'"
     if s == "" or re.search(r"[:{}\[\],#&*!|>'\"%@`]", s) or s != s.strip():
         return "'" + s.replace("'", "''") + "'"
     return s
@@ -191,7 +186,8 @@ def write_gfe(obs: StationObservation, meta: Mapping[str, object] | None = None)
     """One observation as a GFE ECSV document; ``meta`` adds or overrides header entries.
 
     Times are written with microseconds and numbers with ``repr``, so :func:`parse_gfe` gives the
-    same observation back (a point without ra/dec or magnitude is written as the standard's 0.0).
+    same observation back. Without ra/dec those columns are left out; without magnitudes the
+    brightness column is the standard's ``no_mag_data`` of zeros.
     """
     from protocols.observations import format_utc
 
@@ -209,7 +205,8 @@ def write_gfe(obs: StationObservation, meta: Mapping[str, object] | None = None)
         "no_frags": 1.0,
     }
     header_meta.update(meta or {})
-    columns = ["datetime", "ra", "dec", "azimuth", "altitude", mag_label, "x_image", "y_image"]
+    radec = obs.ra is not None and obs.dec is not None
+    columns = ["datetime", *(["ra", "dec"] if radec else []), "azimuth", "altitude", mag_label, "x_image", "y_image"]
     out = io.StringIO()
     out.write("# %ECSV 0.9\n# ---\n# datatype:\n")
     out.write("# - {name: datetime, datatype: string}\n")
@@ -225,10 +222,9 @@ def write_gfe(obs: StationObservation, meta: Mapping[str, object] | None = None)
 
     for k, t in enumerate(obs.times):
         when = format_utc(obs.t_ref_utc + timedelta(seconds=t))[:-1]
-        ra = obs.ra[k] if obs.ra is not None else 0.0
-        dec = obs.dec[k] if obs.dec is not None else 0.0
         mag = obs.magnitudes[k] if obs.magnitudes is not None else 0.0
-        values = [ra, dec, obs.azimuths[k], obs.elevations[k], mag, 0.0, 0.0]
+        values = [obs.ra[k], obs.dec[k]] if obs.ra is not None and obs.dec is not None else []
+        values += [obs.azimuths[k], obs.elevations[k], mag, 0.0, 0.0]
         out.write(when + "," + ",".join(repr(float(v)) for v in values) + "\n")
     return out.getvalue()
 

@@ -8,17 +8,16 @@ and ``mag``. A point's time is the clip start plus ``fno`` / (``fps`` × 2 if in
 rule UKMON's converters use, and the one the Winchcombe GFE record of a UFO camera was written with.
 
 A file may hold several objects (a meteor and a plane, or one meteor split in two): the one with the
-most points is the meteor unless ``obj`` picks another. A repeated ``fno`` (UFOAnalyzer writes the
-last point twice) is dropped. The station id is ``lid`` and the camera id ``sid``.
+most points is the meteor unless ``obj`` picks another. A repeated ``fno`` is dropped (one instant
+measured twice). The station id is ``lid`` and the camera id ``sid``.
 """
 
 from __future__ import annotations
 
-import math
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime, timedelta
 
-from protocols.errors import InputError
+from protocols.errors import InputError, finite_number
 from protocols.observations import StationObservation
 
 __all__ = ["parse_ufo_xml"]
@@ -32,14 +31,7 @@ def _attr(el: ET.Element, name: str, source: str, where: str) -> str:
 
 
 def _num(el: ET.Element, name: str, source: str, where: str) -> float:
-    text = _attr(el, name, source, where)
-    try:
-        value = float(text)
-    except ValueError:
-        raise InputError(source, f"{where}@{name}", f"expected a number, got {text!r}") from None
-    if not math.isfinite(value):
-        raise InputError(source, f"{where}@{name}", f"not a finite number: {text!r}")
-    return value
+    return finite_number(source, f"{where}@{name}", _attr(el, name, source, where))
 
 
 def _clip_start(root: ET.Element, source: str) -> datetime:
