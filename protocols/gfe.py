@@ -6,13 +6,14 @@ fall records in ``../shared/data/winchcombe-2021-02-28``). An ECSV file is a YAM
 header this standard writes is flat, so it is read line by line here (no YAML or astropy needed).
 
 Columns used: ``datetime`` (ISO-8601 UTC per point), ``azimuth`` (north through east) and
-``altitude`` (degrees), ``ra``/``dec`` (J2000) when present, and the brightness column named by the
-meta ``mag_label`` when it is ``mag``. Meta used: ``obs_latitude``, ``obs_longitude`` (east
-positive), ``obs_elevation`` (metres, taken as height above the ellipsoid: the standard does not say
-which datum, and the 50-odd metres of geoid height in these files are far below the solve's scatter),
-and ``camera_id`` (then ``telescope``, ``location``) as the station id (``telescope``, when it differs,
-as the camera id). Points whose time repeats an
-earlier one are dropped (their position is a duplicate measurement, not a later one).
+``altitude`` (degrees; true, not refracted: in all five Winchcombe records they agree with the J2000
+``ra``/``dec`` transformed without refraction to < 0.5′), ``ra``/``dec`` (J2000) when present, and the
+brightness column named by the meta ``mag_label`` when it is ``mag``. Meta used: ``obs_latitude``,
+``obs_longitude`` (east positive), ``obs_elevation`` (metres, taken as height above the ellipsoid: the
+standard does not say which datum, and the 50-odd metres of geoid height in these files are far below
+the solve's scatter), and ``camera_id`` (then ``telescope``, ``location``) as the station id
+(``telescope``, when it differs, as the camera id). A point whose time repeats the one before is
+dropped (the same instant measured twice).
 """
 
 from __future__ import annotations

@@ -3,8 +3,9 @@
 The root's attributes give the clip's start (``y mo d h m s``, UTC when ``tz`` is 0), the site
 (``lat``, ``lng`` east positive, ``alt`` metres), the frame rate ``fps`` and ``interlaced``; each
 ``ua2_object`` holds one object's path as ``ua2_fdata2`` elements: ``fno`` (the frame number in the
-clip — in *fields* for an interlaced camera, two per frame), ``az``/``ev`` (degrees), ``ra``/``dec``
-and ``mag``. A point's time is the clip start plus ``fno`` / (``fps`` × 2 if interlaced): the same
+clip — in *fields* for an interlaced camera, two per frame), ``az``/``ev`` (degrees; true, not
+refracted: in the Tackley file they agree with ``ra``/``dec`` (J2000) without refraction to < 0.6′),
+``ra``/``dec`` and ``mag``. A point's time is the clip start plus ``fno`` / (``fps`` × 2 if interlaced): the same
 rule UKMON's converters use, and the one the Winchcombe GFE record of a UFO camera was written with.
 
 A file may hold several objects (a meteor and a plane, or one meteor split in two): the one with the

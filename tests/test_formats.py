@@ -8,12 +8,13 @@ import dataclasses
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import jsonschema
 import pytest
 
 from ams_actors.cli import main
 from protocols.errors import InputError
 from protocols.gfe import event_id_for, parse_gfe, write_gfe
-from protocols.observations import ObservationSet, StationObservation
+from protocols.observations import SOLUTION_SCHEMA, ObservationSet, StationObservation
 from protocols.ufo import parse_ufo_xml
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -165,6 +166,11 @@ def test_ams_solve_gfe_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     assert main(["solve", str(saved), "--json"]) == 0
     again = json.loads(capsys.readouterr().out)
     assert again["v_init_m_s"] == pytest.approx(doc["v_init_m_s"], rel=1e-9)
+    jsonschema.validate(doc, SOLUTION_SCHEMA)
+    # the station's Solver actor fills the shower the same way
+    from ams_actors.actors.solver import solve_file
+
+    assert solve_file(saved, 0, 0, None)["shower"] == {"code": "SPO", "iau_no": -1}
 
 
 @needs_tackley
