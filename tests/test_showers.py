@@ -11,7 +11,7 @@ import pytest
 
 from ams_actors.cli import main
 from ams_actors.data import load_shower_table
-from ams_actors.kernels.showers import shower_for, shower_json, solar_longitude_deg
+from ams_actors.kernels.showers import shower_for, shower_json, solar_longitude_at, solar_longitude_deg
 from ams_actors.kernels.trajectory.orbit import equatorial_to_ecliptic
 from protocols.errors import InputError
 from protocols.showers import parse_gmn_shower_table
@@ -38,8 +38,10 @@ def test_solar_longitude_from_the_epoch_context() -> None:
     """The Geminid peak 2025 (Dec 14, ~07 UTC) is at solar longitude ~262.2° (J2000)."""
     from ams_actors.kernels.trajectory.epoch import epoch_context
 
-    ctx = epoch_context(datetime(2025, 12, 14, 7, tzinfo=UTC))
+    when = datetime(2025, 12, 14, 7, tzinfo=UTC)
+    ctx = epoch_context(when)
     assert solar_longitude_deg(equatorial_to_ecliptic(ctx.earth_pos_m)) == pytest.approx(262.2, abs=0.15)
+    assert solar_longitude_at(when) == solar_longitude_deg(equatorial_to_ecliptic(ctx.earth_pos_m))
 
 
 def test_bad_table_line_names_file_and_line() -> None:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 import numpy as np
 from numpy.typing import NDArray
@@ -190,3 +191,11 @@ def solar_longitude_deg(earth_pos_ecliptic_m: Float) -> float:
     """The Sun's geocentric ecliptic longitude from the Earth's heliocentric position (ecliptic J2000)."""
     x, y = -float(earth_pos_ecliptic_m[0]), -float(earth_pos_ecliptic_m[1])
     return float(np.degrees(np.arctan2(y, x)) % 360.0)
+
+
+def solar_longitude_at(when_utc: datetime) -> float:
+    """The solar longitude (J2000, degrees) at a UTC time, e.g. a Solution's ``t_begin_utc``."""
+    from ams_actors.kernels.trajectory.epoch import epoch_context
+    from ams_actors.kernels.trajectory.orbit import equatorial_to_ecliptic
+
+    return solar_longitude_deg(equatorial_to_ecliptic(epoch_context(when_utc).earth_pos_m))
