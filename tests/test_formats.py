@@ -158,7 +158,8 @@ def test_ams_solve_gfe_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
 
     saved = tmp_path / "obs.json"
     files = [str(f) for f in sorted(WINCHCOMBE.glob("*.ecsv"))]
-    assert main(["solve", "--gfe", *files, "--json", "--save-obs", str(saved)]) == 0
+    gfe_dir = tmp_path / "gfe"
+    assert main(["solve", "--gfe", *files, "--json", "--save-obs", str(saved), "--save-gfe", str(gfe_dir)]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc["status"] == "solved" and doc["event_id"] == "20210228_215415_760"
     assert doc["shower"] == {"code": "SPO", "iau_no": -1}
@@ -167,6 +168,11 @@ def test_ams_solve_gfe_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     again = json.loads(capsys.readouterr().out)
     assert again["v_init_m_s"] == pytest.approx(doc["v_init_m_s"], rel=1e-9)
     jsonschema.validate(doc, SOLUTION_SCHEMA)
+    # the GFE files it wrote solve the same again
+    written = sorted(str(f) for f in gfe_dir.glob("*.ecsv"))
+    assert len(written) == 5 and any(f.endswith("_AMS_Loughborou_SW_SW.ecsv") for f in written)
+    assert main(["solve", "--gfe", *written, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["v_init_m_s"] == pytest.approx(doc["v_init_m_s"], rel=1e-9)
     # the station's Solver actor fills the shower the same way
     from ams_actors.actors.solver import solve_file
 

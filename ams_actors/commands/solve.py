@@ -2,7 +2,8 @@
 
 ``ams solve --gfe FILE…`` / ``--ufo FILE…`` solve directly from other networks' files instead: Global
 Fireball Exchange ECSV (protocols/gfe.py) or UFOAnalyzer A.XML (protocols/ufo.py), one file per
-camera (both options may be combined). ``--save-obs FILE`` writes the Observation set that was solved.
+camera (both options may be combined). ``--save-obs FILE`` writes the Observation set that was solved,
+``--save-gfe DIR`` each of its observations as a GFE file (what other networks read).
 
 Exit codes: 0 solved, 1 the solve failed (a Solution with status "failed" and its reason is still
 printed), 2 the file could not be read as an Observation set (also printed as a failed Solution, so
@@ -26,6 +27,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ufo", nargs="+", default=[], metavar="FILE",
                         help="solve from UFOAnalyzer A.XML files instead (one per camera)")
     parser.add_argument("--save-obs", metavar="FILE", help="write the Observation set that was solved")
+    parser.add_argument("--save-gfe", metavar="DIR",
+                        help="write each observation as a Global Fireball Exchange ECSV file into DIR")
     parser.add_argument("--json", action="store_true", help="print exactly one Solution JSON document")
     parser.add_argument("--mc", type=int, default=0, metavar="N",
                         help="Monte Carlo runs for the uncertainties (default 0: none; ~0.3 s for 20)")
@@ -69,13 +72,25 @@ def _read_input(args: argparse.Namespace) -> tuple[Any, bytes | None]:
     return ObservationSet(event_id_for(obs), tuple(obs)), None
 
 
-def _save_obs(path: str, obs_set: Any) -> None:
-    from ams_actors.runtime.files import atomic_write_json
+def _save(args: argparse.Namespace, obs_set: Any) -> None:
+    """--save-obs and --save-gfe: a write that fails is said on stderr; the solve goes on."""
+    from ams_actors.runtime.files import atomic_write_bytes, atomic_write_json
+    from protocols.gfe import write_gfe
 
-    try:
-        atomic_write_json(Path(path), obs_set.to_json_dict())
-    except OSError as err:
-        print(f"ams solve: cannot write {path}: {err}", file=sys.stderr)
+    if args.save_obs:
+        try:
+            atomic_write_json(Path(args.save_obs), obs_set.to_json_dict())
+        except OSError as err:
+            print(f"ams solve: cannot write {args.save_obs}: {err}", file=sys.stderr)
+    if args.save_gfe:
+        out = Path(args.save_gfe)
+        for o in obs_set.observations:
+            name = f"{o.t_ref_utc:%Y-%m-%dT%H_%M_%S}_AMS_{o.station_id}" + (f"_{o.camera_id}" if o.camera_id else "")
+            try:
+                out.mkdir(parents=True, exist_ok=True)
+                atomic_write_bytes(out / f"{name}.ecsv", write_gfe(o).encode("utf-8"))
+            except OSError as err:
+                print(f"ams solve: cannot write {out / name}.ecsv: {err}", file=sys.stderr)
 
 
 def _fmt(x: float | None, spec: str, scale: float = 1.0) -> str:
@@ -178,8 +193,7 @@ def run(args: argparse.Namespace) -> int:
     from ams_actors.data import load_shower_table
     from ams_actors.kernels.trajectory.epoch import warm_up
 
-    if args.save_obs:
-        _save_obs(args.save_obs, obs_set)
+    _save(args, obs_set)
     warm_up()  # start-up cost, not part of the reported runtime_s
     showers = load_shower_table()
     try:
