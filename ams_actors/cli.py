@@ -28,6 +28,7 @@ VERBS: dict[str, tuple[str, str]] = {
     "be": ("be", "build events: fetch the events this station is in into its local EVENTS tree, then exit "
                  "(old cron verb)"),
     "solve": ("solve", "solve one event's 3D trajectory from an Observation set JSON file"),
+    "shower": ("shower", "assign the rows of a GMN trajectory summary file to meteor showers"),
     "calibrate": ("calibrate", "calibrate a camera against real stars in its minute stack"),
     "correlate": ("correlate", "correlate detections (e.g. RMS FTPdetectinfo data) into multi-station events"),
     "run_detects": ("run_detects", "correlate all stations' daily indexes in the bucket (solving node)"),

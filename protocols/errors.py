@@ -22,3 +22,15 @@ class InputError(Exception):
     def __reduce__(self) -> tuple[type, tuple[str, str | None, str]]:
         # picklable, so a process-pool worker can raise it back to the station
         return (type(self), (self.source, self.field, self.problem))
+
+
+def finite_number(source: str, field: str, text: str) -> float:
+    """A finite float from a text field of a file, or :class:`InputError` naming the file and field."""
+    s = text.strip()
+    try:
+        value = float(s)
+    except ValueError:
+        raise InputError(source, field, f"expected a number, got {s!r}") from None
+    if value != value or value in (float("inf"), float("-inf")):
+        raise InputError(source, field, f"not a finite number: {s!r}")
+    return value

@@ -267,6 +267,10 @@ class Solution:
     the Earth-rotation and zenith-attraction corrections, each station's clock offset, the
     deceleration model the data chose, the first point's time, the number of rejected points and the
     observations (``station`` or ``station:camera``) left out because the event only solved without them.
+
+    ``shower``: ``{"code", "iau_no"}`` of the meteor shower it belongs to (kernels/showers.py);
+    ``{"code": "SPO", "iau_no": -1}`` for a sporadic; None when not assessed (a failed solve, no
+    geocentric speed, or a solver run without shower tables).
     """
 
     event_id: str
@@ -290,6 +294,7 @@ class Solution:
     t_begin_utc: str | None = None
     rejected_points: int | None = None
     excluded: tuple[str, ...] = ()
+    shower: dict[str, Any] | None = None
 
     def to_json_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {
@@ -313,6 +318,7 @@ class Solution:
             "t_begin_utc": self.t_begin_utc,
             "rejected_points": self.rejected_points,
             "excluded": list(self.excluded),
+            "shower": _obj(self.shower),
         }
         if self.reason is not None:
             d["reason"] = self.reason
@@ -413,6 +419,17 @@ SOLUTION_SCHEMA: dict[str, Any] = {
         "t_begin_utc": {"type": ["string", "null"]},
         "rejected_points": {"type": ["integer", "null"], "minimum": 0},
         "excluded": {"type": "array", "items": {"type": "string"}},
+        "shower": {
+            "anyOf": [
+                {
+                    "type": "object",
+                    "required": ["code", "iau_no"],
+                    "properties": {"code": {"type": "string", "minLength": 1}, "iau_no": {"type": "integer"}},
+                    "additionalProperties": False,
+                },
+                {"type": "null"},
+            ]
+        },
     },
     "allOf": [
         {

@@ -21,6 +21,7 @@ from protocols.messages import ClaimLost, EventClaimed, EventSolved
 
 def solve_file(obs_path: Path, mc_runs: int, seed: int, executor: Any) -> dict[str, Any]:
     """Parse and solve one obs.json; unreadable input becomes a failed Solution (never an exception)."""
+    from ams_actors.data import load_shower_table
     from ams_actors.kernels.trajectory import solve_observation_set
     from ams_actors.kernels.trajectory.solver import SOLVER_NAME, SOLVER_VERSION
     from protocols.errors import InputError
@@ -46,7 +47,8 @@ def solve_file(obs_path: Path, mc_runs: int, seed: int, executor: Any) -> dict[s
             event_id = obs_path.parent.name
         info = SolverInfo(SOLVER_NAME, SOLVER_VERSION, "none", 0, time.perf_counter() - t0)
         return Solution(event_id, "failed", info, reason=f"unreadable input: {err}").to_json_dict()
-    return solve_observation_set(obs, mc_runs=mc_runs, executor=executor, seed=seed).to_json_dict()
+    showers = load_shower_table()  # read once per process
+    return solve_observation_set(obs, mc_runs=mc_runs, executor=executor, seed=seed, showers=showers).to_json_dict()
 
 
 class Solver(StationActor):

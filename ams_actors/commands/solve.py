@@ -1,5 +1,10 @@
 """`ams solve FILE`: solve one event's trajectory from an Observation set (design.md §7).
 
+``ams solve --gfe FILE…`` / ``--ufo FILE…`` solve directly from other networks' files instead: Global
+Fireball Exchange ECSV (protocols/gfe.py) or UFOAnalyzer A.XML (protocols/ufo.py), one file per
+camera (both options may be combined). ``--save-obs FILE`` writes the Observation set that was solved,
+``--save-gfe DIR`` each of its observations as a GFE file (what other networks read).
+
 Exit codes: 0 solved, 1 the solve failed (a Solution with status "failed" and its reason is still
 printed), 2 the file could not be read as an Observation set (also printed as a failed Solution, so
 scripts reading ``--json`` always get one document).
@@ -16,7 +21,14 @@ from typing import Any
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("file", metavar="FILE", help="Observation set JSON (design.md §7)")
+    parser.add_argument("file", metavar="FILE", nargs="?", help="Observation set JSON (design.md §7)")
+    parser.add_argument("--gfe", nargs="+", default=[], metavar="FILE",
+                        help="solve from Global Fireball Exchange ECSV files instead (one per camera)")
+    parser.add_argument("--ufo", nargs="+", default=[], metavar="FILE",
+                        help="solve from UFOAnalyzer A.XML files instead (one per camera)")
+    parser.add_argument("--save-obs", metavar="FILE", help="write the Observation set that was solved")
+    parser.add_argument("--save-gfe", metavar="DIR",
+                        help="write each observation as a Global Fireball Exchange ECSV file into DIR")
     parser.add_argument("--json", action="store_true", help="print exactly one Solution JSON document")
     parser.add_argument("--mc", type=int, default=0, metavar="N",
                         help="Monte Carlo runs for the uncertainties (default 0: none; ~0.3 s for 20)")
@@ -32,6 +44,53 @@ def _fallback_event_id(path: str, text: bytes | None) -> str:
             return m.group(1).decode()
     stem = re.sub(r"[^A-Za-z0-9_.-]", "_", Path(path).stem)[:64]
     return stem or "unknown"
+
+
+def _read_input(args: argparse.Namespace) -> tuple[Any, bytes | None]:
+    """The Observation set to solve and, for FILE, its bytes (InputError for anything unreadable)."""
+    from protocols.errors import InputError
+    from protocols.gfe import event_id_for, parse_gfe
+    from protocols.observations import ObservationSet, parse_observation_set_json
+    from protocols.ufo import parse_ufo_xml
+
+    def read(path: str) -> bytes:
+        try:
+            return Path(path).read_bytes()
+        except OSError as err:
+            raise InputError(path, None, f"cannot read ({err.strerror or err})") from None
+
+    foreign = args.gfe or args.ufo
+    if foreign and args.file:
+        raise InputError(args.file, None, "give either an Observation set FILE or --gfe/--ufo files, not both")
+    if not foreign:
+        if not args.file:
+            raise InputError("ams solve", None, "no input: give an Observation set FILE, or --gfe/--ufo files")
+        text = read(args.file)
+        return parse_observation_set_json(text, source=args.file), text
+    obs = [parse_gfe(read(f).decode("utf-8", errors="replace"), f).observation for f in args.gfe]
+    obs += [parse_ufo_xml(read(f), f) for f in args.ufo]
+    return ObservationSet(event_id_for(obs), tuple(obs)), None
+
+
+def _save(args: argparse.Namespace, obs_set: Any) -> None:
+    """--save-obs and --save-gfe: a write that fails is said on stderr; the solve goes on."""
+    from ams_actors.runtime.files import atomic_write_bytes, atomic_write_json
+    from protocols.gfe import write_gfe
+
+    if args.save_obs:
+        try:
+            atomic_write_json(Path(args.save_obs), obs_set.to_json_dict())
+        except OSError as err:
+            print(f"ams solve: cannot write {args.save_obs}: {err}", file=sys.stderr)
+    if args.save_gfe:
+        out = Path(args.save_gfe)
+        for o in obs_set.observations:
+            name = f"{o.t_ref_utc:%Y-%m-%dT%H_%M_%S}_AMS_{o.station_id}" + (f"_{o.camera_id}" if o.camera_id else "")
+            try:
+                out.mkdir(parents=True, exist_ok=True)
+                atomic_write_bytes(out / f"{name}.ecsv", write_gfe(o).encode("utf-8"))
+            except OSError as err:
+                print(f"ams solve: cannot write {out / name}.ecsv: {err}", file=sys.stderr)
 
 
 def _fmt(x: float | None, spec: str, scale: float = 1.0) -> str:
@@ -84,6 +143,8 @@ def _report(doc: dict[str, Any]) -> str:
                                        ("i", "i_deg", ".2f"), ("ω", "peri_deg", ".2f"), ("Ω", "node_deg", ".4f"))
             )
         )
+    if doc.get("shower"):
+        lines.append(f"  shower        {doc['shower']['code']} (IAU {doc['shower']['iau_no']})")
     if doc.get("timing_offsets_s"):
         offs = ", ".join(f"{k} {v:+.3f} s" for k, v in doc["timing_offsets_s"].items())
         lines.append(f"  clock offsets {offs}")
@@ -107,7 +168,7 @@ def run(args: argparse.Namespace) -> int:
     from ams_actors.kernels.trajectory import solve_observation_set_detailed
     from ams_actors.kernels.trajectory.solver import SOLVER_NAME, SOLVER_VERSION
     from protocols.errors import InputError
-    from protocols.observations import Solution, SolverInfo, parse_observation_set_json
+    from protocols.observations import Solution, SolverInfo
 
     t0 = time.perf_counter()
     text: bytes | None = None
@@ -119,24 +180,24 @@ def run(args: argparse.Namespace) -> int:
 
         require("plots")  # before the solve, not after it
     try:
-        try:
-            text = Path(args.file).read_bytes()
-        except OSError as err:
-            raise InputError(args.file, None, f"cannot read ({err.strerror or err})") from None
-        obs_set = parse_observation_set_json(text, source=args.file)
+        obs_set, text = _read_input(args)
     except InputError as err:
         info = SolverInfo(SOLVER_NAME, SOLVER_VERSION, "none", 0, time.perf_counter() - t0)
         if args.json:  # a script reading --json always gets one document; the message goes to stderr
-            failed = Solution(_fallback_event_id(args.file, text), "failed", info, reason=f"unreadable input: {err}")
+            first = args.file or next(iter(args.gfe or args.ufo), "unknown")
+            failed = Solution(_fallback_event_id(first, text), "failed", info, reason=f"unreadable input: {err}")
             _emit(failed.to_json_dict(), True)
         print(f"ams solve: {err}", file=sys.stderr)  # once: no report repeating it on stdout
         return err.exit_code
 
+    from ams_actors.data import load_shower_table
     from ams_actors.kernels.trajectory.epoch import warm_up
 
+    _save(args, obs_set)
     warm_up()  # start-up cost, not part of the reported runtime_s
+    showers = load_shower_table()
     try:
-        result = solve_observation_set_detailed(obs_set, mc_runs=args.mc, seed=args.seed)
+        result = solve_observation_set_detailed(obs_set, mc_runs=args.mc, seed=args.seed, showers=showers)
     except Exception as err:  # a bug must still not show a traceback to an operator
         info = SolverInfo(SOLVER_NAME, SOLVER_VERSION, "none", args.mc, time.perf_counter() - t0)
         failed = Solution(obs_set.event_id, "failed", info, reason=f"internal error: {type(err).__name__}: {err}")

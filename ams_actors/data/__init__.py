@@ -1,4 +1,5 @@
-"""Data files shipped with the package: the derived BSC5 star table (see scripts/make_star_table.py)."""
+"""Data files shipped with the package: the derived BSC5 star table (see scripts/make_star_table.py) and the
+meteor shower tables (GMN look-up table and IAU MDC stream list, gzipped copies of WMPL's ``share/`` files)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from importlib import resources
 import numpy as np
 
 from ams_actors.kernels.astrometry.catalog import StarTable
+from ams_actors.kernels.showers import ShowerTable
 
 STAR_TABLE = "bsc5_stars.npz"
 
@@ -24,3 +26,23 @@ def load_star_table() -> StarTable:
             pm_ra_deg_yr=d["pm_ra_deg_yr"].astype(np.float32),
             pm_dec_deg_yr=d["pm_dec_deg_yr"].astype(np.float32),
         )
+
+
+SHOWER_TABLE = "gmn_shower_table_20230518.txt.gz"
+IAU_SHOWER_LIST = "iau_streamfulldata.csv.gz"
+
+
+@lru_cache(maxsize=1)
+def load_shower_table() -> ShowerTable:
+    """The GMN shower look-up table (to 2023-05-18) with the IAU MDC names, read once per process."""
+    import gzip
+    import io
+
+    from protocols.showers import parse_gmn_shower_table, parse_iau_stream_list
+
+    def lines(name: str) -> list[str]:
+        with resources.files(__name__).joinpath(name).open("rb") as fh, gzip.open(fh) as gz:
+            return io.TextIOWrapper(gz, encoding="utf-8", errors="replace").readlines()
+
+    rows = parse_gmn_shower_table(lines(SHOWER_TABLE), source=SHOWER_TABLE)
+    return ShowerTable.from_rows(rows, parse_iau_stream_list(lines(IAU_SHOWER_LIST)))

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from ams_actors.kernels.trajectory.align import coarse_clock_offsets, needs_alignment
 from ams_actors.kernels.trajectory.joint import fit_joint
 from ams_actors.kernels.trajectory.los import cross_track, fit_line
 from ams_actors.kernels.trajectory.planes import Line, PlanesResult, intersecting_planes, project_lengths
@@ -149,18 +150,12 @@ def _joint_pass(tracks: Tracks, line: Line, timing: TimingFit, keep: Bool, sigma
     return j_line, j_timing, project_lengths(j_line, tracks.pos, tracks.los), j_ct
 
 
-def fit_trajectory(tracks: Tracks, *, joint: bool = True) -> TrajectoryFit:
-    """Nominal solve with outlier rejection and model choice (raises SolveFailed).
-
-    ``joint=False`` stops after the staged fit (line of sight, then timing): for comparison only.
-    """
-    planes = intersecting_planes(tracks)
+def _cross_track_stage(tracks: Tracks, start: Line) -> tuple[Line, Float, Bool, Float]:
+    """Robust line-of-sight fit, then iterated noise levels and rejection: line, cross-track, keep, sigma."""
     n = len(tracks.t)
     keep = np.ones(n, dtype=bool)
     sigma = np.full(tracks.n_cams, SIGMA_START)
-
-    # 1. Cross-track: robust fit, then iterate noise levels and rejection.
-    line, ct = _los_pass(tracks, planes.line, keep, sigma, robust=True)
+    line, ct = _los_pass(tracks, start, keep, sigma, robust=True)
     for _ in range(3):
         sigma = _cam_sigma(ct[keep], tracks.cam[keep], tracks.n_cams, sigma)
         new_keep = _limit_rejection(
@@ -170,6 +165,39 @@ def fit_trajectory(tracks: Tracks, *, joint: bool = True) -> TrajectoryFit:
         if np.array_equal(new_keep, keep):
             break
         keep = new_keep
+    return line, ct, keep, sigma
+
+
+#: Rounds of coarse clock alignment (each re-fits the line with the clocks found so far).
+ALIGN_ROUNDS = 3
+
+
+def _align_clocks(tracks: Tracks) -> tuple[Tracks, PlanesResult, Line, Float, Bool, Float]:
+    """The cross-track stage, repeated with coarse clock offsets while any clock is seconds off."""
+    planes = intersecting_planes(tracks)
+    line, ct, keep, sigma = _cross_track_stage(tracks, planes.line)
+    if tracks.n_clocks < 2:
+        return tracks, planes, line, ct, keep, sigma
+    ref = int(np.bincount(tracks.clock, minlength=tracks.n_clocks).argmax())
+    for _ in range(ALIGN_ROUNDS):
+        lengths = project_lengths(line, tracks.pos, tracks.los)
+        coarse = coarse_clock_offsets(tracks.t, tracks.clock, tracks.n_clocks, lengths, ref)
+        if not needs_alignment(coarse, tracks.clock_offsets):
+            break
+        tracks = tracks.with_clock_offsets(coarse)
+        planes = intersecting_planes(tracks)
+        line, ct, keep, sigma = _cross_track_stage(tracks, planes.line)
+    return tracks, planes, line, ct, keep, sigma
+
+
+def fit_trajectory(tracks: Tracks, *, joint: bool = True) -> TrajectoryFit:
+    """Nominal solve with outlier rejection and model choice (raises SolveFailed).
+
+    ``joint=False`` stops after the staged fit (line of sight, then timing): for comparison only.
+    """
+    # 1. Cross-track: robust fit, then iterate noise levels and rejection; clocks seconds off are
+    #    aligned first (align.py), so their stations are not mistaken for outliers.
+    tracks, planes, line, ct, keep, sigma = _align_clocks(tracks)
 
     # 2. Along-track: the most flexible model finds the outliers, then the data pick the model.
     flexible = allowed_models(int(keep.sum()), len(np.unique(tracks.clock[keep])))[-1:]

@@ -10,9 +10,11 @@ from typing import Any
 
 import numpy as np
 
+from ams_actors.kernels.showers import ShowerTable, shower_for, shower_json, solar_longitude_deg
 from ams_actors.kernels.trajectory.epoch import EpochContext, epoch_context
 from ams_actors.kernels.trajectory.fit import TrajectoryFit, fit_trajectory
 from ams_actors.kernels.trajectory.montecarlo import monte_carlo
+from ams_actors.kernels.trajectory.orbit import equatorial_to_ecliptic
 from ams_actors.kernels.trajectory.quantities import QUANTITIES, quantities
 from ams_actors.kernels.trajectory.tracks import MIN_POINTS, SolveFailed, Tracks, build_tracks
 from protocols.observations import (
@@ -138,9 +140,20 @@ def _fit_dropping_one(obs_set: ObservationSet) -> tuple[Tracks, TrajectoryFit, t
     return tracks, fit, short
 
 
+def _shower(n: dict[str, Any], ctx: EpochContext, showers: ShowerTable | None) -> dict[str, Any] | None:
+    """The Solution's ``shower``: None when not assessed (no table, or no geocentric speed)."""
+    if showers is None or n["v_g_m_s"] is None:
+        return None
+    sol = solar_longitude_deg(equatorial_to_ecliptic(ctx.earth_pos_m))
+    match = shower_for(n["radiant"]["ra_deg"], n["radiant"]["dec_deg"], n["v_g_m_s"] / 1000.0, sol, showers)
+    return shower_json(match)
+
+
 def solve_observation_set_detailed(
-    obs_set: ObservationSet, mc_runs: int = 0, executor: Executor | None = None, seed: int = 0
+    obs_set: ObservationSet, mc_runs: int = 0, executor: Executor | None = None, seed: int = 0,
+    showers: ShowerTable | None = None,
 ) -> SolveResult:
+    """``showers``: the shower tables (``ams_actors.data.load_shower_table()``) to fill ``shower``."""
     t_start = time.perf_counter()
     try:
         tracks, fit, excluded = _fit_dropping_one(obs_set)
@@ -188,15 +201,17 @@ def solve_observation_set_detailed(
         velocity_model=fit.timing.model,
         t_begin_utc=format_utc(tracks.epoch + timedelta(seconds=fit.t_begin)),
         rejected_points=int((~fit.inlier).sum()),
+        shower=_shower(n, ctx, showers),
     )
     return SolveResult(solution, fit, ctx)
 
 
 def solve_observation_set(
-    obs_set: ObservationSet, mc_runs: int = 0, executor: Executor | None = None, seed: int = 0
+    obs_set: ObservationSet, mc_runs: int = 0, executor: Executor | None = None, seed: int = 0,
+    showers: ShowerTable | None = None,
 ) -> Solution:
     """Solve one event. ``executor``: the station's process pool for Monte Carlo (else a fresh one).
 
     Bad or unsolvable data give ``status="failed"`` with a reason; this never raises for data.
     """
-    return solve_observation_set_detailed(obs_set, mc_runs, executor, seed).solution
+    return solve_observation_set_detailed(obs_set, mc_runs, executor, seed, showers).solution
