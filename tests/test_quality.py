@@ -1,0 +1,99 @@
+"""Issue 13 item 6: a Solution says when it is poor, rule by rule, and a camera far off its own pixel
+scale is dropped whatever the other cameras do."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ams_actors.kernels.trajectory import solve_observation_set
+from ams_actors.kernels.trajectory.quality import assess
+from ams_actors.sim.trajectories import Site, TrueMeteor, observation_set_dict
+from protocols.observations import parse_observation_set
+from tests.test_trajectory import EPOCH, SITES, meteor
+
+GOOD: dict[str, Any] = {
+    "convergence_deg": 40.0,
+    "residuals_arcsec": {"A": 30.0, "B": 45.0},
+    "pixel_scales_arcsec": {"A": 150.0, "B": None},
+    "begin_alt_m": 98_000.0,
+    "end_alt_m": 80_000.0,
+    "v_init_m_s": 30_000.0,
+    "eccentricity": 0.6,
+    "sigma": None,
+}
+
+
+def reasons(**changes: Any) -> tuple[str, ...]:
+    q = assess(**{**GOOD, **changes})
+    assert q.ok == (not q.reasons)
+    return q.reasons
+
+
+def test_a_good_solution_is_ok() -> None:
+    assert reasons() == ()
+
+
+def test_degenerate_geometry() -> None:
+    (r,) = reasons(convergence_deg=1.2)
+    assert "convergence angle 1.2° < 3°" in r
+
+
+def test_residuals_against_the_pixel_scale() -> None:
+    (r,) = reasons(residuals_arcsec={"A": 488.0, "B": 45.0})
+    assert r.startswith("A residuals 488″ = 3.3 px") and "assumed" not in r
+    # a coarse camera (600″/px) may have 488″ residuals; an unknown scale is taken as 150″/px
+    assert reasons(residuals_arcsec={"A": 30.0, "B": 488.0}, pixel_scales_arcsec={"A": 150.0, "B": 600.0}) == ()
+    (r,) = reasons(residuals_arcsec={"A": 30.0, "B": 488.0})
+    assert "B residuals 488″" in r and "assumed 150″/px" in r
+
+
+def test_heights_and_speeds_outside_physical_ranges() -> None:
+    assert "begin height 230.0 km outside 40-180 km" in reasons(begin_alt_m=230_000.0)
+    assert "end height 5.0 km outside 10-150 km" in reasons(end_alt_m=5_000.0)
+    assert any("begins lower" in r for r in reasons(begin_alt_m=70_000.0, end_alt_m=85_000.0))
+    assert reasons(v_init_m_s=8_000.0) == ("initial speed 8.0 km/s outside 10-75 km/s",)
+    assert reasons(v_init_m_s=90_000.0) == ("initial speed 90.0 km/s outside 10-75 km/s",)
+
+
+def test_hyperbolic_orbits_need_a_small_sigma() -> None:
+    assert "without an uncertainty" in reasons(eccentricity=1.3)[0]
+    assert "large uncertainty (e = 1.30 ± 0.40)" in reasons(eccentricity=1.3, sigma={"orbit": {"e": 0.4}})[0]
+    assert reasons(eccentricity=1.3, sigma={"orbit": {"e": 0.05}}) == ()  # 6 sigma from bound: believed
+
+
+def _with_bad_camera(bad_noise: float) -> Any:
+    """Three good cameras (150″ noise) and a fourth with ``bad_noise``: the others are mediocre too,
+    so the relative rule (5x the others' median) never fires."""
+    m = meteor()
+    rng = np.random.default_rng(5)
+    sites = [*SITES, Site("AMS4", 50.9, 1.2, 10.0)]
+    good, _ = observation_set_dict("ev_q", m, sites[:3], 25.0, 150.0, rng)
+    bad, _ = observation_set_dict("ev_q", m, sites[3:], 25.0, bad_noise, rng)
+    return parse_observation_set(dict(good, observations=good["observations"] + bad["observations"]))
+
+
+def test_a_camera_far_above_its_pixel_scale_is_dropped_absolutely() -> None:
+    sol = solve_observation_set(_with_bad_camera(700.0))
+    assert sol.status == "solved"
+    assert sol.excluded == ("AMS4",), sol.residuals_arcsec
+    assert sol.quality is not None and sol.quality.ok, sol.quality
+
+
+def test_solutions_carry_their_quality() -> None:
+    doc, _ = observation_set_dict("ev_q2", meteor(), SITES[:2], 25.0, 20.0, np.random.default_rng(1))
+    sol = solve_observation_set(parse_observation_set(doc))
+    assert sol.quality is not None and sol.quality.ok and sol.to_json_dict()["quality"] == {"ok": True, "reasons": []}
+    # a two-station event cannot drop its bad camera: it is flagged instead
+    doc, _ = observation_set_dict("ev_q3", meteor(), SITES[:2], 25.0, 600.0, np.random.default_rng(1))
+    sol = solve_observation_set(parse_observation_set(doc))
+    assert sol.status == "solved" and sol.quality is not None and not sol.quality.ok
+    assert any("residuals" in r for r in sol.quality.reasons), sol.quality
+
+
+def test_a_slow_grazing_object_is_flagged() -> None:
+    m = TrueMeteor.from_geodetic(51.5, 0.5, 100e3, 60.0, 45.0, 7_000.0, 2.0, EPOCH)
+    doc, _ = observation_set_dict("ev_q4", m, SITES, 25.0, 10.0, np.random.default_rng(2))
+    sol = solve_observation_set(parse_observation_set(doc))
+    assert sol.quality is not None and any("initial speed 7.0 km/s" in r for r in sol.quality.reasons), sol.quality
