@@ -74,6 +74,18 @@ def test_gmn_uk_night_to_a_catalogue(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert csv_lines[0].split(",") == list(KEYS) and len(csv_lines) == len(rows) + 1
 
 
+EXAMPLES = sorted((Path(__file__).resolve().parents[1] / "examples").glob("*.json"))
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=[p.stem for p in EXAMPLES])
+def test_the_examples_solve(path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["solve", str(path), "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["status"] == "solved" and doc["quality"] == {"ok": True, "reasons": []}
+    assert main(["solve", str(path)]) == 0
+    assert "quality       ok" in capsys.readouterr().out
+
+
 def test_catalogue_numbers_match_a_gmn_row() -> None:
     """The derived columns, checked against a real GMN row (first row of December 2018)."""
     jd = 2458462.546488288790
