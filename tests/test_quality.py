@@ -3,9 +3,11 @@ scale is dropped whatever the other cameras do."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 
 from ams_actors.kernels.trajectory import solve_observation_set
 from ams_actors.kernels.trajectory.quality import assess
@@ -97,3 +99,26 @@ def test_a_slow_grazing_object_is_flagged() -> None:
     doc, _ = observation_set_dict("ev_q4", m, SITES, 25.0, 10.0, np.random.default_rng(2))
     sol = solve_observation_set(parse_observation_set(doc))
     assert sol.quality is not None and any("initial speed 7.0 km/s" in r for r in sol.quality.reasons), sol.quality
+
+
+GMN_2023 = Path(__file__).resolve().parents[2] / "shared" / "data" / "gmn-uk-2023-02-18"
+if not GMN_2023.exists():  # CI clones main with shared/ beside the clone
+    GMN_2023 = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "gmn-uk-2023-02-18"
+
+
+@pytest.mark.skipif(not GMN_2023.exists(), reason="GMN 2023-02-18 data not available")
+def test_a_real_camera_at_two_pixels_is_dropped_from_an_eight_station_event() -> None:
+    """2023-02-18 21:46:19, 8 stations: UK000S's residuals were 479″ = 2.1 px (229″/px) and it was kept,
+    the others being ~50-150″; now it is left out and the solve is good."""
+    from ams_actors.commands.correlate import correlate_events, measure_clocks, observation_sets, read_detections
+    from ams_actors.commands.rms_input import load_stations
+
+    stations = load_stations(GMN_2023)
+    det = read_detections(GMN_2023, stations)
+    clocks = {s: c.error_s for s, c in measure_clocks(det, stations, 30.0).items()}
+    (event,) = [e for e in correlate_events(det, stations, 5.0, clocks) if e.event_id.startswith("20230218_2146")]
+    (obs,) = observation_sets([event], det, stations, clocks)
+    assert len(obs.observations) == 8
+    sol = solve_observation_set(obs)
+    assert sol.status == "solved" and sol.excluded == ("UK000S",), sol.residuals_arcsec
+    assert sol.quality is not None and sol.quality.ok, sol.quality

@@ -76,8 +76,9 @@ def _nest(values: np.ndarray) -> dict[str, Any]:
 GROSS_RATIO = 5.0
 GROSS_ARCSEC = 120.0
 #: ... and so is one above this many of its own pixels whatever the others do (when the others are
-#: mediocre too, the relative rule alone kept a 488″ camera without a word).
-GROSS_PX = 1.5 * MAX_RESIDUAL_PX
+#: mediocre too, the relative rule alone kept a 479″ = 2.1 px camera in an 8-station real event). The
+#: same limit as the quality rule: a camera that would make the Solution poor is left out when it can be.
+GROSS_PX = MAX_RESIDUAL_PX
 _NUMERIC = (SolveFailed, ValueError, np.linalg.LinAlgError, FloatingPointError)
 
 
