@@ -106,19 +106,40 @@ if not GMN_2023.exists():  # CI clones main with shared/ beside the clone
     GMN_2023 = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "gmn-uk-2023-02-18"
 
 
-@pytest.mark.skipif(not GMN_2023.exists(), reason="GMN 2023-02-18 data not available")
-def test_a_real_camera_at_two_pixels_is_dropped_from_an_eight_station_event() -> None:
-    """2023-02-18 21:46:19, 8 stations: UK000S's residuals were 479″ = 2.1 px (229″/px) and it was kept,
-    the others being ~50-150″; now it is left out and the solve is good."""
+@pytest.fixture(scope="module")
+def night_2023() -> Any:
+    """The 2023-02-18 night's events as `ams correlate` makes them (clocks measured and applied)."""
     from ams_actors.commands.correlate import correlate_events, measure_clocks, observation_sets, read_detections
     from ams_actors.commands.rms_input import load_stations
 
+    if not GMN_2023.exists():
+        pytest.skip("GMN 2023-02-18 data not available")
     stations = load_stations(GMN_2023)
     det = read_detections(GMN_2023, stations)
     clocks = {s: c.error_s for s, c in measure_clocks(det, stations, 30.0).items()}
-    (event,) = [e for e in correlate_events(det, stations, 5.0, clocks) if e.event_id.startswith("20230218_2146")]
-    (obs,) = observation_sets([event], det, stations, clocks)
+    events = correlate_events(det, stations, 5.0, clocks)
+    return {o.event_id: o for o in observation_sets(events, det, stations, clocks)}
+
+
+def _event(night: Any, prefix: str) -> Any:
+    (obs,) = [o for eid, o in night.items() if eid.startswith(prefix)]
+    return obs
+
+
+def test_a_real_camera_at_two_pixels_is_dropped_from_an_eight_station_event(night_2023: Any) -> None:
+    """2023-02-18 21:46:19, 8 stations: UK000S's residuals were 479″ = 2.1 px (229″/px) and it was kept,
+    the others being ~50-150″; now it is left out and the solve is good."""
+    obs = _event(night_2023, "20230218_2146")
     assert len(obs.observations) == 8
     sol = solve_observation_set(obs)
     assert sol.status == "solved" and sol.excluded == ("UK000S",), sol.residuals_arcsec
     assert sol.quality is not None and sol.quality.ok, sol.quality
+
+
+def test_a_joint_fit_whose_speed_runs_away_is_not_kept(night_2023: Any) -> None:
+    """2023-02-19 02:22:25, 3 stations, 14 points in 0.2 s: the joint refinement drove the exponential
+    model's deceleration to zero and v_init to 3.6e19 km/s; the staged fit is kept instead."""
+    sol = solve_observation_set(_event(night_2023, "20230219_0222"))
+    assert sol.status == "solved" and sol.v_init_m_s is not None
+    assert 30_000 < sol.v_init_m_s < 100_000, sol.v_init_m_s
+    assert sol.quality is not None and not sol.quality.ok  # still a meteor faster than any: flagged
