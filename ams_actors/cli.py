@@ -29,7 +29,7 @@ VERBS: dict[str, tuple[str, str]] = {
                  "(old cron verb)"),
     "solve": ("solve", "solve one event's 3D trajectory from an Observation set JSON file"),
     "calibrate": ("calibrate", "calibrate a camera against real stars in its minute stack"),
-    "correlate": ("correlate", "RMS FTPdetectinfo data to multi-station events, station clocks and (--solve) a catalogue"),
+    "correlate": ("correlate", "RMS FTPdetectinfo data to multi-station events, clocks and (--solve) a catalogue"),
     "run_detects": ("run_detects", "correlate all stations' daily indexes in the bucket (solving node)"),
 }
 
