@@ -4,7 +4,8 @@ The columns, their two header lines and their widths are GMN's own, copied from 
 summary (``shared/data/meteor-showers/traj_summary_monthly_201812.txt``), so a reader written for
 GMN's files reads ours: fields separated by ``;``, 86 of them, unknown values written ``None`` as GMN
 writes them, a sporadic meteor as IAU number -1 and code ``...``. The CSV holds the same columns with
-one header row of the column keys. Formatting only: the numbers come from the caller.
+one header row of the column keys, plus our quality verdict. Formatting only: the numbers come from
+the caller.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import math
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 
-__all__ = ["COLUMNS", "KEYS", "UNKNOWN", "format_csv", "format_summary"]
+__all__ = ["COLUMNS", "CSV_EXTRA", "KEYS", "UNKNOWN", "format_csv", "format_row", "format_summary"]
 
 #: (key, first header line, second header line, field width, format spec)
 COLUMNS: tuple[tuple[str, str, str, int, str], ...] = (
@@ -142,11 +143,16 @@ def format_summary(rows: Iterable[Mapping[str, object]], generated: datetime) ->
     return "\n".join([*head, *(format_row(r) for r in rows)]) + "\n"
 
 
+#: the CSV's columns after GMN's: our verdict on each row (the text file lists only the good ones)
+CSV_EXTRA = ("quality_ok", "quality_reasons")
+
+
 def format_csv(rows: Iterable[Mapping[str, object]]) -> str:
-    """The same rows as CSV: a header of column keys, empty cells for unknowns."""
+    """The same columns as CSV (a header of column keys, empty cells for unknowns) plus CSV_EXTRA."""
     out = io.StringIO()
     w = csv.writer(out, lineterminator="\n")
-    w.writerow(KEYS)
+    w.writerow((*KEYS, *CSV_EXTRA))
     for r in rows:
-        w.writerow(["" if _cell(r.get(k), s) == UNKNOWN else _cell(r.get(k), s).strip() for k, _, _, _, s in COLUMNS])
+        cells = ["" if _cell(r.get(k), s) == UNKNOWN else _cell(r.get(k), s).strip() for k, _, _, _, s in COLUMNS]
+        w.writerow([*cells, *("" if r.get(k) is None else str(r.get(k)) for k in CSV_EXTRA)])
     return out.getvalue()

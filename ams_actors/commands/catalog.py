@@ -2,7 +2,8 @@
 
 Per event, ``OUT/<event_id>/obs.json`` (the Observation set, design.md §7: what `ams solve` reads),
 ``solution.json`` and, with the ``plots`` extra, the diagnostic PNGs; for the run,
-``OUT/trajectory_summary.txt`` in GMN's trajectory-summary format and ``trajectory_summary.csv``.
+``OUT/trajectory_summary.txt`` in GMN's trajectory-summary format (the solutions of good quality, as
+GMN lists only vetted ones) and ``trajectory_summary.csv`` (every solved event, with the verdict).
 Solves run in the process pool (runtime.pool), one event per task, Monte Carlo inside the task.
 """
 
@@ -127,6 +128,7 @@ def summary_row(sol: Mapping[str, Any], obs: ObservationSet) -> dict[str, object
     shower = sol.get("shower") if isinstance(sol.get("shower"), Mapping) else None
     residuals = [v for v in (sol.get("residuals_arcsec") or {}).values() if isinstance(v, int | float)]
     v_g = sol.get("v_g_m_s")
+    quality: Mapping[str, Any] = sol["quality"] if isinstance(sol.get("quality"), Mapping) else {}
     row: dict[str, object] = {
         "id": sol["event_id"], "jd": jd, "utc": t.strftime("%Y-%m-%d %H:%M:%S.%f"),
         "iau_no": shower.get("iau_no", -1) if shower else -1,
@@ -142,6 +144,7 @@ def summary_row(sol: Mapping[str, Any], obs: ObservationSet) -> dict[str, object
         "duration": _span(obs), "qc": sol.get("convergence_angle_deg"),
         "median_fit_err": sorted(residuals)[len(residuals) // 2] if residuals else None,
         "num": len(sol.get("stations") or ()), "stations": ",".join(sol.get("stations") or ()),
+        "quality_ok": quality.get("ok"), "quality_reasons": "; ".join(quality.get("reasons") or ()),
     }
     for key, name in (("a", "a_au"), ("e", "e"), ("i", "i_deg"), ("peri", "peri_deg"), ("node", "node_deg"),
                       ("q", "q_au")):
@@ -171,7 +174,8 @@ def write_catalog(out: Path, sets: Sequence[ObservationSet], pool: Executor, mc_
         sol.setdefault("event_id", obs.event_id)
     rows = [summary_row(sol, obs) for obs, sol in zip(sets, solutions, strict=True) if sol.get("status") == "solved"]
     rows.sort(key=lambda r: str(r["utc"]))
-    atomic_write_bytes(out / SUMMARY_TXT, format_summary(rows, datetime.now(UTC)).encode())
+    good = [r for r in rows if r["quality_ok"] is not False]  # like GMN's: vetted trajectories only
+    atomic_write_bytes(out / SUMMARY_TXT, format_summary(good, datetime.now(UTC)).encode())
     atomic_write_bytes(out / SUMMARY_CSV, format_csv(rows).encode())
     return solutions
 
