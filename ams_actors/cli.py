@@ -30,7 +30,7 @@ VERBS: dict[str, tuple[str, str]] = {
     "solve": ("solve", "solve one event's 3D trajectory from an Observation set JSON file"),
     "shower": ("shower", "assign the rows of a GMN trajectory summary file to meteor showers"),
     "calibrate": ("calibrate", "calibrate a camera against real stars in its minute stack"),
-    "correlate": ("correlate", "correlate detections (e.g. RMS FTPdetectinfo data) into multi-station events"),
+    "correlate": ("correlate", "RMS FTPdetectinfo data to multi-station events, clocks and (--solve) a catalogue"),
     "run_detects": ("run_detects", "correlate all stations' daily indexes in the bucket (solving node)"),
     "bucket": ("bucket", "bucket administration: the IAM policy of every station and role (`ams bucket policies`)"),
 }

@@ -349,7 +349,14 @@ class Station:
             "store": self.probe_message,
             "claims": "enabled" if self.ctx.claims_enabled else "disabled",
             "actors": [a.stats().as_dict() for a in self.actors.values()],
+            "clock_error": self._clock_error(),
         }
+
+    def _clock_error(self) -> dict[str, Any] | None:
+        """The station's clock error as its Solver measured it (None: no confident event solved yet)."""
+        solver = self.actors.get("Solver")
+        report = getattr(solver, "clock_error", None)
+        return report() if callable(report) else None
 
     def status_line(self) -> str:
         """One line for `systemctl status`: what runs, whether claims work, how much was done."""

@@ -45,7 +45,18 @@ def observation_from_meteor(doc: Mapping[str, Any], site: Site, source: str = "m
         ra=tuple(float(f["ra"]) for f in frames) if has_radec else None,
         dec=tuple(float(f["dec"]) for f in frames) if has_radec else None,
         magnitudes=tuple(float(f["mag"]) for f in frames) if has_mag else None,
+        pixel_scale_arcsec=_pixel_scale_arcsec(doc),
     )
+
+
+def _pixel_scale_arcsec(doc: Mapping[str, Any]) -> float | None:
+    """The camera's plate scale the Verifier measured with (its report), so the solver judges this
+    camera's residuals in its own pixels; None when absent or implausible (a partner's file)."""
+    report = doc.get("report")
+    scale = report.get("pixel_scale_deg") if isinstance(report, Mapping) else None
+    if isinstance(scale, int | float) and not isinstance(scale, bool) and 1e-4 < float(scale) < 10.0:
+        return round(float(scale) * 3600.0, 3)
+    return None
 
 
 def build_observation_set(event_id: str, members: Sequence[tuple[Mapping[str, Any], Site]]) -> ObservationSet:

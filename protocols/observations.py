@@ -27,6 +27,7 @@ __all__ = [
     "GeoPoint",
     "ObservationSet",
     "Orbit",
+    "Quality",
     "Radiant",
     "Solution",
     "SolverInfo",
@@ -70,6 +71,8 @@ class StationObservation:
     ra: tuple[float, ...] | None = None
     dec: tuple[float, ...] | None = None
     magnitudes: tuple[float, ...] | None = None
+    #: the camera's plate scale (″/px) where known: what "residuals far above the pixel scale" means
+    pixel_scale_arcsec: float | None = None
 
     def to_json_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {
@@ -87,6 +90,8 @@ class StationObservation:
             value = getattr(self, name)
             if value is not None:
                 d[name] = list(value)
+        if self.pixel_scale_arcsec is not None:
+            d["pixel_scale_arcsec"] = self.pixel_scale_arcsec
         return d
 
 
@@ -158,6 +163,11 @@ def _parse_observation(source: str, k: int, raw: object) -> StationObservation:
             raise InputError(source, f"{where}.{name}", f"has {len(seq)} values for {len(times)} times")
         optional[name] = seq
     camera = raw.get("camera_id", "")
+    scale = raw.get("pixel_scale_arcsec")
+    if scale is not None:
+        scale = _number(source, f"{where}.pixel_scale_arcsec", scale)
+        if not (math.isfinite(scale) and scale > 0):
+            raise InputError(source, f"{where}.pixel_scale_arcsec", f"must be a positive number, got {scale}")
     return StationObservation(
         station_id=_string(source, f"{where}.station_id", raw["station_id"]),
         camera_id=str(camera) if camera is not None else "",
@@ -171,6 +181,7 @@ def _parse_observation(source: str, k: int, raw: object) -> StationObservation:
         ra=optional["ra"],
         dec=optional["dec"],
         magnitudes=optional["magnitudes"],
+        pixel_scale_arcsec=scale,
     )
 
 
@@ -226,6 +237,14 @@ class Orbit:
     peri_deg: float
     node_deg: float
     q_au: float
+
+
+@dataclass(frozen=True, slots=True)
+class Quality:
+    """Whether a solved trajectory is fit to publish; ``reasons`` say in words what is wrong with it."""
+
+    ok: bool
+    reasons: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -295,6 +314,7 @@ class Solution:
     rejected_points: int | None = None
     excluded: tuple[str, ...] = ()
     shower: dict[str, Any] | None = None
+    quality: Quality | None = None  # None: not judged (a failed solve)
 
     def to_json_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {
@@ -320,6 +340,8 @@ class Solution:
             "excluded": list(self.excluded),
             "shower": _obj(self.shower),
         }
+        if self.quality is not None:
+            d["quality"] = {"ok": self.quality.ok, "reasons": list(self.quality.reasons)}
         if self.reason is not None:
             d["reason"] = self.reason
         return d
@@ -429,6 +451,11 @@ SOLUTION_SCHEMA: dict[str, Any] = {
                 },
                 {"type": "null"},
             ]
+        },
+        "quality": {
+            "type": "object",
+            "required": ["ok", "reasons"],
+            "properties": {"ok": {"type": "boolean"}, "reasons": {"type": "array", "items": {"type": "string"}}},
         },
     },
     "allOf": [

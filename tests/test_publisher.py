@@ -24,7 +24,7 @@ from ams_actors.store.objectstore import Credentials, ObjectStore
 from ams_actors.store.outcomes import StoredObject
 from protocols import claims as c
 from protocols import s3_keys
-from protocols.observations import GeoPoint, Orbit, Radiant, Solution, SolverInfo
+from protocols.observations import GeoPoint, Orbit, Quality, Radiant, Solution, SolverInfo
 
 DAY = date(2026, 7, 12)
 NOW = datetime(2026, 7, 12, 23, 30, tzinfo=UTC)
@@ -66,7 +66,7 @@ def publisher(station: str, tmp_path: Path, endpoint: str, store: Any, clock: Vi
     return Publisher("Publisher", ctx)
 
 
-def solution(event_id: str, stations: tuple[str, ...], v: float = 30_000.0) -> bytes:
+def solution(event_id: str, stations: tuple[str, ...], v: float = 30_000.0, quality: Quality | None = None) -> bytes:
     sol = Solution(
         event_id=event_id,
         status="solved",
@@ -80,6 +80,7 @@ def solution(event_id: str, stations: tuple[str, ...], v: float = 30_000.0) -> b
         v_g_m_s=v - 2000,
         orbit=Orbit(2.5, 0.6, 110.0, 150.0, 110.0, 0.95),
         convergence_angle_deg=40.0,
+        quality=quality,
     )
     return json.dumps(sol.to_json_dict()).encode()
 
@@ -225,6 +226,20 @@ class _RacingStore:
             if self.index_reads == 1:  # only the first round is forced into a race
                 await self.gate.wait()
         return got
+
+
+async def test_poor_solutions_stay_out_of_the_index(s3_endpoint: str, store: ObjectStore, tmp_path: Path) -> None:
+    """Issue 13 item 6: a solution the solver flagged poor is solved but never published."""
+    clock = VirtualClock(start=NOW)
+    pub = publisher("PUB1", tmp_path, s3_endpoint, store, clock)
+    good, poor = EVENTS[0], EVENTS[1]
+    for ev, q in ((good, Quality(True)), (poor, Quality(False, ("convergence angle 1.2° < 3° (degenerate geometry)",)))):
+        await store.put(s3_keys.solution_key(ev, 1, "AMS1"), solution(ev, ("AMS1", "AMS2"), quality=q))
+        await put_claim(store, ev, 1, "AMS1", "solved")
+    _, today = await pub.publish_recent()
+    assert today.listed == 1 and today.poor == [poor]
+    doc, _ = await read_index(store)
+    assert [e["event_id"] for e in doc["events"]] == [good]
 
 
 async def test_two_publishers_racing_converge(s3_endpoint: str, store: ObjectStore, tmp_path: Path) -> None:

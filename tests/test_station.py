@@ -83,6 +83,15 @@ async def test_admin_commands_over_the_real_socket(tmp_path: Path) -> None:
         assert status["ok"] and {a["name"] for a in status["result"]["actors"]} == set(station.actors)  # type: ignore[index]
         table = format_status(status["result"])  # type: ignore[arg-type]
         assert "Scanner-010001" in table and "inbox" in table
+        assert "clock error unknown" in table
+        # issue 13 item 7: a confident solve in which this station's clock is 1.2 s ahead of the others
+        me = station.config.station_id
+        station.actors["Solver"].record_clock({  # type: ignore[attr-defined]
+            "status": "solved", "quality": {"ok": True, "reasons": []}, "stations": [me, "B", "C"],
+            "timing_offsets_s": {me: -1.2, "B": 0.0, "C": 0.05}})
+        status = await asyncio.to_thread(ask, cmd="status")
+        assert status["result"]["clock_error"] == {"error_s": 1.2, "n_events": 1}  # type: ignore[index]
+        assert "clock error +1.20 s ahead of the network (1 event(s))" in format_status(status["result"])  # type: ignore[arg-type]
 
         paused = await asyncio.to_thread(ask, cmd="pause", actor="scanner")
         assert paused["result"] == ["Scanner-010001: paused", "Scanner-010002: paused"]

@@ -74,6 +74,7 @@ class DayResult:
     merges: int = 0  # times the stored index moved under us and was re-read and merged
     skipped: list[str] = field(default_factory=list)  # partner files that were bad (logged)
     superseded: list[str] = field(default_factory=list)  # solved events merged into another: not listed
+    poor: list[str] = field(default_factory=list)  # events solved, but flagged poor: not listed
     error: str = ""
 
 
@@ -116,6 +117,14 @@ def entry_from(rec: c.ClaimRecord, solution_key: str, doc: dict[str, Any]) -> di
         "solved_by": rec.owner,
         "solved_at": rec.updated_at,
     }
+
+
+def poor_reasons(doc: dict[str, Any]) -> list[str]:
+    """Why a solution must stay out of the index (empty: publish it); the solver's own ``quality``."""
+    quality = doc.get("quality")
+    if isinstance(quality, dict) and quality.get("ok") is False:
+        return [str(r) for r in quality.get("reasons", [])] or ["flagged poor"]
+    return []
 
 
 def _canonical(entry: dict[str, Any]) -> str:
@@ -374,6 +383,11 @@ class Publisher(StationActor):
                 raise ValueError(f"solution is for event {doc['event_id']}")
         except (ValueError, UnicodeDecodeError) as err:
             return self._bad(result, sol_key, got.etag, f"bad solution: {err}")
+        poor = poor_reasons(doc)
+        if poor:  # kept in the bucket for whoever wants it, never in the public list (issue 13 item 6)
+            self.log.info("%s: not published, poor solution: %s", rec.event_id, "; ".join(poor))
+            result.poor.append(rec.event_id)
+            return _Cached(got.etag, None)
         return _Cached(got.etag, entry_from(rec, sol_key, doc))
 
     def _skip(self, result: DayResult, key: str, why: str) -> None:

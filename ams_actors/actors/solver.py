@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import statistics
 import time
+from collections import deque
 from pathlib import Path
 from typing import Any
 
@@ -51,7 +53,31 @@ def solve_file(obs_path: Path, mc_runs: int, seed: int, executor: Any) -> dict[s
     return solve_observation_set(obs, mc_runs=mc_runs, executor=executor, seed=seed, showers=showers).to_json_dict()
 
 
+#: the station's own clock error is the median over this many of its latest confident events
+CLOCK_EVENTS = 50
+
+
 class Solver(StationActor):
+    """Also keeps this station's clock error as its confident solves measure it (issue 13 item 7):
+    the operator sees it in `ams admin status`."""
+
+    _own_clock: deque[float] | None = None
+
+    def clock_error(self) -> dict[str, Any] | None:
+        """This station's clock error (s ahead of the network) and how many events say so; None: unknown."""
+        if not self._own_clock:
+            return None
+        return {"error_s": round(statistics.median(self._own_clock), 3), "n_events": len(self._own_clock)}
+
+    def record_clock(self, doc: dict[str, Any]) -> None:
+        from ams_actors.kernels.clocks import event_clock_errors, is_confident
+
+        own = event_clock_errors(doc).get(self.ctx.config.station_id) if is_confident(doc) else None
+        if own is not None:
+            if self._own_clock is None:
+                self._own_clock = deque(maxlen=CLOCK_EVENTS)
+            self._own_clock.append(own)
+
     async def on_start(self) -> None:
         from ams_actors.kernels.trajectory.epoch import warm_up
 
@@ -69,6 +95,7 @@ class Solver(StationActor):
         doc = await asyncio.to_thread(solve_file, msg.obs_path, mc_runs, seed, self.ctx.executor)
         out = msg.obs_path.parent / f"solution-e{msg.epoch}.json"
         await atomic_write_json_async(out, doc)
+        self.record_clock(doc)
         status = str(doc.get("status", "failed"))
         if status != "solved":
             self.log.warning("event %s: solve failed: %s", msg.event_id, doc.get("reason"))

@@ -118,7 +118,10 @@ def format_status(status: dict[str, Any]) -> str:
         )
         for a in status["actors"]
     ]
-    return "\n".join([head, *_table(cols, rows)])
+    clock = status.get("clock_error")
+    clock_line = ("clock error unknown (no confident multi-station event solved here yet)" if not clock else
+                  f"clock error {clock['error_s']:+.2f} s ahead of the network ({clock['n_events']} event(s))")
+    return "\n".join([head, clock_line, *_table(cols, rows)])
 
 
 def format_claims(report: dict[str, Any]) -> str:

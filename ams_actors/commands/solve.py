@@ -152,6 +152,9 @@ def _report(doc: dict[str, Any]) -> str:
         lines.append(f"  excluded      {', '.join(doc['excluded'])} (the event solves only without them)")
     if doc.get("rejected_points"):
         lines.append(f"  rejected      {doc['rejected_points']} outlier points")
+    q = doc.get("quality")
+    if q:
+        lines.append("  quality       " + ("ok" if q["ok"] else "POOR (not published): " + "; ".join(q["reasons"])))
     return "\n".join(lines)
 
 

@@ -15,7 +15,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from typing import Any, TypeVar
 
 from ams_actors.runtime.signals import STOP_SIGNALS, ignore_stop_signals
@@ -86,3 +86,16 @@ async def run_cpu(executor: Executor | None, fn: Callable[..., T], *args: Any) -
     """Run `fn(*args)` in the pool (or a thread when none is given, e.g. in small tools)."""
     loop = asyncio.get_running_loop()
     return await loop.run_in_executor(executor, fn, *args)
+
+
+class InlineExecutor(Executor):
+    """Runs each task at submit, in the calling process: for work that is already inside a pool worker
+    (a worker cannot submit to its own pool, and a pool per worker would oversubscribe the cores)."""
+
+    def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
+        future: Future[T] = Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except BaseException as err:  # delivered through the future, as a pool would
+            future.set_exception(err)
+        return future

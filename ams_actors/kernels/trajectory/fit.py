@@ -131,6 +131,10 @@ def _timing_pass(
     return timing, lengths, sig_l
 
 
+#: A joint fit whose initial speed is more than this many times the staged fit's has diverged.
+JOINT_MAX_SPEEDUP = 2.0
+
+
 def _joint_pass(tracks: Tracks, line: Line, timing: TimingFit, keep: Bool, sigma: Float, ct: Float
                 ) -> tuple[Line, TimingFit, Float, Float] | None:
     """The joint refinement, or None when it bends the line away from the sight lines.
@@ -147,6 +151,8 @@ def _joint_pass(tracks: Tracks, line: Line, timing: TimingFit, keep: Bool, sigma
     rise = float(np.sum((j_ct[keep] * w) ** 2) - np.sum((ct[keep] * w) ** 2))
     if not np.isfinite(rise) or rise > JOINT_MAX_CHI2_RISE:
         return None
+    if not 0.0 < j_timing.v <= JOINT_MAX_SPEEDUP * abs(timing.v):
+        return None  # the speed ran away (v traded against a vanishing deceleration: 3.6e19 km/s seen)
     return j_line, j_timing, project_lengths(j_line, tracks.pos, tracks.los), j_ct
 
 

@@ -15,6 +15,7 @@ from ams_actors.kernels.trajectory.epoch import EpochContext, epoch_context
 from ams_actors.kernels.trajectory.fit import TrajectoryFit, fit_trajectory
 from ams_actors.kernels.trajectory.montecarlo import monte_carlo
 from ams_actors.kernels.trajectory.orbit import equatorial_to_ecliptic
+from ams_actors.kernels.trajectory.quality import MAX_RESIDUAL_PX, assess, pixel_limit_arcsec
 from ams_actors.kernels.trajectory.quantities import QUANTITIES, quantities
 from ams_actors.kernels.trajectory.tracks import MIN_POINTS, SolveFailed, Tracks, build_tracks
 from protocols.observations import (
@@ -76,13 +77,26 @@ def _nest(values: np.ndarray) -> dict[str, Any]:
 #: suspected of seeing something else; the event is re-solved without it.
 GROSS_RATIO = 5.0
 GROSS_ARCSEC = 120.0
+#: ... and so is one above this many of its own pixels whatever the others do (when the others are
+#: mediocre too, the relative rule alone kept a 479″ = 2.1 px camera in an 8-station real event). The
+#: same limit as the quality rule: a camera that would make the Solution poor is left out when it can be.
+GROSS_PX = MAX_RESIDUAL_PX
 _NUMERIC = (SolveFailed, ValueError, np.linalg.LinAlgError, FloatingPointError)
 
 
-def _suspect(fit: TrajectoryFit) -> int | None:
+def _suspect(fit: TrajectoryFit, scales: tuple[float | None, ...]) -> int | None:
+    """The camera to re-solve without (3 or more cameras only): grossly worse than the others, or
+    above GROSS_PX of its own pixels (``scales``: plate scales in the order of the cameras)."""
     rms = fit.residual_rms_arcsec()
     if len(rms) < 3 or not np.all(np.isfinite(rms)):
         return None
+    # only a camera whose plate scale is known is dropped by its own pixels: an assumed scale (RMS-like
+    # 150″/px) would drop a wide-field camera that is as good as its coarser pixels allow (Winchcombe's
+    # AllSky7 record, 629″ with no scale given)
+    limits = np.array([np.inf if s is None else pixel_limit_arcsec(s, GROSS_PX) for s in scales])
+    over = rms / limits
+    if over.max() > 1.0:
+        return int(np.argmax(over))
     worst = int(np.argmax(rms))
     others = float(np.median(np.delete(rms, worst)))
     return worst if rms[worst] > max(GROSS_RATIO * others, GROSS_ARCSEC) else None
@@ -130,7 +144,7 @@ def _fit_dropping_one(obs_set: ObservationSet) -> tuple[Tracks, TrajectoryFit, t
         if best is None:
             raise err from None
         return best[1], best[2], (*short, best[3])
-    bad = _suspect(fit)
+    bad = _suspect(fit, tuple(o.pixel_scale_arcsec for o in obs))
     if bad is not None:
         try:
             tr, f = without(bad)
@@ -180,6 +194,10 @@ def solve_observation_set_detailed(
         name: float(fit.timing.offsets[k]) for k, name in enumerate(fit.tracks.clock_names) if k in clocks_used
     }
     info = SolverInfo(SOLVER_NAME, SOLVER_VERSION, _method(fit, mc_runs), mc_runs, time.perf_counter() - t_start)
+    residuals = {name: float(rms[k]) for k, name in enumerate(fit.tracks.cam_names)}
+    scale_of = _scales_by_cam(obs_set)
+    quality = assess(fit.planes.convergence_deg, residuals, {n: scale_of.get(n) for n in residuals},
+                     n["begin"]["alt_m"], n["end"]["alt_m"], fit.v_init, n["orbit"].get("e"), sigma)
     solution = Solution(
         event_id=obs_set.event_id,
         status="solved",
@@ -194,7 +212,7 @@ def solve_observation_set_detailed(
         v_g_m_s=n["v_g_m_s"],
         orbit=orbit,
         sigma=sigma,
-        residuals_arcsec={name: float(rms[k]) for k, name in enumerate(fit.tracks.cam_names)},
+        residuals_arcsec=residuals,
         convergence_angle_deg=fit.planes.convergence_deg,
         radiant_apparent=Radiant(**n["radiant_apparent"]),
         timing_offsets_s=offsets if fit.timing.with_offsets else {},
@@ -202,8 +220,18 @@ def solve_observation_set_detailed(
         t_begin_utc=format_utc(tracks.epoch + timedelta(seconds=fit.t_begin)),
         rejected_points=int((~fit.inlier).sum()),
         shower=_shower(n, ctx, showers),
+        quality=quality,
     )
     return SolveResult(solution, fit, ctx)
+
+
+def _scales_by_cam(obs_set: ObservationSet) -> dict[str, float | None]:
+    """Plate scales keyed both ways the solver names a camera (``station``, ``station:camera``)."""
+    out: dict[str, float | None] = {}
+    for o in obs_set.observations:
+        out[f"{o.station_id}:{o.camera_id}"] = o.pixel_scale_arcsec
+        out.setdefault(o.station_id, o.pixel_scale_arcsec)
+    return out
 
 
 def solve_observation_set(
