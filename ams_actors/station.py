@@ -65,6 +65,7 @@ ONE_SHOT_ACTORS: dict[str, tuple[str, ...]] = {
     "rvms": ("Verifier", "Indexer"),  # a verified meteor goes into its day's index
     "fix_days": ("Housekeeper", "Detector", "Verifier", "Indexer"),  # redone minutes go all the way
     "proc_index": ("Housekeeper",),
+    "bmpi": ("Verifier",),  # previews of the meteors on disk; their upload is `ams sa` or the daemon's Syncer
 }
 # Actors that use the shared bucket: the store is opened (and probed) only when one of them runs.
 STORE_ACTORS = ("Solver", "EventBroker", "Correlator", "Publisher", "Syncer", "CalibrationCheck")

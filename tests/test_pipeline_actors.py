@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -81,6 +82,10 @@ workers = 2
         assert (scan.done, scan.failed) == (3, 1)  # meteor, plane, daytime; the corrupt one failed
         await station.run_task("rvd")  # queued behind the Detector's own work: returns when it is done
         await station.run_task("rvms")
+        for jpg in (root / "meteors" / DAY).glob("*-preview.jpg"):
+            jpg.unlink()  # `ams bmpi` makes them again
+        (bmpi,) = await station.run_task("bmpi", DAY)
+        assert (bmpi.done, bmpi.failed) == (1, 0)
         await station.run_task("proc_index", DAY)
         await station.run_task("fix_days", DAY)  # nothing is missing: nothing is redone
     finally:
@@ -122,6 +127,7 @@ workers = 2
     assert all("az" in f and "el" in f and "ra" in f for f in doc["frames"])
     archive = root / "meteor_archive" / "AMS1" / "METEOR" / "2026" / "07" / "12" / f"{doc['meteor_id']}.json"
     assert json.loads(archive.read_text()) == doc
+    check_previews(root / "meteors" / DAY, doc, truth)
     # the Indexer put it in the station's daily index
     assert (root / "meteor_archive" / "AMS1" / "DETECTS" / "MI" / "2026" / f"{DAY}-meteor_index.json.gz").exists()
 
@@ -129,3 +135,25 @@ workers = 2
     assert stats["clips_seen"] == 4
     assert (stats["scanned"], stats["bad"], stats["daytime"]) == (2, 1, 1)
     assert stats["meteors_verified"] == 1 and stats["pending_detect"] == 0 and stats["pending_verify"] == 0
+
+
+def check_previews(folder: Path, doc: dict[str, Any], truth: Truth) -> None:
+    """Both preview JPEGs exist, are listed, decode, have the contract's sizes, and show the track."""
+    import cv2
+
+    names = doc["previews"]
+    mid = doc["meteor_id"]
+    assert names == {"crop": f"{mid}-preview.jpg", "frame": f"{mid}-frame.jpg"}
+    crop = cv2.imread(str(folder / names["crop"]))
+    frame = cv2.imread(str(folder / names["frame"]))
+    assert crop is not None and frame is not None
+    assert crop.shape[1] == 400 and frame.shape[1] <= 640
+    # the crop holds the true track: a bright streak (the meteor's max-pixel trail) inside it
+    gray = crop.mean(axis=2)
+    assert float(np.percentile(gray, 99.5)) > float(np.median(gray)) + 40
+    from ams_actors.kernels.preview import crop_box
+
+    x0, y0, x1, y1 = crop_box([(f["x"], f["y"]) for f in doc["frames"]], Scene().width, Scene().height)
+    t = truth.meteors[0]
+    inside = [x0 <= x < x1 and y0 <= y < y1 for x, y in zip(t.x, t.y, strict=True)]
+    assert sum(inside) >= 0.9 * len(inside)

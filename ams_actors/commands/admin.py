@@ -17,6 +17,7 @@ TASK_HELP: dict[str, str] = {
     "bs": "scan the finished SD minutes now (Scanners)",
     "rvd": "classify scanned minutes that have no -detect/-maybe-meteors/-toomany yet (Detector)",
     "rvms": "verify maybe-meteors that have no verdict yet (Verifier)",
+    "bmpi": "(re)make the preview JPEGs of the verified meteors (Verifier)",
     "fix_days": "redo minutes whose outputs are missing, then their day's stats (Housekeeper)",
     "proc_index": "write the per-day processing stats, proc_stats.json (Housekeeper)",
     "sync": "upload this station's meteors and indexes, download the partners' (Syncer)",

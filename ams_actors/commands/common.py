@@ -5,9 +5,10 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Callable, Coroutine
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ams_actors.config import StationConfig, load_config
 
@@ -15,6 +16,7 @@ if TYPE_CHECKING:
     from ams_actors.runtime.lock import StationLock
 
 DEFAULT_CONFIG = "station.toml"
+T = TypeVar("T")
 
 
 def add_config_option(parser: argparse.ArgumentParser, inherit: bool = False) -> None:
@@ -69,3 +71,34 @@ def open_bucket(config: StationConfig) -> AbstractAsyncContextManager[Any]:
         timeouts=Timeouts(read=cfg.timeout_s, attempt=cfg.timeout_s * 1.5),
         max_pool_connections=cfg.max_concurrency * 2,
     )
+
+
+def bucket_one_shot(
+    args: argparse.Namespace, verb: str, work: Callable[[StationConfig, list[str]], Coroutine[Any, Any, T]]
+) -> tuple[StationConfig, list[str], T] | int:
+    """A one-shot verb that talks to the bucket (`ams be`, `ams sa`): its ``--day`` list (default
+    yesterday and today, UTC), the data root's lock, one run of ``work``. An int is the exit code to
+    return: 2 the daemon is running, 1 the bucket failed (said in one line)."""
+    from datetime import UTC, datetime
+
+    from ams_actors.runtime.loop import run_async
+    from ams_actors.store.events_tree import recent_days
+    from ams_actors.store.outcomes import StoreError
+    from protocols.errors import InputError
+    from protocols.s3_keys import InvalidKey, day_str, parse_day
+
+    config = load(args)
+    try:
+        days = [day_str(parse_day(d)) for d in args.day] if args.day else recent_days(datetime.now(UTC).date())
+    except InvalidKey as err:
+        raise InputError("--day", None, str(err)) from None
+    lock = one_shot_lock(config, verb, "ams admin run sync --day D")
+    if lock is None:
+        return 2
+    try:
+        return config, days, run_async(work(config, days))
+    except (StoreError, OSError) as err:
+        print(f"ams {verb}: {err}", file=sys.stderr)
+        return 1
+    finally:
+        lock.release()
