@@ -201,6 +201,7 @@ class Station:
 
     async def start(self) -> None:
         self.paths.ensure()
+        await asyncio.to_thread(self._warn_camera_setup)
         if self.ctx.ledger is None:
             from ams_actors.store.ledger import Ledger
 
@@ -227,6 +228,20 @@ class Station:
             self._keep_alive = asyncio.create_task(
                 keep_alive(self.notifier, self.clock, self._actor_states, self.status_line), name="sd-notify"
             )
+
+    def _warn_camera_setup(self) -> None:
+        """What an operator must fix but the station can run without: one warning per camera."""
+        from pathlib import Path
+
+        from ams_actors.actors.calibrations import Calibrations
+
+        for cam_id, folder in Calibrations(self.config).uncalibrated():
+            log.warning("camera %s has no calibration in %s: using the pinhole fallback from its az/el/fov in "
+                        "the config until `ams calibrate` fits one", cam_id, folder)
+        for cam in self.config.cameras:
+            if cam.mask and not Path(cam.mask).is_file():
+                log.warning("camera %s: mask file %s is missing: its minutes are scanned without a mask",
+                            cam.id, cam.mask)
 
     async def _acquire_instance(self) -> None:
         """Hold the station id before any work; watching another instance gives way to a stop request."""

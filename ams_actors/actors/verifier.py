@@ -118,6 +118,8 @@ class Verifier(StationActor):
         if meteors and ledger is not None:  # again: a rebuild that ran during the writes did not see them
             await ledger.mark_index_day(msg.day)
         result = str(verdict["result"])
+        self.count(msg.camera_id, "minutes")
+        self.count(msg.camera_id, "meteors", len(meteors))
         await atomic_write_json_async(paths.data_dir(msg.day) / f"{msg.clip}{VERIFY_SUFFIX[result]}", verdict)
         now = self.clock.now().isoformat()
         if ledger is not None:

@@ -47,7 +47,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
         _common(p, inherit=True)
         return p
 
-    add("status", "every actor's state, inbox depth, processed/failed counts, last error and uptime")
+    add("status", "every actor's state, inbox depth, minutes and meteors per actor and camera, messages/failed "
+                  "counts, last error and uptime")
     for name, what in (("pause", "stop"), ("resume", "restart")):
         p = add(name, f"{what} an actor's intake")
         p.add_argument("actor", help="actor name as in `ams admin status`; 'Scanner' = all cameras")
@@ -105,12 +106,14 @@ def format_status(status: dict[str, Any]) -> str:
         f"station {status['station']}  up {_duration(status['uptime_s'])}  "
         f"roles {','.join(status['roles'])}  claims {status.get('claims', '?')}  clock {status['now_utc']}"
     )
-    cols = ("actor", "state", "inbox", "processed", "failed", "restarts", "uptime", "last error")
+    cols = ("actor", "state", "inbox", "minutes", "meteors", "messages", "failed", "restarts", "uptime", "last error")
     rows = [
         (
             a["name"],
             a["state"],
             f"{a['inbox']}/{a['inbox_size']}",
+            _work_total(a, "minutes"),
+            _work_total(a, "meteors"),
             str(a["processed"]),
             str(a["failed"]),
             str(a["restarts"]),
@@ -119,7 +122,30 @@ def format_status(status: dict[str, Any]) -> str:
         )
         for a in status["actors"]
     ]
-    return "\n".join([head, *_table(cols, rows)])
+    return "\n".join([head, *_table(cols, rows), *_camera_table(status["actors"])])
+
+
+def _work_total(actor: dict[str, Any], what: str) -> str:
+    work = actor.get("work") or {}
+    return str(sum(c.get(what, 0) for c in work.values())) if work else "-"
+
+
+def _camera_table(actors: Sequence[dict[str, Any]]) -> list[str]:
+    """Per camera: minutes scanned, classified and verified, meteors found (since the daemon started)."""
+    stage = {"Scanner": "scanned", "Detector": "classified", "Verifier": "verified"}
+    cams: dict[str, dict[str, int]] = {}
+    for a in actors:
+        col = stage.get(a["name"].split("-")[0])
+        for cam, counts in (a.get("work") or {}).items():
+            row = cams.setdefault(cam, {})
+            if col is not None:
+                row[col] = row.get(col, 0) + counts.get("minutes", 0)
+            row["meteors"] = row.get("meteors", 0) + counts.get("meteors", 0)
+    if not cams:
+        return []
+    cols = ("camera", "scanned", "classified", "verified", "meteors")
+    rows = [(cam, *(str(cams[cam].get(c, 0)) for c in cols[1:])) for cam in sorted(cams)]
+    return ["", *_table(cols, rows)]
 
 
 def format_claims(report: dict[str, Any]) -> str:

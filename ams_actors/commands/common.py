@@ -32,7 +32,13 @@ def add_config_option(parser: argparse.ArgumentParser, inherit: bool = False) ->
 
 
 def load(args: argparse.Namespace) -> StationConfig:
-    return load_config(Path(args.config))
+    """The config, and its ``[runtime] log_level`` applied — unless ``ams -v`` asked for DEBUG."""
+    import logging
+
+    config = load_config(Path(args.config))
+    if not getattr(args, "verbose", False):
+        logging.getLogger().setLevel(config.runtime.log_level)
+    return config
 
 
 def prepare_data_root(config: StationConfig) -> None:
