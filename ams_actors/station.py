@@ -71,6 +71,29 @@ ONE_SHOT_ACTORS: dict[str, tuple[str, ...]] = {
 STORE_ACTORS = ("Solver", "EventBroker", "Correlator", "Publisher", "Syncer", "CalibrationCheck")
 
 
+def embedded_store(config: StationConfig) -> contextlib.AbstractAsyncContextManager[str]:
+    """`[store] endpoint = "embedded"`: this machine's moto S3 (its URL), served here unless another
+    station already serves it (store/embedded/local.py)."""
+    from pathlib import Path
+
+    from ams_actors.store.embedded.local import embedded_endpoint, use_local_credentials
+    from ams_actors.store.objectstore import Credentials, ObjectStore
+
+    cfg = config.store
+    use_local_credentials(cfg.access_key_env, cfg.secret_key_env)
+    folder = None
+    if cfg.embedded_dir:
+        folder = Path(cfg.embedded_dir).expanduser()
+        if not folder.is_absolute() and not config.source.startswith("sim:"):
+            folder = Path(config.source).parent / folder
+
+    def open_store(url: str) -> contextlib.AbstractAsyncContextManager[Any]:
+        creds = Credentials.from_env(cfg.access_key_env, cfg.secret_key_env)
+        return ObjectStore.open(url, cfg.bucket, cfg.region, credentials=creds)
+
+    return embedded_endpoint(cfg.embedded_port, cfg.bucket, folder, open_store)
+
+
 class Station:
     def __init__(
         self,
@@ -175,10 +198,13 @@ class Station:
         cfg = self.config.store
         if self.ctx.store is None:
             try:
+                endpoint = cfg.endpoint or None
+                if endpoint == "embedded":
+                    endpoint = await self._exits.enter_async_context(embedded_store(self.config))
                 creds = Credentials.from_env(cfg.access_key_env, cfg.secret_key_env)
                 self.ctx.store = await self._exits.enter_async_context(
                     ObjectStore.open(
-                        cfg.endpoint or None,
+                        endpoint,
                         cfg.bucket,
                         cfg.region,
                         credentials=creds,

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
-from collections.abc import Callable, Coroutine
-from contextlib import AbstractAsyncContextManager
+from collections.abc import AsyncIterator, Callable, Coroutine
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -64,19 +64,26 @@ def one_shot_lock(config: StationConfig, verb: str, instead: str) -> StationLock
     return lock
 
 
-def open_bucket(config: StationConfig) -> AbstractAsyncContextManager[Any]:
-    """The bucket of station.toml's [store], credentials from the environment variables it names."""
+@contextlib.asynccontextmanager
+async def open_bucket(config: StationConfig) -> AsyncIterator[Any]:
+    """The bucket of station.toml's [store], credentials from the environment variables it names
+    (``endpoint = "embedded"``: this machine's embedded store, as the daemon would use it)."""
+    from ams_actors.station import embedded_store
     from ams_actors.store.objectstore import Credentials, ObjectStore, Timeouts
 
     cfg = config.store
-    return ObjectStore.open(
-        cfg.endpoint or None,
-        cfg.bucket,
-        cfg.region,
-        credentials=Credentials.from_env(cfg.access_key_env, cfg.secret_key_env),
-        timeouts=Timeouts(read=cfg.timeout_s, attempt=cfg.timeout_s * 1.5),
-        max_pool_connections=cfg.max_concurrency * 2,
-    )
+    async with contextlib.AsyncExitStack() as stack:
+        endpoint = cfg.endpoint or None
+        if endpoint == "embedded":
+            endpoint = await stack.enter_async_context(embedded_store(config))
+        yield await stack.enter_async_context(ObjectStore.open(
+            endpoint,
+            cfg.bucket,
+            cfg.region,
+            credentials=Credentials.from_env(cfg.access_key_env, cfg.secret_key_env),
+            timeouts=Timeouts(read=cfg.timeout_s, attempt=cfg.timeout_s * 1.5),
+            max_pool_connections=cfg.max_concurrency * 2,
+        ))
 
 
 def bucket_one_shot(

@@ -19,6 +19,16 @@ def station_config(
     mc_runs: int = 10, timeout_s: float = 10.0, schedule: tuple[float, float, float] = (60.0, 120.0, 120.0),
 ) -> StationConfig:
     """One fake station's config; `schedule` is (sync, correlate, index) interval in virtual seconds."""
+    text = station_toml(st, root, endpoint, partners, roles, lease_s, mc_runs, timeout_s, schedule)
+    return parse_config(text, source=f"sim:{st.id}.toml")
+
+
+def station_toml(
+    st: SimStation, root: Path, endpoint: str, partners: list[str], roles: list[str], lease_s: float,
+    mc_runs: int = 10, timeout_s: float = 10.0, schedule: tuple[float, float, float] = (60.0, 120.0, 120.0),
+    store_extra: str = "",
+) -> str:
+    """The station.toml text of one fake station (``store_extra``: more lines for its [store])."""
     sync_s, correlate_s, index_s = schedule
     cams = "\n".join(
         f'[[cameras]]\nid = "{cam.id}"\naz_deg = {cam.az_deg}\nel_deg = {cam.el_deg}\n'
@@ -37,6 +47,7 @@ data_root = "{root / st.id}"
 endpoint = "{endpoint}"
 bucket = "{BUCKET}"
 timeout_s = {timeout_s}
+{store_extra}
 [network]
 partners = [{", ".join(f'"{p}"' for p in partners)}]
 roles = [{", ".join(f'"{r}"' for r in roles)}]
@@ -56,7 +67,7 @@ mc_runs = {mc_runs}
 workers = 2
 max_restarts = 20
 """
-    return parse_config(text, source=f"sim:{st.id}.toml")
+    return text
 
 
 @dataclass(frozen=True, slots=True)
