@@ -13,11 +13,13 @@ import cv2
 import numpy as np
 import pytest
 from test_be import _config
+from test_syncer import Rig, doc, puts
 
 from ams_actors.runtime.loop import run_async
 from ams_actors.store.local_paths import StationPaths
 from ams_actors.store.objectstore import ObjectStore
 from ams_actors.store.outcomes import StoredObject
+from ams_actors.store.proxy import FaultProxy
 from protocols import ms_detects
 from protocols import s3_keys as k
 from protocols.events import Event, EventMember, encode_event
@@ -109,3 +111,30 @@ def test_preview_keys() -> None:
             k.preview_key("AMS1", day, bad)
         with pytest.raises(k.InvalidKey):
             k.parse_key(f"stations/AMS1/previews/2026/07/12/{bad}")
+
+
+async def test_the_daemons_syncer_uploads_previews_once_and_reconcile_agrees(tmp_path: Path, s3_endpoint: str) -> None:
+    """Every sync sends the day's previews with its meteors; the daily reconcile lists them too (a
+    reconcile that did not would send every preview again at each start)."""
+    with FaultProxy(s3_endpoint, seed=1) as proxy:
+        async with ObjectStore.open(proxy.url, BUCKET) as store:
+            await store.ensure_bucket()
+            rig = Rig(tmp_path, store)
+            try:
+                meteor = rig.meteor(doc(0))
+                names = preview_names(meteor.stem)
+                folder = rig.paths.meteors_dir(DAY)
+                folder.mkdir(parents=True, exist_ok=True)
+                (folder / names["crop"]).write_bytes(_jpeg(1))
+                (folder / names["frame"]).write_bytes(_jpeg(2))
+                day = k.parse_day(DAY)
+                previews = sorted(k.preview_key("AMS1", day, n) for n in names.values())
+                proxy.stats.log.clear()
+                report = await rig.sync()  # the first cycle after a start reconciles too
+                sent = [key for key in puts(proxy) if "/previews/" in key]
+                assert sorted(sent) == previews and sorted(key for key in report.uploaded if "/previews/" in key) \
+                    == previews
+                rec = await rig.syncer.reconcile(rig.syncer.engine())  # type: ignore[arg-type]
+                assert rec.uploaded == [] and rec.failed == []
+            finally:
+                rig.ledger.close()

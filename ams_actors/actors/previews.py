@@ -21,11 +21,10 @@ from protocols.pipeline_files import preview_names
 def preview_job(trim_path: str, xy: list[tuple[float, float]]) -> tuple[bytes, bytes] | str:
     """Runs in a pool worker: (crop JPEG, frame JPEG), or the reason there is none (picklable)."""
     from ams_actors.kernels.preview import render_previews, stack_clip
-    from ams_actors.kernels.video import ClipUnreadable
 
     try:
         p = render_previews(stack_clip(trim_path), xy)
-    except (ClipUnreadable, ValueError, OSError) as err:
+    except Exception as err:  # a picture never costs a meteor: the reason is logged instead
         return f"{trim_path}: {err}"
     return p.crop, p.frame
 
