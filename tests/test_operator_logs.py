@@ -4,11 +4,16 @@ from a camera that is not configured moved aside with a warning (not left in SD/
 from __future__ import annotations
 
 import logging
+import os
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
+from daemon_helpers import station_toml, wait_for_socket
 
 from ams_actors.config import parse_config
 from ams_actors.runtime.clock import VirtualClock
@@ -55,3 +60,24 @@ id = "010002"
     assert not (root / "SD" / STRANGER).exists() and (root / "SD" / OURS).exists()
     assert any(w.startswith(f"clip {STRANGER} is from camera 999999, which is not in ") and str(unknown) in w
                for w in warnings), warnings
+
+
+@pytest.mark.parametrize("verbose", [True, False])
+def test_ams_v_wins_over_the_configs_log_level(tmp_path: Path, s3_endpoint: str, verbose: bool) -> None:
+    root = tmp_path / "data"
+    cfg = tmp_path / "station.toml"
+    cfg.write_text(station_toml(root, extra=f'log_level = "WARNING"\n[store]\nendpoint = "{s3_endpoint}"'))
+    log = tmp_path / "stderr.log"
+    env = {**os.environ, "AMS_S3_ACCESS_KEY_ID": "test", "AMS_S3_SECRET_ACCESS_KEY": "test"}
+    with log.open("w") as fh:  # a file, not a pipe: -v logs botocore's every request
+        proc = subprocess.Popen([sys.executable, "-m", "ams_actors", *(["-v"] if verbose else []), "run", "-c",
+                                 str(cfg)], stdout=subprocess.DEVNULL, stderr=fh, text=True, env=env,
+                                start_new_session=True)
+    try:
+        wait_for_socket(root / "state" / "admin.sock", proc)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == 0
+    text = log.read_text()
+    assert ("INFO ams.station: station AMS1 started" in text) is verbose, text[-2000:]
+    assert (" DEBUG " in text) is verbose
