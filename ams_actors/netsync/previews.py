@@ -30,9 +30,10 @@ def preview_items(paths: StationPaths, day: str, log: logging.Logger) -> list[tu
     folder = paths.meteors_dir(day)
     d = parse_day(day)
     items: list[tuple[Path, str]] = []
-    for path in sorted(folder.glob("*.jpg")) if folder.is_dir() else []:
+    found = sorted([*folder.glob("*-preview.jpg"), *folder.glob("*-frame.jpg")]) if folder.is_dir() else []
+    for path in found:
         if path.name.startswith("."):
-            continue
+            continue  # a temp file of a write in progress
         try:
             items.append((path, preview_key(paths.station_id, d, path.name)))
         except InvalidId as err:
