@@ -91,25 +91,48 @@ def _scaled(gray: U8, width: int) -> tuple[U8, float]:
     return img, scale
 
 
+def stretch(gray: U8, xy: Sequence[tuple[float, float]]) -> U8:
+    """Sky background (the median) to black and the meteor (its brighter centroids) to white: a faint
+    streak on a grey sky shows; stars and the head of a bright one saturate, which is fine."""
+    h, w = gray.shape[:2]
+    on_track = [gray[min(h - 1, max(0, int(round(y)))), min(w - 1, max(0, int(round(x))))] for x, y in xy]
+    lo = float(np.median(gray))
+    hi = max(float(np.percentile(on_track, 90.0)), lo + 16.0)
+    out = (gray.astype(np.float32) - lo) * (255.0 / (hi - lo))
+    return np.clip(out, 0, 255).astype(np.uint8)
+
+
 def draw_crop(stack: U8, xy: Sequence[tuple[float, float]], box: tuple[int, int, int, int],
               width: int = CROP_WIDTH) -> U8:
-    """The crop of ``stack`` scaled to ``width``, each centroid a small ring (the first one green)."""
+    """The crop of ``stack`` scaled to ``width``, each centroid a tick beside the track (the first one
+    green): marks drawn on the track itself would hide the streak the operator has to judge."""
     x0, y0, x1, y1 = box
-    img, s = _scaled(np.ascontiguousarray(stack[y0:y1, x0:x1]), width)
-    radius = max(2, int(round(s)))
-    for i, (x, y) in enumerate(xy):
-        centre = (int(round((x - x0 + 0.5) * s)), int(round((y - y0 + 0.5) * s)))
-        cv2.circle(img, centre, radius, START_BGR if i == 0 else TRACK_BGR, 1, cv2.LINE_AA)
+    img, s = _scaled(stretch(stack[y0:y1, x0:x1], [(x - x0, y - y0) for x, y in xy]), width)
+    pts = np.array([((x - x0 + 0.5) * s, (y - y0 + 0.5) * s) for x, y in xy], np.float64)
+    along = pts[-1] - pts[0]
+    norm = float(np.hypot(*along))
+    normal = np.array([-along[1], along[0]]) / norm if norm > 0 else np.array([0.0, -1.0])
+    gap, length = max(4.0, 3.0 * s), max(5.0, 4.0 * s)
+    for i, p in enumerate(pts):
+        a, b = p + gap * normal, p + (gap + length) * normal
+        cv2.line(img, (int(round(a[0])), int(round(a[1]))), (int(round(b[0])), int(round(b[1]))),
+                 START_BGR if i == 0 else TRACK_BGR, 1, cv2.LINE_AA)
     return img
 
 
 def draw_frame(stack: U8, xy: Sequence[tuple[float, float]], box: tuple[int, int, int, int],
                width: int = FRAME_WIDTH) -> U8:
-    """The whole stack at most ``width`` wide, the track as a line and the crop's box around it."""
+    """The whole stack at most ``width`` wide, the crop's box around the track and an arrow beside it
+    from the first centroid to the last (the direction of flight)."""
     w = stack.shape[1]
     img, s = _scaled(stack, min(width, w))
-    pts = np.array([[(x + 0.5) * s, (y + 0.5) * s] for x, y in xy], np.int32).reshape(-1, 1, 2)
-    cv2.polylines(img, [pts], False, TRACK_BGR, 1, cv2.LINE_AA)
+    (xa, ya), (xb, yb) = xy[0], xy[-1]
+    along = np.array([xb - xa, yb - ya], np.float64)
+    norm = float(np.hypot(*along))
+    off = (np.array([-along[1], along[0]]) / norm if norm > 0 else np.zeros(2)) * 6.0
+    a = (int(round((xa + 0.5) * s + off[0])), int(round((ya + 0.5) * s + off[1])))
+    b = (int(round((xb + 0.5) * s + off[0])), int(round((yb + 0.5) * s + off[1])))
+    cv2.arrowedLine(img, a, b, TRACK_BGR, 1, cv2.LINE_AA, tipLength=min(0.3, 8.0 / max(norm * s, 1.0)))
     x0, y0, x1, y1 = box
     cv2.rectangle(img, (int(x0 * s), int(y0 * s)), (int(x1 * s) - 1, int(y1 * s) - 1), START_BGR, 1)
     return img
