@@ -415,6 +415,9 @@ def parse_config(text: str, source: str = "station.toml", base_dir: Path | None 
     cfg = dataclasses.replace(cfg, source=source)
     _post_checks(cfg)
     cfg = _resolve_masks(cfg, base_dir or Path.cwd())
+    if cfg.store.embedded_dir:  # relative to the file's folder, like every other path in it
+        folder = (base_dir or Path.cwd()) / Path(cfg.store.embedded_dir).expanduser()
+        cfg = dataclasses.replace(cfg, store=dataclasses.replace(cfg.store, embedded_dir=str(folder)))
     return typing.cast(StationConfig, cfg)
 
 

@@ -74,24 +74,11 @@ STORE_ACTORS = ("Solver", "EventBroker", "Correlator", "Publisher", "Syncer", "C
 def embedded_store(config: StationConfig) -> contextlib.AbstractAsyncContextManager[str]:
     """`[store] endpoint = "embedded"`: this machine's moto S3 (its URL), served here unless another
     station already serves it (store/embedded/local.py)."""
-    from pathlib import Path
-
-    from ams_actors.store.embedded.local import embedded_endpoint, use_local_credentials
-    from ams_actors.store.objectstore import Credentials, ObjectStore
+    from ams_actors.store.embedded.local import embedded_endpoint
 
     cfg = config.store
-    use_local_credentials(cfg.access_key_env, cfg.secret_key_env)
-    folder = None
-    if cfg.embedded_dir:
-        folder = Path(cfg.embedded_dir).expanduser()
-        if not folder.is_absolute() and not config.source.startswith("sim:"):
-            folder = Path(config.source).parent / folder
-
-    def open_store(url: str) -> contextlib.AbstractAsyncContextManager[Any]:
-        creds = Credentials.from_env(cfg.access_key_env, cfg.secret_key_env)
-        return ObjectStore.open(url, cfg.bucket, cfg.region, credentials=creds)
-
-    return embedded_endpoint(cfg.embedded_port, cfg.bucket, folder, open_store)
+    return embedded_endpoint(cfg.embedded_port, cfg.bucket, cfg.region, cfg.embedded_dir or None,
+                             (cfg.access_key_env, cfg.secret_key_env))
 
 
 class Station:

@@ -63,13 +63,22 @@ async def load_bucket(store: Any, folder: Path) -> int:
 
 
 @contextlib.asynccontextmanager
-async def embedded_endpoint(port: int, bucket: str, folder: Path | None, open_store: Any) -> AsyncIterator[str]:
+async def embedded_endpoint(port: int, bucket: str, region: str, folder: str | None,
+                            key_envs: tuple[str, str]) -> AsyncIterator[str]:
     """The endpoint URL of this machine's embedded store, serving it if no other station does.
 
-    ``open_store(url)``: an async context manager giving an ObjectStore of the bucket (the station's
-    own settings), used to create the bucket and load/save ``folder`` when this process serves.
+    When this process serves, it creates the bucket and loads ``folder`` into it at start, and writes
+    the bucket back to ``folder`` at stop. ``key_envs``: the variables the station reads its keys
+    from (given a placeholder if unset: moto checks none).
     """
+    from ams_actors.store.objectstore import Credentials, ObjectStore
+
+    use_local_credentials(*key_envs)
     url = f"http://127.0.0.1:{port}"
+
+    def open_store() -> contextlib.AbstractAsyncContextManager[Any]:
+        return ObjectStore.open(url, bucket, region, credentials=Credentials.from_env(*key_envs))
+
     server = EmbeddedS3(port=port)
     try:
         await asyncio.to_thread(server.__enter__)
@@ -79,19 +88,20 @@ async def embedded_endpoint(port: int, bucket: str, folder: Path | None, open_st
         log.info("embedded store: %s is served by another station on this machine; using it", url)
         yield url
         return
+    keep = None if folder is None else Path(folder)
     try:
-        async with open_store(url) as store:
+        async with open_store() as store:
             await store.ensure_bucket()
-            if folder is not None and not await store.list_keys(""):
-                n = await load_bucket(store, folder)
-                log.info("embedded store: loaded %d object(s) from %s", n, folder)
+            if keep is not None and not await store.list_keys(""):
+                n = await load_bucket(store, keep)
+                log.info("embedded store: loaded %d object(s) from %s", n, keep)
         log.info("embedded store serving %s (bucket %s)", url, bucket)
         yield url
     finally:
         try:
-            if folder is not None:
-                async with open_store(url) as store:
-                    n = await dump_bucket(store, folder)
-                log.info("embedded store: saved %d object(s) to %s", n, folder)
+            if keep is not None:
+                async with open_store() as store:
+                    n = await dump_bucket(store, keep)
+                log.info("embedded store: saved %d object(s) to %s", n, keep)
         finally:
             await asyncio.to_thread(server.__exit__, None, None, None)
