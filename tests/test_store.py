@@ -241,6 +241,9 @@ async def test_an_outage_is_logged_once_not_per_attempt(
 ) -> None:
     await pstore.put("k", b"hello")
     caplog.set_level(logging.INFO, logger="ams")
+    proxy.update(error_count=2, error_status=503, methods=frozenset({"GET"}))
+    assert isinstance(await pstore.get("k"), StoredObject)  # a blip the third attempt gets past: no news
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.INFO] == []
     proxy.update(error_rate=1.0, error_status=503, methods=frozenset({"GET", "PUT"}))
     for _ in range(3):  # three operations of five attempts each: one outage
         with pytest.raises(StoreError):

@@ -104,6 +104,8 @@ class Credentials:
         return cls(env[access_key_var], env[secret_key_var], env.get(session_token_var) or None)
 
 
+OUTAGE_ATTEMPTS = 3  # failed attempts in a row that make an outage worth a warning
+
 _session: Any = None
 
 
@@ -162,18 +164,21 @@ class ObjectStore:
     def _note(self, answered: bool, op: str = "", key: str | None = None, why: BaseException | None = None) -> None:
         """Track whether the store answers: any HTTP answer but a transient one counts as reachable.
 
-        An operator reads one warning when the store stops answering and one line when it is back,
-        not one per attempt of every request of every actor (those are DEBUG)."""
-        if answered and self._failing:
-            self.recoveries += 1
-            log.warning("store %s answers again (%d attempt(s) failed during the outage)", self.location,
-                        self._failed_attempts)
-        elif not answered and not self._failing:
+        An operator reads one warning when the store stops answering (OUTAGE_ATTEMPTS failed attempts
+        in a row: a single 503 that the next attempt gets past is no news) and one line when it is
+        back, not one per attempt of every request of every actor (those are DEBUG)."""
+        if answered:
+            if self._failing:
+                self.recoveries += 1
+            if self._failed_attempts >= OUTAGE_ATTEMPTS:
+                log.warning("store %s answers again (%d attempt(s) failed during the outage)", self.location,
+                            self._failed_attempts)
             self._failed_attempts = 0
-            log.warning("store %s is not answering (%s %s: %s); retrying quietly until it answers",
-                        self.location, op, key or "", describe(why) if why is not None else "no answer")
-        if not answered:
+        else:
             self._failed_attempts += 1
+            if self._failed_attempts == OUTAGE_ATTEMPTS:
+                log.warning("store %s is not answering (%s %s: %s); retrying quietly until it answers",
+                            self.location, op, key or "", describe(why) if why is not None else "no answer")
         self._failing = not answered
 
     def __repr__(self) -> str:
