@@ -99,6 +99,11 @@ def test_partner_previews_come_down_with_the_event(tmp_path: Path, s3_endpoint: 
     assert (folder / names["crop"]).read_bytes() == _jpeg(77)
     assert not (folder / names["frame"]).exists()  # not a JPEG: skipped, one line naming the key
     assert f"{k.preview_key('AMS2', day, names['frame'])}: not a JPEG" in done.stderr, done.stderr
+    # the partner fixes its preview: the next look at the (unchanged) event fetches what is missing
+    run_async(_bucket(s3_endpoint, {k.preview_key("AMS2", day, names["frame"]): _jpeg(99)}))
+    again = _ams("be", "--day", DAY, "-c", str(_config(tmp_path, s3_endpoint)))
+    assert again.returncode == 0 and "(0 new or revised)" in again.stdout, again.stderr
+    assert (folder / names["frame"]).read_bytes() == _jpeg(99)
 
 
 def test_preview_keys() -> None:

@@ -281,6 +281,7 @@ class SyncEngine:
             """True when handled (written, unchanged, or bad and skipped); False to retry next cycle."""
             local = await asyncio.to_thread(events_tree.read_local_event, self.paths, event_id)
             if local is not None and local.revision >= revision:
+                await self.member_previews(local, report)  # another chance for those not there last time
                 return True
             ekey = event_key(event_id)
             try:
