@@ -23,6 +23,8 @@ VERBS: dict[str, tuple[str, str]] = {
     "bs": ("stages", "scan & stack: scan finished SD minutes once, then exit (old cron verb)"),
     "rvd": ("stages", "values detect: classify scanned minutes once, then exit (old cron verb)"),
     "rvms": ("stages", "verify maybe-meteors once, then exit (old cron verb)"),
+    "bmpi": ("stages", "make (or remake) the preview JPEGs of verified meteors, then exit (old cron verb)"),
+    "sa": ("sa", "upload a day's preview JPEGs to the bucket (changed files only), then exit (old cron verb)"),
     "fix_days": ("stages", "redo minutes whose outputs are missing, then exit (old cron verb)"),
     "proc_index": ("stages", "write per-day processing stats, then exit (old cron verb)"),
     "be": ("be", "build events: fetch the events this station is in into its local EVENTS tree, then exit "

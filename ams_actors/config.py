@@ -98,13 +98,17 @@ class StoreSection:
     secret_key_env: str = "AMS_S3_SECRET_ACCESS_KEY"
     timeout_s: float = 20.0
     max_concurrency: int = 8
+    # endpoint = "embedded": the station runs moto's S3 itself (store/embedded/local.py), for a trial
+    embedded_port: int = 9401  # stations of one machine share the server through it
+    embedded_dir: str = ""  # a folder holding the bucket between runs (absolute, or next to station.toml)
 
     def __post_init__(self) -> None:
         _check(
-            self.endpoint == "" or self.endpoint.startswith(("http://", "https://")),
+            self.endpoint in ("", "embedded") or self.endpoint.startswith(("http://", "https://")),
             "endpoint",
-            f"expected an http:// or https:// URL (or empty for AWS), got {self.endpoint!r}",
+            f'expected an http:// or https:// URL, "embedded", or empty for AWS; got {self.endpoint!r}',
         )
+        _check(1 <= self.embedded_port <= 65535, "embedded_port", f"must be within 1..65535, got {self.embedded_port}")
         _check(
             bool(re.match(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", self.bucket)),
             "bucket",
@@ -411,6 +415,9 @@ def parse_config(text: str, source: str = "station.toml", base_dir: Path | None 
     cfg = dataclasses.replace(cfg, source=source)
     _post_checks(cfg)
     cfg = _resolve_masks(cfg, base_dir or Path.cwd())
+    if cfg.store.embedded_dir:  # relative to the file's folder, like every other path in it
+        folder = (base_dir or Path.cwd()) / Path(cfg.store.embedded_dir).expanduser()
+        cfg = dataclasses.replace(cfg, store=dataclasses.replace(cfg.store, embedded_dir=str(folder)))
     return typing.cast(StationConfig, cfg)
 
 

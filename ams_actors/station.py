@@ -65,9 +65,20 @@ ONE_SHOT_ACTORS: dict[str, tuple[str, ...]] = {
     "rvms": ("Verifier", "Indexer"),  # a verified meteor goes into its day's index
     "fix_days": ("Housekeeper", "Detector", "Verifier", "Indexer"),  # redone minutes go all the way
     "proc_index": ("Housekeeper",),
+    "bmpi": ("Verifier",),  # previews of the meteors on disk; their upload is `ams sa` or the daemon's Syncer
 }
 # Actors that use the shared bucket: the store is opened (and probed) only when one of them runs.
 STORE_ACTORS = ("Solver", "EventBroker", "Correlator", "Publisher", "Syncer", "CalibrationCheck")
+
+
+def embedded_store(config: StationConfig) -> contextlib.AbstractAsyncContextManager[str]:
+    """`[store] endpoint = "embedded"`: this machine's moto S3 (its URL), served here unless another
+    station already serves it (store/embedded/local.py)."""
+    from ams_actors.store.embedded.local import embedded_endpoint
+
+    cfg = config.store
+    return embedded_endpoint(cfg.embedded_port, cfg.bucket, cfg.region, cfg.embedded_dir or None,
+                             (cfg.access_key_env, cfg.secret_key_env))
 
 
 class Station:
@@ -174,10 +185,13 @@ class Station:
         cfg = self.config.store
         if self.ctx.store is None:
             try:
+                endpoint = cfg.endpoint or None
+                if endpoint == "embedded":
+                    endpoint = await self._exits.enter_async_context(embedded_store(self.config))
                 creds = Credentials.from_env(cfg.access_key_env, cfg.secret_key_env)
                 self.ctx.store = await self._exits.enter_async_context(
                     ObjectStore.open(
-                        cfg.endpoint or None,
+                        endpoint,
                         cfg.bucket,
                         cfg.region,
                         credentials=creds,
@@ -200,6 +214,7 @@ class Station:
 
     async def start(self) -> None:
         self.paths.ensure()
+        await asyncio.to_thread(self._warn_camera_setup)
         if self.ctx.ledger is None:
             from ams_actors.store.ledger import Ledger
 
@@ -226,6 +241,20 @@ class Station:
             self._keep_alive = asyncio.create_task(
                 keep_alive(self.notifier, self.clock, self._actor_states, self.status_line), name="sd-notify"
             )
+
+    def _warn_camera_setup(self) -> None:
+        """What an operator must fix but the station can run without: one warning per camera."""
+        from pathlib import Path
+
+        from ams_actors.actors.calibrations import Calibrations
+
+        for cam_id, folder in Calibrations(self.config).uncalibrated():
+            log.warning("camera %s has no calibration in %s: using the pinhole fallback from its az/el/fov in "
+                        "the config until `ams calibrate` fits one", cam_id, folder)
+        for cam in self.config.cameras:
+            if cam.mask and not Path(cam.mask).is_file():
+                log.warning("camera %s: mask file %s is missing: its minutes are scanned without a mask",
+                            cam.id, cam.mask)
 
     async def _acquire_instance(self) -> None:
         """Hold the station id before any work; watching another instance gives way to a stop request."""

@@ -81,7 +81,8 @@ KEY_KINDS: tuple[KeyKind, ...] = (
     KeyKind("yearly index", "yearly_index_key", "stations/{station}/index/*", _roles("station"), _INDEX_READERS),
     KeyKind("instance record", "instance_key", "stations/{station}/instance.json", _roles("station"),
             _roles("readonly"), own_readers=_roles("station")),
-    KeyKind("preview", None, "stations/{station}/previews/*", _roles("station"), _roles("readonly")),
+    KeyKind("preview", "preview_key", "stations/{station}/previews/*", _roles("station"),
+            _roles("station", "readonly")),  # partners fetch an event's previews with it
     KeyKind("ms_detects", "ms_detects_key", "network/ms_detects/*/{station}.json.gz", _roles("correlator"),
             _roles("correlator", "archive", "readonly"), own_readers=_roles("station")),
     KeyKind("event", "event_key", "events/*/event.json", _roles("correlator"),

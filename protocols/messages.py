@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-TASKS = ("bs", "rvd", "rvms", "fix_days", "proc_index", "sync", "correlate", "solve", "publish", "calibrate")
+TASKS = ("bs", "rvd", "rvms", "bmpi", "fix_days", "proc_index", "sync", "correlate", "solve", "publish", "calibrate")
 
 
 @dataclass(frozen=True, slots=True)

@@ -206,6 +206,8 @@ DETECT_SCHEMA: dict[str, Any] = {
     },
 }
 
+_preview_name = {"type": "string", "pattern": r"^[A-Za-z0-9_.-]{1,64}-(preview|frame)\.jpg$"}
+
 METEOR_FRAME = {
     "type": "object",
     "required": ["fn", "t_utc", "x", "y", "w", "h", "intensity"],
@@ -238,8 +240,19 @@ METEOR_SCHEMA: dict[str, Any] = {
         },
         "frames": {"type": "array", "minItems": 2, "items": METEOR_FRAME},
         "report": {"type": "object"},
+        "previews": {  # optional: meteors verified before previews existed lack it (`ams bmpi` adds it)
+            "type": "object", "required": ["crop", "frame"],
+            "properties": {"crop": _preview_name, "frame": _preview_name},
+        },
     },
 }
+
+
+def preview_names(meteor_id: str) -> dict[str, str]:
+    """The meteor's two preview JPEGs (file names in its day folder, next to the trim): the JSON's
+    ``previews`` and the names under ``stations/<ST>/previews/YYYY/MM/DD/`` in the bucket."""
+    return {"crop": f"{meteor_id}-preview.jpg", "frame": f"{meteor_id}-frame.jpg"}
+
 
 VERIFY_SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",

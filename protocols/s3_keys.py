@@ -12,6 +12,7 @@ Layout::
     stations/<STATION>/index/YYYY/YYYY_MM_DD.json.gz
     stations/<STATION>/index/YYYY.json.gz
     stations/<STATION>/instance.json
+    stations/<STATION>/previews/YYYY/MM/DD/<meteor id>-preview.jpg | <meteor id>-frame.jpg
     network/ms_detects/YYYY/YYYY_MM_DD/<STATION>.json.gz
     events/YYYY/YYYY_MM_DD/<EVENT_ID>/event.json | claim.json | obs.json
     events/YYYY/YYYY_MM_DD/<EVENT_ID>/solutions/e<epoch>-<STATION>.json
@@ -29,6 +30,7 @@ from typing import Literal, TypeAlias
 
 ID_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 EVENT_ID_RE = re.compile(r"^(\d{4})(\d{2})(\d{2})_(\d{6})_(\d{3})(?:_[a-z]{1,2})?$")
+PREVIEW_NAME_RE = re.compile(r"^([A-Za-z0-9_.-]{1,64})-(?:preview|frame)\.jpg$")
 _SEGMENT_RE = re.compile(r"^[A-Za-z0-9_.-]+$")
 _DAY_RE = re.compile(r"^(\d{4})_(\d{2})_(\d{2})$")
 
@@ -208,7 +210,38 @@ def probe_key(station: str, probe_id: str) -> str:
     return probe_prefix(station) + validate_id(probe_id, "probe id")
 
 
+def previews_prefix(station: str, day: date | None = None) -> str:
+    """``stations/<S>/previews/`` or one day's ``stations/<S>/previews/YYYY/MM/DD/``."""
+    base = station_prefix(station) + "previews/"
+    return base if day is None else f"{base}{day.year:04d}/{day.month:02d}/{day.day:02d}/"
+
+
+def validate_preview_name(name: str) -> str:
+    """``<meteor id>-preview.jpg`` or ``<meteor id>-frame.jpg`` (pipeline_files.preview_names)."""
+    m = PREVIEW_NAME_RE.fullmatch(name) if isinstance(name, str) else None
+    if m is None:
+        raise InvalidId(f"preview name {name!r} is not <meteor id>-preview.jpg or <meteor id>-frame.jpg")
+    validate_id(m[1], "meteor id")
+    return name
+
+
+def preview_key(station: str, day: date, name: str) -> str:
+    """``stations/<S>/previews/YYYY/MM/DD/<meteor id>-preview.jpg`` (or ``-frame.jpg``)."""
+    return f"{previews_prefix(station, day)}{validate_preview_name(name)}"
+
+
 # ---------------------------------------------------------------------- parsed keys
+
+
+@dataclass(frozen=True, slots=True)
+class PreviewKey:
+    station: str
+    day: date
+    name: str
+
+    @property
+    def key(self) -> str:
+        return preview_key(self.station, self.day, self.name)
 
 
 @dataclass(frozen=True, slots=True)
@@ -305,7 +338,7 @@ class InstanceKey:
 
 ParsedKey: TypeAlias = (
     MeteorKey | DailyIndexKey | YearlyIndexKey | MsDetectsKey | EventFileKey | SolutionKey | DayIndexKey | ProbeKey
-    | InstanceKey
+    | InstanceKey | PreviewKey
 )
 
 _SOLUTION_RE = re.compile(r"^e([1-9][0-9]{0,17})-(.+)\.json$")
@@ -364,6 +397,8 @@ def _parse_parts(parts: list[str], key: str) -> ParsedKey:
                 _ymd(parts[3], parts[4], parts[5], key),
                 validate_id(_strip(parts[6], ".json", key), "meteor id"),
             )
+        if parts[2] == "previews" and n == 7:
+            return PreviewKey(station, _ymd(parts[3], parts[4], parts[5], key), validate_preview_name(parts[6]))
         if parts[2] == "index" and n == 5:
             return DailyIndexKey(station, _day_folder(parts[3], _strip(parts[4], ".json.gz", key), key))
         if parts[2] == "index" and n == 4:

@@ -35,10 +35,10 @@ BSC5 = SHARED / "data" / "star-catalogs" / "BSC5"
 def moto_server() -> Iterator[str]:
     """moto's server on 127.0.0.1:0 (werkzeug, threaded), with writes made atomic as on real S3.
 
-    See ams_actors/sim/embedded_s3.py: moto alone checks a conditional PUT and then writes without a
+    See ams_actors/store/embedded/server.py: moto alone checks a conditional PUT and then writes without a
     lock, so racing creates can both win under load.
     """
-    from ams_actors.sim.embedded_s3 import EmbeddedS3
+    from ams_actors.store.embedded.server import EmbeddedS3
 
     with EmbeddedS3() as s3:
         yield s3.url

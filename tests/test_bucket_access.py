@@ -29,9 +29,9 @@ SAMPLES: dict[str, tuple[str | None, str]] = {
     "solution_key": ("AMS1", k.solution_key(EV, 3, "AMS1")),
     "day_index_key": (None, k.day_index_key(DAY)),
     "probe_key": ("AMS1", k.probe_key("AMS1", "abc")),
+    "instance_key": ("AMS1", k.instance_key("AMS1")),
+    "preview_key": ("AMS1", k.preview_key("AMS1", DAY, "m1-preview.jpg")),
 }
-if hasattr(k, "instance_key"):  # added by the instance-record work; its row is already in the table
-    SAMPLES["instance_key"] = ("AMS1", k.instance_key("AMS1"))
 
 
 def test_every_key_builder_of_s3_keys_has_a_row_in_the_table() -> None:

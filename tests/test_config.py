@@ -47,6 +47,14 @@ def test_relative_data_root_is_relative_to_the_file(tmp_path: Path) -> None:
     assert load_config(p).data_root == tmp_path / "data"
 
 
+def test_embedded_store_and_its_folder_relative_to_the_file(tmp_path: Path) -> None:
+    p = tmp_path / "s.toml"
+    p.write_text(BASE + '\n[store]\nendpoint = "embedded"\nembedded_dir = "bucket"\n')
+    cfg = load_config(p)
+    assert (cfg.store.endpoint, cfg.store.embedded_port) == ("embedded", 9401)
+    assert cfg.store.embedded_dir == str(tmp_path / "bucket")
+
+
 @pytest.mark.parametrize(
     ("edit", "expected"),
     [
@@ -60,6 +68,7 @@ def test_relative_data_root_is_relative_to_the_file(tmp_path: Path) -> None:
         (lambda t: t + "\n[network]\npartners = ['AMS1']\n", "station.toml: network.partners: lists this station's own"),
         (lambda t: t + "\n[claims]\nlease_s = 1\n", "station.toml: claims.lease_s: must be within 10..3600"),
         (lambda t: t + "\n[store]\nendpoint = 'ftp://x'\n", "station.toml: store.endpoint: expected an http"),
+        (lambda t: t + "\n[store]\nembedded_port = 0\n", "station.toml: store.embedded_port: must be within 1..65535"),
         (lambda t: t + "\n[runtime]\nlog_level = 'LOUD'\n", "station.toml: runtime.log_level: expected one of"),
         (lambda t: t + "\n[network]\nsolo = 'yes'\n", "station.toml: network.solo: expected true or false"),
         (lambda t: t.replace("[[cameras]]", "[cameras]", 1), "station.toml: not valid TOML"),

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from ams_actors.sim.embedded_s3 import EmbeddedS3
-from ams_actors.sim.s3_trace import read_trace
 from ams_actors.store import Conflict, Created, ObjectStore, RetryPolicy, StoredObject, Written
+from ams_actors.store.embedded.s3_trace import read_trace
+from ams_actors.store.embedded.server import EmbeddedS3
 
 BUCKET = "ams-keys"
 

@@ -8,7 +8,9 @@ with a reason, a daytime clip in daytime/, and proc_index counts it all from the
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -48,7 +50,10 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Truth]:
     return d, truth
 
 
-async def test_minutes_through_the_station_pipeline(rendered: tuple[Path, Truth], tmp_path: Path) -> None:
+async def test_minutes_through_the_station_pipeline(
+    rendered: tuple[Path, Truth], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="ams")
     src, truth = rendered
     root = tmp_path / "data"
     for sub in ("SD", "HD"):
@@ -81,8 +86,13 @@ workers = 2
         assert (scan.done, scan.failed) == (3, 1)  # meteor, plane, daytime; the corrupt one failed
         await station.run_task("rvd")  # queued behind the Detector's own work: returns when it is done
         await station.run_task("rvms")
+        for jpg in (root / "meteors" / DAY).glob("*-preview.jpg"):
+            jpg.unlink()  # `ams bmpi` makes them again
+        (bmpi,) = await station.run_task("bmpi", DAY)
+        assert (bmpi.done, bmpi.failed) == (1, 0)
         await station.run_task("proc_index", DAY)
         await station.run_task("fix_days", DAY)  # nothing is missing: nothing is redone
+        status = station.status()
     finally:
         await station.stop()
         pool.shutdown()
@@ -122,6 +132,8 @@ workers = 2
     assert all("az" in f and "el" in f and "ra" in f for f in doc["frames"])
     archive = root / "meteor_archive" / "AMS1" / "METEOR" / "2026" / "07" / "12" / f"{doc['meteor_id']}.json"
     assert json.loads(archive.read_text()) == doc
+    check_previews(root / "meteors" / DAY, doc, truth)
+    check_operator_view(caplog, status, doc)
     # the Indexer put it in the station's daily index
     assert (root / "meteor_archive" / "AMS1" / "DETECTS" / "MI" / "2026" / f"{DAY}-meteor_index.json.gz").exists()
 
@@ -129,3 +141,45 @@ workers = 2
     assert stats["clips_seen"] == 4
     assert (stats["scanned"], stats["bad"], stats["daytime"]) == (2, 1, 1)
     assert stats["meteors_verified"] == 1 and stats["pending_detect"] == 0 and stats["pending_verify"] == 0
+
+
+def check_previews(folder: Path, doc: dict[str, Any], truth: Truth) -> None:
+    """Both preview JPEGs exist, are listed, decode, have the contract's sizes, and show the track."""
+    import cv2
+
+    names = doc["previews"]
+    mid = doc["meteor_id"]
+    assert names == {"crop": f"{mid}-preview.jpg", "frame": f"{mid}-frame.jpg"}
+    crop = cv2.imread(str(folder / names["crop"]))
+    frame = cv2.imread(str(folder / names["frame"]))
+    assert crop is not None and frame is not None
+    assert crop.shape[1] == 400 and frame.shape[1] <= 640
+    # the crop holds the true track, and the streak itself is visible there (not hidden by the marks)
+    from ams_actors.kernels.preview import crop_box
+
+    x0, y0, x1, y1 = crop_box([(f["x"], f["y"]) for f in doc["frames"]], Scene().width, Scene().height)
+    t = truth.meteors[0]
+    inside = [x0 <= x < x1 and y0 <= y < y1 for x, y in zip(t.x, t.y, strict=True)]
+    gray = cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY).astype(float)
+    s = 400 / (x1 - x0)
+    on_track = [gray[int((f["y"] - y0 + 0.5) * s), int((f["x"] - x0 + 0.5) * s)] for f in doc["frames"]]
+    assert float(np.median(on_track)) > float(np.median(gray)) + 40
+    assert sum(inside) >= 0.9 * len(inside)
+
+
+def check_operator_view(caplog: pytest.LogCaptureFixture, status: dict[str, Any], doc: dict[str, Any]) -> None:
+    """One INFO line per minute (camera, minute, class, ms) and per meteor; status counts clips."""
+    from ams_actors.commands.admin import format_status
+
+    lines = [r.getMessage() for r in caplog.records if r.levelno == logging.INFO]
+    minute = [ln for ln in lines if ln.startswith(f"minute {METEOR_CLIP[:-4]} camera 010001: maybe-meteors")]
+    assert len(minute) == 1 and minute[0].endswith(" ms"), lines
+    assert len([ln for ln in lines if ln.startswith("minute ")]) == 2  # the meteor and the plane minute
+    assert len([ln for ln in lines if ln.startswith(f"meteor {doc['meteor_id']}: camera 010001, ")]) == 1
+    work = {a["name"]: a["work"] for a in status["actors"]}
+    assert work["Scanner-010001"] == {"010001": {"minutes": 2}}
+    assert work["Detector"] == {"010001": {"minutes": 2}}
+    assert work["Verifier"] == {"010001": {"minutes": 1, "meteors": 1}}
+    table = format_status(status).splitlines()
+    assert table[-2].split() == ["camera", "scanned", "classified", "verified", "meteors"]
+    assert table[-1].split() == ["010001", "2", "2", "1", "1"]

@@ -7,8 +7,8 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
-from ams_actors.sim.embedded_s3 import EmbeddedS3
 from ams_actors.store import ObjectStore, ProbeResult, RetryPolicy, probe
+from ams_actors.store.embedded.server import EmbeddedS3
 from ams_actors.store.proxy import FaultProxy
 
 BUCKET = "ams-probe"

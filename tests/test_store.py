@@ -7,6 +7,7 @@ sleeps go to an injected recorder, so retry tests take milliseconds.
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 from collections.abc import AsyncIterator, Iterator
 
@@ -233,6 +234,26 @@ async def test_retries_exhausted_raise_retryable_store_error(
         await pstore.get("k")
     assert err.value.retryable and err.value.code == "ServiceUnavailable" and err.value.status == 503
     assert len(sleeps.delays) == 4  # 5 attempts
+
+
+async def test_an_outage_is_logged_once_not_per_attempt(
+    pstore: ObjectStore, proxy: FaultProxy, caplog: pytest.LogCaptureFixture
+) -> None:
+    await pstore.put("k", b"hello")
+    caplog.set_level(logging.INFO, logger="ams")
+    proxy.update(error_count=2, error_status=503, methods=frozenset({"GET"}))
+    assert isinstance(await pstore.get("k"), StoredObject)  # a blip the third attempt gets past: no news
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.INFO] == []
+    proxy.update(error_rate=1.0, error_status=503, methods=frozenset({"GET", "PUT"}))
+    for _ in range(3):  # three operations of five attempts each: one outage
+        with pytest.raises(StoreError):
+            await pstore.get("k")
+    proxy.update(error_rate=0.0)
+    assert isinstance(await pstore.get("k"), StoredObject)
+    lines = [r.getMessage() for r in caplog.records if r.levelno >= logging.INFO]
+    assert len(lines) == 2, lines
+    assert "is not answering (get k: ServiceUnavailable (HTTP 503))" in lines[0]
+    assert "answers again (15 attempt(s) failed during the outage)" in lines[1]
 
 
 async def test_client_errors_are_not_retried(pstore: ObjectStore, proxy: FaultProxy) -> None:

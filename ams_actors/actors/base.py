@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from concurrent.futures import Executor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ams_actors.config import StationConfig
-from ams_actors.runtime.actor import Actor, Publish
+from ams_actors.runtime.actor import Actor, ActorStats, Publish
 from ams_actors.runtime.clock import Clock
 from ams_actors.store.ledger import Ledger
 from ams_actors.store.local_paths import StationPaths
@@ -31,9 +32,10 @@ MaskRef = tuple[str, int, int]
 
 
 def camera_mask(config: StationConfig, camera_id: str) -> MaskRef | None:
-    """The camera's mask for the scan and detect jobs; None without one (or for an unknown camera)."""
+    """The camera's mask for the scan and detect jobs; None without one (or for an unknown camera, or
+    a mask file gone since the config was checked: the station warned at start)."""
     cam = next((c for c in config.cameras if c.id == camera_id), None)
-    if cam is None or not cam.mask:
+    if cam is None or not cam.mask or not os.path.isfile(cam.mask):
         return None
     return (cam.mask, cam.sd_width, cam.sd_height)
 
@@ -42,3 +44,12 @@ class StationActor(Actor):
     def __init__(self, name: str, ctx: StationContext, publish: Publish | None = None) -> None:
         super().__init__(name, ctx.clock, inbox_size=ctx.config.runtime.inbox_size, publish=publish)
         self.ctx = ctx
+        self.camera_work: dict[str, dict[str, int]] = {}
+
+    def count(self, camera: str, what: str, n: int = 1) -> None:
+        """Count minutes (clips) or meteors of a camera for `ams admin status`."""
+        per_cam = self.camera_work.setdefault(camera, {})
+        per_cam[what] = per_cam.get(what, 0) + n
+
+    def stats(self) -> ActorStats:
+        return replace(super().stats(), work={cam: dict(c) for cam, c in self.camera_work.items()})

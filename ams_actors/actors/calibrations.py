@@ -43,6 +43,16 @@ class Calibrations:
         self._cache[camera_id] = (stamp, model)
         return model
 
+    def uncalibrated(self) -> list[tuple[str, Path]]:
+        """(camera id, folder looked in) of each camera without a valid star fit: it uses the config's
+        pointing, so its meteors' sky positions are rough until `ams calibrate` fits one."""
+        out = []
+        for cam in self.config.cameras:
+            folder = self.folder(cam)
+            if not folder.is_dir() or self._load(cam, folder) is None:
+                out.append((cam.id, folder))
+        return out
+
     def _load(self, cam: CameraSection, folder: Path) -> Any:
         from ams_actors.kernels.astrometry import camera_from_record
         from protocols.calibration import newest_valid_calibration

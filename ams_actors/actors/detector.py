@@ -19,13 +19,19 @@ from protocols.messages import ClipClassified, ClipScanned, TaskResult
 from protocols.pipeline_files import DETECT_SUFFIX
 
 
-def detect_job(vals_path: str, pixel_scale_deg: float, mask: MaskRef | None = None) -> dict[str, Any]:
-    """Runs in a pool worker: read the vals and classify (JSON parsing is CPU work too)."""
+def detect_job(vals_path: str, pixel_scale_deg: float, mask: MaskRef | None = None) -> tuple[dict[str, Any], float]:
+    """Runs in a pool worker: read the vals and classify (JSON parsing is CPU work too). Returns the
+    classification and the minute's scan + detect time in ms (for the operator's log line)."""
+    import time
+
     from ams_actors.kernels.detect import detect_vals
 
+    t0 = time.perf_counter()
     with open(vals_path, encoding="utf-8") as fh:
         vals = json.load(fh)
-    return detect_vals(vals, pixel_scale_deg=pixel_scale_deg, mask=None if mask is None else cached_mask(*mask))
+    doc = detect_vals(vals, pixel_scale_deg=pixel_scale_deg, mask=None if mask is None else cached_mask(*mask))
+    scan_s = float(vals.get("scan", {}).get("elapsed_s", 0.0))
+    return doc, 1000.0 * (scan_s + time.perf_counter() - t0)
 
 
 class Detector(StationActor):
@@ -54,8 +60,12 @@ class Detector(StationActor):
     async def classify(self, msg: ClipScanned) -> None:
         scale = float(self.calibrations.model(msg.camera_id).pixel_scale_deg)
         mask = camera_mask(self.ctx.config, msg.camera_id)
-        doc = await run_cpu(self.ctx.executor, detect_job, str(msg.vals_path), scale, mask)
+        doc, ms = await run_cpu(self.ctx.executor, detect_job, str(msg.vals_path), scale, mask)
         result = str(doc["classification"])
+        n_obj = len(doc.get("objects", []))
+        self.log.info("minute %s camera %s: %s%s, %.0f ms", msg.clip, msg.camera_id, result,
+                      f" ({n_obj} object(s))" if n_obj else "", ms)
+        self.count(msg.camera_id, "minutes")
         data_dir = self.ctx.paths.data_dir(msg.day)
         path = data_dir / f"{msg.clip}{DETECT_SUFFIX[result]}"
         await atomic_write_json_async(path, doc)

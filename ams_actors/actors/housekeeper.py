@@ -18,9 +18,10 @@ from typing import Any
 
 from ams_actors.actors.base import StationActor, StationContext, camera_mask
 from ams_actors.runtime.actor import Publish
-from ams_actors.runtime.files import atomic_write_json_async
+from ams_actors.runtime.files import atomic_move_async, atomic_write_json_async
 from ams_actors.runtime.pool import run_cpu
 from ams_actors.store.day_folders import ClipFiles, day_files_state, days_on_disk, remove_stale_temp_files
+from protocols.errors import InputError
 from protocols.messages import ClipClassified, ClipScanned, TaskResult
 from protocols.pipeline_files import DETECT_SUFFIX, parse_clip_name
 
@@ -38,6 +39,7 @@ class Housekeeper(StationActor):
             removed = remove_stale_temp_files(self.ctx.paths)
             if removed:
                 self.log.info("removed %d temp file(s) left by an interrupted write", removed)
+            await self.move_unknown_clips()
             if self.ctx.one_shot:
                 return  # `fix_days` resumes as its task; other verbs leave pending work to the daemon
             self.resumed = await self.resume_pending(rescan_missing=False)
@@ -45,7 +47,31 @@ class Housekeeper(StationActor):
                 self.log.info("resumed %d clip(s) whose processing was interrupted", self.resumed)
 
     async def on_tick(self) -> None:
+        await self.move_unknown_clips()
         await self.write_stats()
+
+    async def move_unknown_clips(self) -> int:
+        """Clips of a camera that is not in station.toml → ``SD/proc2/unknown/`` with a warning: no
+        Scanner takes them, and left in SD/ they would fill the disk unseen (a camera added to the
+        recorder but not to the config, or a typo in a camera id)."""
+        known = {c.id for c in self.ctx.config.cameras}
+        moved = 0
+        for path in await asyncio.to_thread(lambda: sorted(self.ctx.paths.sd.glob("*.mp4"))):
+            try:
+                camera = parse_clip_name(path.name).camera
+            except InputError:
+                continue  # not a camera's minute: the Scanners report badly named clips of their camera
+            if camera in known:
+                continue
+            dest = self.ctx.paths.unknown_dir / path.name
+            try:
+                await atomic_move_async(path, dest)
+            except FileNotFoundError:
+                continue
+            self.log.warning("clip %s is from camera %s, which is not in %s: moved to %s", path.name, camera,
+                             self.ctx.config.source, dest.parent)
+            moved += 1
+        return moved
 
     async def on_task(self, task: str, day: str | None) -> TaskResult:
         if task == "fix_days":

@@ -152,6 +152,7 @@ class Scanner(StationActor):
         vals_path = await asyncio.to_thread(out.write, paths, name)
         dest = paths.day_dir(name.day) / name.name
         await atomic_move_async(path, dest)
+        self.count(name.camera, "minutes")
         if ledger is not None:
             await ledger.clip_state(name.stem, name.camera, name.day, "scanned", now)
         await self.publish(ClipScanned(name.camera, name.stem, name.day, dest, vals_path))

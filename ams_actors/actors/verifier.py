@@ -8,6 +8,7 @@ verified again on restart and writes the same files (same meteor ids) — nothin
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import tempfile
@@ -16,11 +17,13 @@ from typing import Any
 
 from ams_actors.actors.base import StationActor, StationContext
 from ams_actors.actors.calibrations import Calibrations
+from ams_actors.actors.previews import make_previews
 from ams_actors.runtime.actor import Publish
 from ams_actors.runtime.files import atomic_write_json_async, fsync_dir
 from ams_actors.runtime.pool import run_cpu
+from protocols.errors import InputError
 from protocols.messages import ClipClassified, MeteorRejected, MeteorVerified, TaskResult
-from protocols.pipeline_files import DETECT_SUFFIX, VERIFY_SUFFIX
+from protocols.pipeline_files import DETECT_SUFFIX, VERIFY_SUFFIX, validate
 
 
 def verify_job(
@@ -62,8 +65,14 @@ def verify_job(
     return verdict, meteors, written
 
 
+def _read_meteor(path: Path) -> dict[str, Any]:
+    doc: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    validate("meteor", doc, str(path))
+    return doc
+
+
 class Verifier(StationActor):
-    tasks = ("rvms",)
+    tasks = ("rvms", "bmpi")
 
     def __init__(self, name: str, ctx: StationContext, publish: Publish | None = None) -> None:
         super().__init__(name, ctx, publish)
@@ -76,6 +85,8 @@ class Verifier(StationActor):
     async def on_task(self, task: str, day: str | None) -> TaskResult:
         from ams_actors.store.day_folders import day_files_state, days_on_disk
 
+        if task == "bmpi":
+            return await self.remake_previews(day)
         done = found = 0
         for d in [day] if day else days_on_disk(self.ctx.paths):
             for cf in day_files_state(self.ctx.paths, d):
@@ -101,11 +112,14 @@ class Verifier(StationActor):
         if meteors and ledger is not None:  # the day's index is rebuilt from the archive if its message is lost
             await ledger.mark_index_day(msg.day)
         for meteor in meteors:
+            await make_previews(self.ctx, msg.day, meteor, self.log)
             await atomic_write_json_async(trims_dir / f"{meteor['meteor_id']}.json", meteor)
             await atomic_write_json_async(paths.archive_meteor(msg.day, meteor["meteor_id"]), meteor)
         if meteors and ledger is not None:  # again: a rebuild that ran during the writes did not see them
             await ledger.mark_index_day(msg.day)
         result = str(verdict["result"])
+        self.count(msg.camera_id, "minutes")
+        self.count(msg.camera_id, "meteors", len(meteors))
         await atomic_write_json_async(paths.data_dir(msg.day) / f"{msg.clip}{VERIFY_SUFFIX[result]}", verdict)
         now = self.clock.now().isoformat()
         if ledger is not None:
@@ -114,9 +128,40 @@ class Verifier(StationActor):
                 archive = paths.archive_meteor(msg.day, meteor["meteor_id"])
                 await ledger.meteor(meteor["meteor_id"], msg.clip, msg.camera_id, msg.day, str(archive), now)
         for meteor in meteors:
+            frames = meteor["frames"]
+            self.log.info("meteor %s: camera %s, %d frames, %s → %s%s", meteor["meteor_id"], msg.camera_id,
+                          len(frames), frames[0]["t_utc"], frames[-1]["t_utc"],
+                          "" if "previews" in meteor else " (no preview)")
             await self.publish(MeteorVerified(self.ctx.config.station_id, msg.camera_id, meteor["meteor_id"], msg.day,
                                               paths.archive_meteor(msg.day, meteor["meteor_id"])))
         if not meteors:
             reasons = "; ".join(str(r.get("reason")) for r in verdict.get("rejected", []))[:300]
             await self.publish(MeteorRejected(msg.camera_id, msg.clip, msg.day, reasons or "no meteor"))
         return len(meteors)
+
+    async def remake_previews(self, day: str | None) -> TaskResult:
+        """`ams bmpi [--day D]`: (re)make the previews of every meteor of the day(s) on disk; the meteor
+        JSON and its archive copy are rewritten only when their ``previews`` entry changed."""
+        from ams_actors.store.day_folders import DAY_RE
+
+        root = self.ctx.paths.root / "meteors"
+        days = [day] if day else sorted(p.name for p in root.glob("*") if DAY_RE.match(p.name))
+        done = failed = 0
+        for d in days:
+            folder = self.ctx.paths.meteors_dir(d)
+            for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+                try:
+                    meteor = await asyncio.to_thread(_read_meteor, path)
+                except (OSError, ValueError, InputError) as err:
+                    self.log.warning("bmpi: skipped %s: %s", path, err)
+                    failed += 1
+                    continue
+                before = meteor.get("previews")
+                if not await make_previews(self.ctx, d, meteor, self.log):
+                    failed += 1
+                    continue
+                done += 1
+                if meteor["previews"] != before:
+                    await atomic_write_json_async(path, meteor)
+                    await atomic_write_json_async(self.ctx.paths.archive_meteor(d, meteor["meteor_id"]), meteor)
+        return TaskResult("bmpi", self.name, done=done, failed=failed, detail=f"{done} meteor(s) with previews")

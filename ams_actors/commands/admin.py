@@ -17,6 +17,7 @@ TASK_HELP: dict[str, str] = {
     "bs": "scan the finished SD minutes now (Scanners)",
     "rvd": "classify scanned minutes that have no -detect/-maybe-meteors/-toomany yet (Detector)",
     "rvms": "verify maybe-meteors that have no verdict yet (Verifier)",
+    "bmpi": "(re)make the preview JPEGs of the verified meteors (Verifier)",
     "fix_days": "redo minutes whose outputs are missing, then their day's stats (Housekeeper)",
     "proc_index": "write the per-day processing stats, proc_stats.json (Housekeeper)",
     "sync": "upload this station's meteors and indexes, download the partners' (Syncer)",
@@ -46,7 +47,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
         _common(p, inherit=True)
         return p
 
-    add("status", "every actor's state, inbox depth, processed/failed counts, last error and uptime")
+    add("status", "every actor's state, inbox depth, minutes and meteors per actor and camera, messages/failed "
+                  "counts, last error and uptime")
     for name, what in (("pause", "stop"), ("resume", "restart")):
         p = add(name, f"{what} an actor's intake")
         p.add_argument("actor", help="actor name as in `ams admin status`; 'Scanner' = all cameras")
@@ -104,12 +106,14 @@ def format_status(status: dict[str, Any]) -> str:
         f"station {status['station']}  up {_duration(status['uptime_s'])}  "
         f"roles {','.join(status['roles'])}  claims {status.get('claims', '?')}  clock {status['now_utc']}"
     )
-    cols = ("actor", "state", "inbox", "processed", "failed", "restarts", "uptime", "last error")
+    cols = ("actor", "state", "inbox", "minutes", "meteors", "messages", "failed", "restarts", "uptime", "last error")
     rows = [
         (
             a["name"],
             a["state"],
             f"{a['inbox']}/{a['inbox_size']}",
+            _work_total(a, "minutes"),
+            _work_total(a, "meteors"),
             str(a["processed"]),
             str(a["failed"]),
             str(a["restarts"]),
@@ -121,7 +125,30 @@ def format_status(status: dict[str, Any]) -> str:
     clock = status.get("clock_error")
     clock_line = ("clock error unknown (no confident multi-station event solved here yet)" if not clock else
                   f"clock error {clock['error_s']:+.2f} s ahead of the network ({clock['n_events']} event(s))")
-    return "\n".join([head, clock_line, *_table(cols, rows)])
+    return "\n".join([head, clock_line, *_table(cols, rows), *_camera_table(status["actors"])])
+
+
+def _work_total(actor: dict[str, Any], what: str) -> str:
+    work = actor.get("work") or {}
+    return str(sum(c.get(what, 0) for c in work.values())) if work else "-"
+
+
+def _camera_table(actors: Sequence[dict[str, Any]]) -> list[str]:
+    """Per camera: minutes scanned, classified and verified, meteors found (since the daemon started)."""
+    stage = {"Scanner": "scanned", "Detector": "classified", "Verifier": "verified"}
+    cams: dict[str, dict[str, int]] = {}
+    for a in actors:
+        col = stage.get(a["name"].split("-")[0])
+        for cam, counts in (a.get("work") or {}).items():
+            row = cams.setdefault(cam, {})
+            if col is not None:
+                row[col] = row.get(col, 0) + counts.get("minutes", 0)
+            row["meteors"] = row.get("meteors", 0) + counts.get("meteors", 0)
+    if not cams:
+        return []
+    cols = ("camera", "scanned", "classified", "verified", "meteors")
+    rows = [(cam, *(str(cams[cam].get(c, 0)) for c in cols[1:])) for cam in sorted(cams)]
+    return ["", *_table(cols, rows)]
 
 
 def format_claims(report: dict[str, Any]) -> str:

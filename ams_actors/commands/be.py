@@ -13,8 +13,6 @@ Exit codes: 0 done, 1 the bucket could not be reached, 2 bad input or the daemon
 from __future__ import annotations
 
 import argparse
-import sys
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from ams_actors.commands.common import add_config_option
@@ -46,29 +44,14 @@ async def build_events(config: StationConfig, days: list[str]) -> SyncReport:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ams_actors.commands.common import load, one_shot_lock
-    from ams_actors.runtime.loop import run_async
-    from ams_actors.store.events_tree import local_events, recent_days
+    from ams_actors.commands.common import bucket_one_shot
+    from ams_actors.store.events_tree import local_events
     from ams_actors.store.local_paths import StationPaths
-    from ams_actors.store.outcomes import StoreError
-    from protocols.errors import InputError
-    from protocols.s3_keys import InvalidKey, day_str, parse_day
 
-    config = load(args)
-    try:
-        days = [day_str(parse_day(d)) for d in args.day] if args.day else recent_days(datetime.now(UTC).date())
-    except InvalidKey as err:
-        raise InputError("--day", None, str(err)) from None
-    lock = one_shot_lock(config, "be", "ams admin run sync --day D")
-    if lock is None:
-        return 2
-    try:
-        report = run_async(build_events(config, days))
-    except (StoreError, OSError) as err:
-        print(f"ams be: {err}", file=sys.stderr)
-        return 1
-    finally:
-        lock.release()
+    got = bucket_one_shot(args, "be", build_events)
+    if isinstance(got, int):
+        return got
+    config, days, report = got
     paths = StationPaths(config.data_root, config.station_id)
     written = set(report.events_written)
     for day in days:

@@ -22,7 +22,6 @@ def run(args: argparse.Namespace) -> int:
 
     EARLY.install()  # first: a stop signal from now on is recorded, never the default kill
     import asyncio
-    import logging
     import signal
 
     from ams_actors.commands.common import load, prepare_data_root
@@ -32,7 +31,6 @@ def run(args: argparse.Namespace) -> int:
     from ams_actors.station import Station
 
     config = load(args)
-    logging.getLogger().setLevel(config.runtime.log_level)
     prepare_data_root(config)
     lock = StationLock(config.data_root / "state" / "ams.lock")
     try:

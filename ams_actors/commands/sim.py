@@ -19,6 +19,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="virtual seconds per real second (default: 20 in video mode, 60 in network mode)")
     parser.add_argument("--seed", type=int, default=1, help="random seed of the world")
     parser.add_argument("--workdir", type=Path, help="where the stations' data roots go (default: a temp folder)")
+    parser.add_argument("--keep", type=Path, metavar="DIR",
+                        help="leave every station's data root and a station.toml in DIR/<STATION>/ (and the bucket "
+                             "in DIR/bucket/): `ams run -c DIR/<STATION>/station.toml` starts it again")
     parser.add_argument("--json", action="store_true", help="print the report as one JSON document")
     parser.add_argument("--restricted-keys", action="store_true",
                         help="give every station its own key with the least-privilege policy of "
@@ -30,26 +33,29 @@ def run(args: argparse.Namespace) -> int:
 
     from ams_actors.commands.progress import progress_bar
     from ams_actors.runtime.loop import run_async
-    from ams_actors.sim.embedded_s3 import EmbeddedS3
     from ams_actors.sim.network import SimOptions
     from ams_actors.sim.run import run_sim
+    from ams_actors.store.embedded.server import EmbeddedS3
 
     if args.rate is None:
         args.rate = 20.0 if args.mode == "video" else 60.0
     if args.stations < 1 or args.cameras < 1 or args.minutes <= 0 or args.rate <= 0:
         print("ams sim: --stations, --cameras, --minutes and --rate must be positive", file=sys.stderr)
         return 2
-    if args.workdir is not None:
+    for opt, folder in (("--workdir", args.workdir), ("--keep", args.keep)):
+        if folder is None:
+            continue
         try:
-            args.workdir.mkdir(parents=True, exist_ok=True)
+            folder.mkdir(parents=True, exist_ok=True)
         except OSError as err:
-            print(f"ams sim: --workdir {args.workdir}: {err.strerror or err}", file=sys.stderr)
+            print(f"ams sim: {opt} {folder}: {err.strerror or err}", file=sys.stderr)
             return 2
     if not args.verbose:
         logging.getLogger().setLevel(logging.WARNING)
     opts = SimOptions(stations=args.stations, cameras=args.cameras, minutes=args.minutes, mode=args.mode,
                       meteors=args.meteors, rate=args.rate, seed=args.seed, workdir=args.workdir,
-                      restricted_keys=args.restricted_keys)
+                      restricted_keys=args.restricted_keys,
+                      keep=None if args.keep is None else args.keep.resolve())
     progress = progress_bar() if sys.stderr.isatty() and not args.json else None
     with EmbeddedS3() as s3:
         report = run_async(run_sim(opts, s3.url, progress))
@@ -62,6 +68,10 @@ def run(args: argparse.Namespace) -> int:
           f"in {report.wall_s:.1f} s wall ({opts.mode} mode)")
     for key, value in report.figures.items():
         print(f"  {key:30s} {value}")
+    if args.keep is not None:
+        ids = [s["station"] for s in report.stations]
+        print(f"kept in {args.keep.resolve()}: start a station again with "
+              f"`ams run -c {args.keep.resolve()}/{ids[0]}/station.toml` ({', '.join(ids)})")
     for status in report.stations:
         print()
         print(format_status(status))

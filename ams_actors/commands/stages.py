@@ -1,4 +1,4 @@
-"""The old cron verbs (`ams bs | rvd | rvms | fix_days | proc_index`) as one-shot runs.
+"""The old cron verbs (`ams bs | rvd | rvms | bmpi | fix_days | proc_index`) as one-shot runs.
 
 They run the same actors as the daemon — only those the task needs (station.ONE_SHOT_ACTORS) — until
 that task's pending work and what it handed downstream is done, then exit, so an operator migrating
@@ -62,4 +62,4 @@ def run(args: argparse.Namespace) -> int:
         lock.release()
 
 
-configure_bs = configure_rvd = configure_rvms = configure_fix_days = configure
+configure_bs = configure_rvd = configure_rvms = configure_bmpi = configure_fix_days = configure

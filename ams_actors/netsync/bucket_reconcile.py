@@ -22,7 +22,7 @@ from typing import Any
 
 from ams_actors.netsync.sync import HASH_META
 from ams_actors.store.outcomes import ObjectInfo, StoreError
-from protocols.s3_keys import day_str, index_prefix, meteors_prefix, parse_day
+from protocols.s3_keys import day_str, index_prefix, meteors_prefix, parse_day, previews_prefix
 
 
 @dataclass(slots=True)
@@ -48,8 +48,9 @@ def _md5(path: Path) -> str:
 
 
 async def _listing(store: Any, station: str, days: Sequence[str]) -> dict[str, str]:
-    """key -> ETag (unquoted) of the station's meteors of ``days`` and of all its index files."""
-    prefixes = [meteors_prefix(station, parse_day(d)) for d in days] + [index_prefix(station)]
+    """key -> ETag (unquoted) of the station's meteors and previews of ``days`` and of all its index files."""
+    prefixes = [p(station, parse_day(d)) for d in days for p in (meteors_prefix, previews_prefix)]
+    prefixes.append(index_prefix(station))
     out: dict[str, str] = {}
     for prefix in prefixes:
         async for info in store.list_objects(prefix):

@@ -1,17 +1,19 @@
 """One Syncer cycle: upload what changed, download partner data and the station's events.
 
-Uploads (``stations/<STATION>/…``, design.md §5), per day: the day's meteor archive JSONs, the daily
-index and the year's roll-up. An object is sent only when its content changed: its SHA-256 is
-compared with the ledger's ``uploaded_hash`` (no request at all when equal); when the ledger does not
-know it (first run, ledger rebuilt) a HEAD compares the object's ``sha256`` metadata, so a restart or
-a lost ledger never re-uploads a day. Requests run ``store.max_concurrency`` at a time; transient
-failures are retried inside the store client, and what still fails stays pending for the next cycle.
+Uploads (``stations/<STATION>/…``, design.md §5), per day: the day's meteor archive JSONs, their preview
+JPEGs (``previews/YYYY/MM/DD/``), the daily index and the year's roll-up. An object is sent only when its
+content changed: its SHA-256 is compared with the ledger's ``uploaded_hash`` (no request at all when
+equal); when the ledger does not know it (first run, ledger rebuilt) a HEAD compares the object's
+``sha256`` metadata, so a restart or a lost ledger never re-uploads a day. Requests run
+``store.max_concurrency`` at a time; transient failures are retried inside the store client, and what
+still fails stays pending for the next cycle.
 
 Downloads, per day:
 - each partner's daily index (``network.partners``), validated and re-encoded into
   ``meteor_archive/<PARTNER>/DETECTS/MI/YYYY/YYYY_MM_DD-meteor_index.json.gz``;
 - the station's own ``network/ms_detects/…/<STATION>.json.gz``, and for every event in it that is
-  new here or has a higher revision, its ``event.json`` → the local EVENTS tree (``events_tree``).
+  new here or has a higher revision, its ``event.json`` → the local EVENTS tree (``events_tree``), with
+  the partners' preview JPEGs of its members → ``<EVENT_ID>/previews/<STATION>/`` (netsync/previews.py).
 
 Every downloaded file is validated first; a bad one is logged in one line naming the key and the
 problem, remembered by ETag (so it is reported once per version, not every cycle) and skipped.
@@ -29,13 +31,15 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from ams_actors.netsync.downloads import check_event, check_ms_detects, checked, get_bounded, reencode_index
+from ams_actors.netsync.previews import MAX_PREVIEW_BYTES, check_jpeg, member_previews, preview_items
+from ams_actors.runtime.files import atomic_write_bytes
 from ams_actors.runtime.pool import run_cpu
 from ams_actors.store import events_tree
 from ams_actors.store.index_files import archive_day_dir, write_if_changed, yearly_index_path
 from ams_actors.store.local_paths import StationPaths
 from ams_actors.store.outcomes import AccessDenied, NotFound, ObjectInfo, StoreError
 from protocols.errors import InputError
-from protocols.events import MAX_EVENT_BYTES
+from protocols.events import MAX_EVENT_BYTES, Event
 from protocols.meteor_index import MAX_COMPRESSED_BYTES as MAX_INDEX_BYTES
 from protocols.ms_detects import MAX_COMPRESSED_BYTES as MAX_MS_DETECTS_BYTES
 from protocols.s3_keys import (
@@ -55,6 +59,7 @@ log = logging.getLogger("ams.network.sync")
 T = TypeVar("T")
 
 HASH_META = "sha256"
+CONTENT_TYPES = {".gz": "application/gzip", ".json": "application/json", ".jpg": "image/jpeg"}
 
 
 @dataclass(slots=True)
@@ -156,6 +161,7 @@ class SyncEngine:
                 items.append((path, meteor_key(self.station_id, d, validate_id(path.stem, "meteor id"))))
             except InvalidId as err:
                 self.log.warning("not uploading %s: %s", path, err)
+        items += preview_items(self.paths, day, self.log)
         index = self.paths.meteor_index(day)
         if index.exists():
             items.append((index, daily_index_key(self.station_id, d)))
@@ -179,13 +185,17 @@ class SyncEngine:
             return False
         data = await asyncio.to_thread(path.read_bytes)
         digest = hashlib.sha256(data).hexdigest()  # what is sent, even if the file changed meanwhile
-        ctype = "application/gzip" if key.endswith(".gz") else "application/json"
+        ctype = CONTENT_TYPES.get(Path(key).suffix, "application/json")
         await self.store.put(key, data, metadata={HASH_META: digest}, content_type=ctype)
         await self._set_uploaded(key, digest)
         return True
 
-    async def upload_day(self, day: str, report: SyncReport) -> None:
-        items = await asyncio.to_thread(self.upload_items, day)
+    async def upload_day(self, day: str, report: SyncReport, *, previews_only: bool = False) -> None:
+        """``previews_only``: just the day's preview JPEGs (`ams sa`)."""
+        if previews_only:
+            items = await asyncio.to_thread(preview_items, self.paths, day, self.log)
+        else:
+            items = await asyncio.to_thread(self.upload_items, day)
 
         async def one(path: Path, key: str) -> None:
             try:
@@ -275,6 +285,7 @@ class SyncEngine:
             """True when handled (written, unchanged, or bad and skipped); False to retry next cycle."""
             local = await asyncio.to_thread(events_tree.read_local_event, self.paths, event_id)
             if local is not None and local.revision >= revision:
+                await self.member_previews(local, report)  # another chance for those not there last time
                 return True
             ekey = event_key(event_id)
             try:
@@ -295,6 +306,7 @@ class SyncEngine:
                 return True  # ms_detects ran ahead of a stale read; never take the local copy back
             if await asyncio.to_thread(events_tree.write_local_event, self.paths, ev):
                 report.events_written.append(ev.event_id)
+                await self.member_previews(ev, report)
                 if ev.superseded_by is None:
                     report.events_changed.setdefault(events_tree.event_folder_day(ev.event_id), []).append(ev.event_id)
             return True
@@ -311,6 +323,23 @@ class SyncEngine:
                 ok = False
         if ok:
             self._seen_etag[key] = got.etag
+
+    async def member_previews(self, ev: Event, report: SyncReport) -> None:
+        """The partners' previews of ``ev``'s members → ``<EVENT_ID>/previews/<STATION>/`` (a missing one
+        is skipped quietly: the event is complete without it)."""
+        wanted, bad = await asyncio.to_thread(member_previews, self.paths, ev)
+        for line in bad:
+            self._skip(report, line)
+
+        async def one(key: str, target: Path) -> None:
+            try:
+                got = await self._limited(get_bounded(self.store, key, MAX_PREVIEW_BYTES))
+                if got is not None:
+                    await asyncio.to_thread(atomic_write_bytes, target, check_jpeg(got.body, key))
+            except InputError as err:
+                self._skip(report, f"skipped {err}")
+
+        await asyncio.gather(*(one(key, target) for key, target in wanted))
 
     async def download_day(self, day: str, report: SyncReport) -> None:
         jobs = [self.partner_index(p, day, report) for p in self.partners] + [self.own_events(day, report)]

@@ -19,7 +19,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
@@ -48,6 +48,9 @@ class ActorStats:
     restarts: int
     last_error: str
     uptime_s: float
+    # per camera, what the actor did to its minutes ({"010001": {"minutes": 4, "meteors": 1}}): the
+    # operator's numbers; ``processed`` counts messages (a `bs` task is one message for a night of clips)
+    work: dict[str, dict[str, int]] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -60,6 +63,7 @@ class ActorStats:
             "restarts": self.restarts,
             "last_error": self.last_error,
             "uptime_s": round(self.uptime_s, 1),
+            "work": {cam: dict(counts) for cam, counts in sorted(self.work.items())},
         }
 
 

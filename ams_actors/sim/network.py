@@ -56,6 +56,7 @@ class SimOptions:
     rate: float = 60.0  # virtual seconds per real second
     seed: int = 1
     workdir: Path | None = None
+    keep: Path | None = None  # `ams sim --keep DIR`: the stations' data roots go to DIR/<STATION> and stay
     center_lat: float = 51.5
     center_lon: float = 0.0
     spacing_km: float = 70.0
@@ -110,6 +111,7 @@ class SimNetwork(NightGrading):
             station_endpoint = self.proxy.url
         ids = [s.id for s in stations]
         self.configs: list[StationConfig] = []
+        self.config_args: list[dict[str, Any]] = []
         self.station_clocks: list[Clock] = []
         self.stations: list[Station] = []
         self.retired: list[Station] = []  # killed or replaced Station objects (their claim logs still count)
@@ -120,10 +122,14 @@ class SimNetwork(NightGrading):
         self.keys: RestrictedKeys | None = None  # per-station IAM users (opts.restricted_keys)
         for i, st in enumerate(stations):
             roles = ["station", "correlator", "publisher"] if i == 0 else ["station"]
-            key_env = sim_key_env(i) if opts.restricted_keys else ("AMS_S3_ACCESS_KEY_ID", "AMS_S3_SECRET_ACCESS_KEY")
-            cfg = station_config(st, root, station_endpoint, [p for p in ids if p != st.id], roles, opts.lease_s,
-                                 opts.mc_runs, opts.store_timeout_s,
-                                 (opts.sync_interval_s, opts.correlate_interval_s, opts.index_interval_s), key_env)
+            args: dict[str, Any] = dict(
+                st=st, root=root, partners=[p for p in ids if p != st.id], roles=roles, lease_s=opts.lease_s,
+                mc_runs=opts.mc_runs, timeout_s=opts.store_timeout_s,
+                schedule=(opts.sync_interval_s, opts.correlate_interval_s, opts.index_interval_s),
+                key_env=sim_key_env(i) if opts.restricted_keys else ("AMS_S3_ACCESS_KEY_ID",
+                                                                     "AMS_S3_SECRET_ACCESS_KEY"))
+            self.config_args.append(args)  # `ams sim --keep` writes each station's station.toml from them
+            cfg = station_config(endpoint=station_endpoint, **args)
             skew = opts.skew_s[i] if i < len(opts.skew_s) else 0.0
             clock: Clock = self.clock.skewed(skew) if skew else self.clock
             self.configs.append(cfg)

@@ -25,7 +25,10 @@ async def run_sim(opts: SimOptions, endpoint: str, progress: Callable[[float], N
     loop = asyncio.get_running_loop()
     t_wall = loop.time()
     with contextlib.ExitStack() as cleanup:
-        if opts.workdir is None:
+        if opts.keep is not None:
+            opts.keep.mkdir(parents=True, exist_ok=True)
+            tmp = str(opts.keep)
+        elif opts.workdir is None:
             tmp = cleanup.enter_context(tempfile.TemporaryDirectory(prefix="ams-sim-"))
         else:  # kept afterwards: the operator asked for a place to look at the stations' files
             opts.workdir.mkdir(parents=True, exist_ok=True)
@@ -44,6 +47,10 @@ async def run_sim(opts: SimOptions, endpoint: str, progress: Callable[[float], N
         finally:
             await net.stop()
         bucket = await net.read_bucket()  # after stop: nothing writes while it is read
+        if opts.keep is not None:
+            from ams_actors.sim.keep import keep_night
+
+            await keep_night(net, opts.keep)
         figures = net.report(bucket)
         figures["access_denied"] = net.access_denied()
         if opts.mode == "video":

@@ -21,6 +21,16 @@ def station_config(
 ) -> StationConfig:
     """One fake station's config; `schedule` is (sync, correlate, index) interval in virtual seconds;
     `key_env` names the environment variables its S3 key pair is read from."""
+    text = station_toml(st, root, endpoint, partners, roles, lease_s, mc_runs, timeout_s, schedule, key_env=key_env)
+    return parse_config(text, source=f"sim:{st.id}.toml")
+
+
+def station_toml(
+    st: SimStation, root: Path, endpoint: str, partners: list[str], roles: list[str], lease_s: float,
+    mc_runs: int = 10, timeout_s: float = 10.0, schedule: tuple[float, float, float] = (60.0, 120.0, 120.0),
+    store_extra: str = "", key_env: tuple[str, str] = ("AMS_S3_ACCESS_KEY_ID", "AMS_S3_SECRET_ACCESS_KEY"),
+) -> str:
+    """The station.toml text of one fake station (``store_extra``: more lines for its [store])."""
     sync_s, correlate_s, index_s = schedule
     cams = "\n".join(
         f'[[cameras]]\nid = "{cam.id}"\naz_deg = {cam.az_deg}\nel_deg = {cam.el_deg}\n'
@@ -41,6 +51,7 @@ bucket = "{BUCKET}"
 timeout_s = {timeout_s}
 access_key_env = "{key_env[0]}"
 secret_key_env = "{key_env[1]}"
+{store_extra}
 [network]
 partners = [{", ".join(f'"{p}"' for p in partners)}]
 roles = [{", ".join(f'"{r}"' for r in roles)}]
@@ -60,7 +71,7 @@ mc_runs = {mc_runs}
 workers = 2
 max_restarts = 20
 """
-    return parse_config(text, source=f"sim:{st.id}.toml")
+    return text
 
 
 @dataclass(frozen=True, slots=True)

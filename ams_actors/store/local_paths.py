@@ -47,6 +47,11 @@ class StationPaths:
         return self.proc2 / "daytime"
 
     @property
+    def unknown_dir(self) -> Path:
+        """Clips of cameras that are not in the config (the Housekeeper moves them here)."""
+        return self.proc2 / "unknown"
+
+    @property
     def proc_stats(self) -> Path:
         return self.proc2 / "json" / "proc_stats.json"
 

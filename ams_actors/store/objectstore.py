@@ -109,6 +109,8 @@ class Credentials:
         return cls(env[access_key_var], env[secret_key_var], env.get(session_token_var) or None)
 
 
+OUTAGE_ATTEMPTS = 3  # failed attempts in a row that make an outage worth a warning
+
 _session: Any = None
 
 
@@ -164,11 +166,26 @@ class ObjectStore:
         #: that came up offline re-probes when this moves (StoreWatch), not only on its timer.
         self.recoveries = 0
         self._failing = False
+        self._failed_attempts = 0
 
-    def _note(self, answered: bool) -> None:
-        """Track whether the store answers: any HTTP answer but a transient one counts as reachable."""
-        if answered and self._failing:
-            self.recoveries += 1
+    def _note(self, answered: bool, op: str = "", key: str | None = None, why: BaseException | None = None) -> None:
+        """Track whether the store answers: any HTTP answer but a transient one counts as reachable.
+
+        An operator reads one warning when the store stops answering (OUTAGE_ATTEMPTS failed attempts
+        in a row: a single 503 that the next attempt gets past is no news) and one line when it is
+        back, not one per attempt of every request of every actor (those are DEBUG)."""
+        if answered:
+            if self._failing:
+                self.recoveries += 1
+            if self._failed_attempts >= OUTAGE_ATTEMPTS:
+                log.warning("store %s answers again (%d attempt(s) failed during the outage)", self.location,
+                            self._failed_attempts)
+            self._failed_attempts = 0
+        else:
+            self._failed_attempts += 1
+            if self._failed_attempts == OUTAGE_ATTEMPTS:
+                log.warning("store %s is not answering (%s %s: %s); retrying quietly until it answers",
+                            self.location, op, key or "", describe(why) if why is not None else "no answer")
         self._failing = not answered
 
     def __repr__(self) -> str:
@@ -472,7 +489,7 @@ class ObjectStore:
                     resp = await self._client.put_object(**kwargs)
             except ClientError as e:
                 status, code = error_status(e), error_code(e)
-                self._note(not is_transient(e))
+                self._note(not is_transient(e), op, key, e)
                 refused: PreconditionFailed | Conflict | None = None
                 if status == 412 or code == "PreconditionFailed":
                     refused = PreconditionFailed(key)
@@ -493,13 +510,13 @@ class ObjectStore:
             except Exception as e:
                 if not is_transient(e):
                     raise
-                self._note(False)
+                self._note(False, op, key, e)
                 reason = describe(e)
             else:
                 self._note(True)
                 return (Created if if_match is None else Replaced)(str(resp.get("ETag", "")))
 
-            log.warning("%s %s: %s; reading the key back", op, key, reason)
+            log.debug("%s %s: %s; reading the key back", op, key, reason)
             decided = await self._read_back(key, body, if_match)
             if decided is not None:
                 return decided
@@ -547,16 +564,16 @@ class ObjectStore:
                 self._note(True)
                 return result
             except ClientError as e:
-                self._note(not is_transient(e))
+                self._note(not is_transient(e), op, key, e)
                 if not is_transient(e):
                     raise self._refusal(op, key, e) from e
                 last = e
             except Exception as e:
                 if not is_transient(e):
                     raise
-                self._note(False)
+                self._note(False, op, key, e)
                 last = e
-            log.info("%s %s: %s (attempt %d/%d)", op, key or "", describe(last), attempt + 1, self.retry.attempts)
+            log.debug("%s %s: %s (attempt %d/%d)", op, key or "", describe(last), attempt + 1, self.retry.attempts)
         assert last is not None
         status = error_status(last) if isinstance(last, ClientError) else None
         code = error_code(last) if isinstance(last, ClientError) else None

@@ -38,9 +38,9 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from ams_actors.runtime.admin import request  # noqa: E402
-from ams_actors.sim.embedded_s3 import EmbeddedS3  # noqa: E402
 from ams_actors.sim.render import render_clip  # noqa: E402
 from ams_actors.sim.scene import Meteor, Scene  # noqa: E402
+from ams_actors.store.embedded.server import EmbeddedS3  # noqa: E402
 from protocols.meteor_index import decode_index  # noqa: E402
 from protocols.pipeline_files import DETECT_SUFFIX, VERIFY_SUFFIX  # noqa: E402
 

@@ -56,10 +56,10 @@ from ams_actors.runtime.clock import RealClock
 from ams_actors.runtime.files import atomic_write_bytes
 from ams_actors.runtime.pool import make_pool
 from ams_actors.sim.detections import meteor_docs_for_station
-from ams_actors.sim.embedded_s3 import EmbeddedS3
 from ams_actors.sim.stations import BUCKET, station_config
 from ams_actors.sim.world import NIGHT_START, SimStation, make_meteors, make_stations
 from ams_actors.station import Station
+from ams_actors.store.embedded.server import EmbeddedS3
 from ams_actors.store.objectstore import Credentials, ObjectStore
 from ams_actors.store.outcomes import Created, StoredObject
 from protocols import claims as c

@@ -1,4 +1,5 @@
-"""An S3 endpoint on this machine for the simulator and the tests: moto's server on 127.0.0.1.
+"""An S3 endpoint on this machine for the simulator, the tests and `[store] endpoint = "embedded"`:
+moto's server on 127.0.0.1 (a pip extra: ``ams-actors[sim]``; imported only when one is started).
 
 The simulated stations talk real HTTP to it through the same ObjectStore client as production, so
 the claim protocol is exercised with real conditional requests.
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -21,7 +23,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from ams_actors.sim.key_locks import (
+from ams_actors.store.embedded.key_locks import (
     WRITE_METHODS,
     KeyLocks,
     Target,
@@ -29,7 +31,7 @@ from ams_actors.sim.key_locks import (
     is_part_upload,
     request_target,
 )
-from ams_actors.sim.s3_trace import WriteTrace, current_etag, trace_path_from_env
+from ams_actors.store.embedded.s3_trace import WriteTrace, current_etag, trace_path_from_env
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
@@ -112,8 +114,11 @@ class EmbeddedS3:
     (s3_trace.py).
     """
 
-    def __init__(self, *, atomic: bool = True, trace: Path | None = None) -> None:
+    def __init__(self, *, atomic: bool = True, trace: Path | None = None, port: int = 0) -> None:
+        """``port``: 0 for a free one; a fixed port lets several stations of one machine share the server
+        (the first to bind serves it; OSError EADDRINUSE for the others)."""
         self.atomic = atomic
+        self.port = port
         self.trace_path = trace_path_from_env(trace) if atomic else None
         self._trace: WriteTrace | None = None
         self.url = ""
@@ -134,7 +139,17 @@ class EmbeddedS3:
         os.environ.setdefault("AMS_S3_SECRET_ACCESS_KEY", "sim")
         moto_app = DomainDispatcherApplication(create_backend_app)
         self.app = AtomicWrites(moto_app) if self.atomic else None
-        self._server = make_server("127.0.0.1", 0, self.app or moto_app, threaded=True)
+        if self.port:
+            # bind here: werkzeug's own bind calls sys.exit(1) on a port in use, and a station sharing
+            # another's server needs the OSError instead
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                sock.bind(("127.0.0.1", self.port))
+                sock.listen(128)
+                self._server = make_server("127.0.0.1", self.port, self.app or moto_app, threaded=True,
+                                           fd=sock.fileno())
+        else:
+            self._server = make_server("127.0.0.1", 0, self.app or moto_app, threaded=True)
         host, port = self._server.server_address[:2]
         self.url = f"http://{host}:{port}"
         if self.app is not None and self.trace_path is not None:
