@@ -262,11 +262,10 @@ async def test_a_refused_upload_is_logged_once_and_not_requeued_like_an_outage(
     the network had failed, and a second cycle neither re-logs nor raises."""
     from datetime import UTC, datetime
 
-    from ams_actors.store import index_files
     from ams_actors.netsync.sync import SyncEngine
-
     from ams_actors.runtime.files import atomic_write_json
     from ams_actors.sim.detections import meteor_archive_doc, straight_trajectory
+    from ams_actors.store import index_files
     from ams_actors.store.local_paths import StationPaths
 
     paths = StationPaths(tmp_path, "AMS1")
