@@ -452,11 +452,15 @@ async def test_a_holder_publishes_only_under_a_fresh_lease(s3_endpoint: str, tmp
                     await asyncio.sleep(0.02)
                 assert holds(holder, event_id)  # ... but not for long enough to self-fence (27 s)
                 since = pb.events[event_id].observed.unchanged_since
-                # the solution upload takes 2 s of real time: the partner's timer may run out meanwhile
-                proxy.update(error_rate=0.0, delay_s=2.0, path_regex="/solutions/")
+                # the solution upload takes 4 s of real time, in which the partner's timer runs out (35 s
+                # after it first saw the holder's last renewal) but not 35 s after a renewal sent now
+                proxy.update(error_rate=0.0, delay_s=4.0, path_regex="/solutions/")
                 holder.actors["Solver"].resume()
                 await run_until(clock, lambda: proxy.stats.delays_injected > 0, step_s=0.0)
-                await clock.advance(since + 36.0 - clock.monotonic())
+                assert since + 38.0 < clock.monotonic() + 35.0
+                while clock.monotonic() < since + 38.0:
+                    await clock.advance(0.5)
+                    await asyncio.sleep(0.02)
                 await run_until(clock, lambda: status(holder, event_id) in ("done", "pending"), step_s=0.0)
                 partner.actors["Solver"].resume()
                 await run_until(clock, lambda: all(status(s, event_id) == "done" for s in stations))
