@@ -12,6 +12,7 @@ import contextlib
 import json
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -409,3 +410,63 @@ async def test_bad_partner_files_leave_their_member_out_and_the_station_runs_on(
     for st in bad:  # each bad file named, and logged once per station process at most
         assert 1 <= sum(f"/{st}/" in line or f"stations/{st}" in line for line in lines) <= 2, (st, lines)
     assert "Traceback" not in caplog.text
+
+
+async def test_a_holder_publishes_only_under_a_fresh_lease(s3_endpoint: str, tmp_path: Path, pool) -> None:  # type: ignore[no-untyped-def]
+    """The duplicate solve of the network-mode night: the holder's renewals had not landed for a while
+    (here: 503s), its solve finished just before its self-fence deadline, the check before publishing
+    passed, and the upload then took a few seconds. The partner's lease timer ran out meanwhile, it
+    took epoch 2 and solved again, the holder's upload landed as a second solution object, and its
+    `solved` write got 412 ("claim changed before it could be marked solved"). Publishing now first
+    renews the claim, which restarts the partner's timer: one solve, one solution object."""
+    from ams_actors.store import RetryPolicy
+    from ams_actors.store.proxy import FaultProxy
+
+    async def no_sleep(_: float) -> None:
+        await asyncio.sleep(0)
+
+    clock = VirtualClock(start=EPOCH)  # lease 30 s: the holder fences at 27 s, the partner takes at 35 s
+    with FaultProxy(s3_endpoint) as p0, FaultProxy(s3_endpoint) as p1:
+        proxies = [p0, p1]
+        async with contextlib.AsyncExitStack() as stack:
+            stores = [await stack.enter_async_context(ObjectStore.open(
+                p.url, "ams-test", credentials=Credentials("testing", "testing"),
+                retry=RetryPolicy(attempts=2, sleep=no_sleep))) for p in proxies]
+            stations = [Station(config(s, tmp_path, p.url), clock=clock, executor=pool, admin_socket=False,
+                                store=store) for s, p, store in zip(SITES, proxies, stores, strict=True)]
+            day, event_id, _ = await publish_world(s3_endpoint, stations)
+            await asyncio.gather(*(s.start() for s in stations))
+            try:
+                for s in stations:
+                    s.actors["Solver"].pause()
+                    await s.publish(EventsChanged(day, (event_id,)))
+                await run_until(clock, lambda: any(holds(s, event_id) for s in stations))
+                i = next(i for i, s in enumerate(stations) if holds(s, event_id))
+                holder, partner, proxy = stations[i], stations[1 - i], proxies[i]
+                hb: Any = holder.actors["EventBroker"]
+                pb: Any = partner.actors["EventBroker"]
+                await run_until(clock, lambda: status(partner, event_id) == "waiting")
+                proxy.update(error_rate=1.0, error_status=503, methods=frozenset({"PUT"}), path_regex="claim\\.json")
+                while clock.monotonic() - hb.events[event_id].held.renewed_at < 24.0:  # renewals fail ...
+                    await clock.advance(1.0)
+                    await asyncio.sleep(0.02)
+                assert holds(holder, event_id)  # ... but not for long enough to self-fence (27 s)
+                since = pb.events[event_id].observed.unchanged_since
+                # the solution upload takes 4 s of real time, in which the partner's timer runs out (35 s
+                # after it first saw the holder's last renewal) but not 35 s after a renewal sent now
+                proxy.update(error_rate=0.0, delay_s=4.0, path_regex="/solutions/")
+                holder.actors["Solver"].resume()
+                await run_until(clock, lambda: proxy.stats.delays_injected > 0, step_s=0.0)
+                assert since + 38.0 < clock.monotonic() + 35.0
+                while clock.monotonic() < since + 38.0:
+                    await clock.advance(0.5)
+                    await asyncio.sleep(0.02)
+                await run_until(clock, lambda: status(holder, event_id) in ("done", "pending"), step_s=0.0)
+                partner.actors["Solver"].resume()
+                await run_until(clock, lambda: all(status(s, event_id) == "done" for s in stations))
+                claim = await read_claim(s3_endpoint, event_id)
+                assert claim.state == c.ClaimState.SOLVED
+                assert await list_solutions(s3_endpoint, event_id) == [claim.solution_key]
+                assert claim.epoch == 1 and claim.owner == holder.config.station_id
+            finally:
+                await asyncio.gather(*(s.stop() for s in stations))

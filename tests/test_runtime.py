@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 import pytest
@@ -72,6 +73,36 @@ async def test_virtual_clock_rate_and_skew() -> None:
     skewed = clock.skewed(300)
     assert (skewed.now() - clock.now()).total_seconds() == pytest.approx(300, abs=1)
     assert skewed.monotonic() == pytest.approx(clock.monotonic(), abs=1)
+
+
+def _busy(seconds: float) -> None:
+    """Hold the CPU and the loop, as a starved or GIL-bound process does."""
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        pass
+
+
+async def test_virtual_clock_does_not_count_a_stall_of_the_whole_process() -> None:
+    """At 60x a blocked loop (a loaded machine, the GIL) turned 1.5 s into 90 virtual seconds at once:
+    every simulated lease ran out together while no station could renew, and a partner took over a
+    claim whose holder was mid-upload (the network night's duplicate solve). With `max_stall_s` only
+    that much real time of a stall counts; time still runs at `rate` while the loop turns."""
+    clock = VirtualClock(rate=60.0, max_stall_s=0.1)
+    sleeper = asyncio.create_task(clock.sleep(10_000))  # something waits on the clock, as in the sim
+    await asyncio.sleep(0.06)  # the clock's pulse runs
+    t0 = clock.monotonic()
+    _busy(0.5)  # the whole process stalls: 30 virtual seconds at 60x
+    assert clock.monotonic() - t0 <= 0.1 * 60.0 + 1e-6
+    t1, r1 = clock.monotonic(), time.monotonic()
+    for _ in range(30):  # the loop turns again: time runs at the rate
+        await asyncio.sleep(0.01)
+    ran = clock.monotonic() - t1
+    assert 0.25 * (time.monotonic() - r1) * 60.0 <= ran <= (time.monotonic() - r1) * 60.0 + 0.01
+    sleeper.cancel()
+    uncapped = VirtualClock(rate=60.0)
+    t0 = uncapped.monotonic()
+    _busy(0.2)
+    assert uncapped.monotonic() - t0 >= 0.2 * 60.0
 
 
 async def test_lifecycle_order_messages_tasks_and_ticks() -> None:

@@ -300,8 +300,6 @@ class EventBroker(StationActor):
         return await build_obs(self.ctx.store, t.event_id, t.event, self._bad_partner_files, self.log)
 
     async def heartbeat(self) -> None:
-        from ams_actors.store.outcomes import StoreError
-
         for t in self.events.values():
             held = t.held
             if held is None:
@@ -310,19 +308,30 @@ class EventBroker(StationActor):
             if c.must_self_fence(self.me, held, now):
                 await self.lose(t, "self-fenced: no renewal succeeded within the lease")
                 continue
-            if not c.renew_due(self.me, held, now):
-                continue
-            rec = c.renewed(held.record, self.clock.now().isoformat())
-            try:
-                result = await self.ctx.store.put(s3_keys.claim_key(t.event_id), rec.to_bytes(), if_match=held.etag)
-            except StoreError as err:
-                self.log.warning("event %s: renewal failed (will retry): %s", t.event_id, err)
-                continue
-            outcome = _outcome(result)
-            if outcome == c.Outcome.WRITTEN:
-                t.held = c.Held(rec, result.etag, now)
-            elif outcome in (c.Outcome.PRECONDITION_FAILED, c.Outcome.NOT_FOUND):
-                await self.lose(t, "lease lost: the claim changed under us")
+            if c.renew_due(self.me, held, now):
+                await self.renew(t)
+
+    async def renew(self, t: Tracked) -> c.Outcome | None:
+        """One renewal of the held claim (If-Match); None when the store gave no answer (retried later).
+
+        A 412/404 means the claim is no longer ours: it is dropped here (ClaimLost to the Solver).
+        """
+        from ams_actors.store.outcomes import StoreError
+
+        assert t.held is not None
+        sent_at = self.clock.monotonic()  # the lease counts from the send, never from the answer
+        rec = c.renewed(t.held.record, self.clock.now().isoformat())
+        try:
+            result = await self.ctx.store.put(s3_keys.claim_key(t.event_id), rec.to_bytes(), if_match=t.held.etag)
+        except StoreError as err:
+            self.log.warning("event %s: renewal failed (will retry): %s", t.event_id, err)
+            return None
+        outcome = _outcome(result)
+        if outcome == c.Outcome.WRITTEN:
+            t.held = c.Held(rec, result.etag, sent_at)
+        elif outcome in (c.Outcome.PRECONDITION_FAILED, c.Outcome.NOT_FOUND):
+            await self.lose(t, "lease lost: the claim changed under us")
+        return outcome
 
     async def lose(self, t: Tracked, reason: str) -> None:
         epoch = t.held.record.epoch if t.held else 0
@@ -364,6 +373,19 @@ class EventBroker(StationActor):
                 self.log.warning("event %s: solution upload failed: %s", t.event_id, err)
             t.held, t.solution_key = None, key
             t.status = "done" if msg.status == "solved" else "failed"
+            return
+        # Publish only under a lease renewed just now. The self-fence check above may pass on a renewal
+        # almost lease − margin old; if the upload then takes a little while (a busy loop, a slow store),
+        # a partner's lease timer runs out meanwhile, it takes epoch + 1 and solves again, and our
+        # upload lands as a second solution of the event. The renewal proves the claim is still ours
+        # and restarts every watcher's timer, so the upload has the whole lease + skew margin.
+        renewal = await self.renew(t)
+        if renewal != c.Outcome.WRITTEN:
+            if t.held is not None:  # no answer (409, 5xx, timeout): try again on the next tick
+                t.unpublished = msg
+            return
+        if c.must_self_fence(self.me, t.held, self.clock.monotonic()):  # the answer itself came late
+            await self.lose(t, "self-fenced before publishing")
             return
         try:
             first = _outcome(await self.ctx.store.put(key, body, if_none_match="*", content_type="application/json"))

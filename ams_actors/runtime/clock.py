@@ -50,9 +50,11 @@ class VirtualClock:
     moves time forward at once and wakes everyone whose deadline passed, in deadline order.
     """
 
-    def __init__(self, start: datetime | None = None, rate: float = 0.0) -> None:
+    def __init__(self, start: datetime | None = None, rate: float = 0.0, max_stall_s: float | None = None) -> None:
         if rate < 0:
             raise ValueError("rate must be >= 0")
+        if max_stall_s is not None and max_stall_s <= 0:
+            raise ValueError("max_stall_s must be > 0")
         self._epoch = start or datetime(2026, 7, 12, 21, 0, tzinfo=UTC)
         self._rate = rate
         self._offset = 0.0  # virtual seconds added by advance()
@@ -60,10 +62,38 @@ class VirtualClock:
         self._heap: list[tuple[float, int, asyncio.Future[None]]] = []
         self._seq = itertools.count()
         self._timer: asyncio.TimerHandle | None = None
+        # With `rate > 0`, a stall of the whole process (CPU starvation, the GIL) would otherwise turn
+        # into rate × stall of virtual time at once: at 60x a 1.5 s hiccup is 90 s, a whole lease, run
+        # out for every simulated station together while none of them could act. A pulse on the loop
+        # folds real time into virtual time every max_stall_s / 2; real time beyond max_stall_s between
+        # two turns of the loop is not counted (virtual time stands still while nothing can run).
+        self._max_stall_s = max_stall_s
+        self._pulse: asyncio.TimerHandle | None = None
+        self._pulse_loop: asyncio.AbstractEventLoop | None = None
 
     # -- reading time ----------------------------------------------------------------------------
     def monotonic(self) -> float:
-        return self._offset + (time.monotonic() - self._real0) * self._rate
+        real = time.monotonic() - self._real0
+        if self._max_stall_s is not None:
+            real = min(real, self._max_stall_s)
+        return self._offset + real * self._rate
+
+    def _on_pulse(self) -> None:
+        """Fold the real time since the last pulse (at most max_stall_s of it) into the offset."""
+        self._pulse = None
+        self._offset = self.monotonic()
+        self._real0 = time.monotonic()
+        self._start_pulse(self._pulse_loop)
+
+    def _start_pulse(self, loop: asyncio.AbstractEventLoop | None) -> None:
+        if self._max_stall_s is None or self._rate <= 0 or loop is None or loop.is_closed():
+            return
+        if self._pulse is not None and self._pulse_loop is loop:
+            return
+        if self._pulse is not None:
+            self._pulse.cancel()
+        self._pulse_loop = loop
+        self._pulse = loop.call_later(self._max_stall_s / 2, self._on_pulse)
 
     def now(self) -> datetime:
         return self._epoch + timedelta(seconds=self.monotonic())
@@ -110,6 +140,7 @@ class VirtualClock:
                 fut.set_result(None)
 
     def _schedule(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._start_pulse(loop)
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None

@@ -54,6 +54,10 @@ class SimOptions:
     mode: str = "video"  # "video" | "network"
     meteors: int | None = None  # default: about one per 2 virtual minutes per station pair
     rate: float = 60.0  # virtual seconds per real second
+    #: real seconds of a stall of the whole process (stations, S3 server and all) that still count
+    #: as virtual time; beyond that the night waits (see VirtualClock): at 60x a loaded machine's 1.5 s
+    #: hiccup would otherwise run out every lease at once while no station could renew
+    max_stall_s: float = 0.25
     seed: int = 1
     workdir: Path | None = None
     keep: Path | None = None  # `ams sim --keep DIR`: the stations' data roots go to DIR/<STATION> and stay
@@ -98,7 +102,7 @@ class SimNetwork(NightGrading):
         meteors = make_meteors(n_meteors, NIGHT_START, opts.minutes, opts.center_lat, opts.center_lon, radius_km,
                                self.rng)
         self.world = World(NIGHT_START, opts.minutes, stations, meteors)
-        self.clock = VirtualClock(start=NIGHT_START, rate=opts.rate)
+        self.clock = VirtualClock(start=NIGHT_START, rate=opts.rate, max_stall_s=opts.max_stall_s)
         self.truth = Truth()
         self._own_pool = pool is None
         self.pool: Executor = pool if pool is not None else make_pool(2)
