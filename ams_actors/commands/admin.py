@@ -118,7 +118,8 @@ def format_status(status: dict[str, Any]) -> str:
         )
         for a in status["actors"]
     ]
-    return "\n".join([head, *_table(cols, rows)])
+    page = f"page {status['web']}" if status.get("web") else ""
+    return "\n".join([head, *([page] if page else []), *_table(cols, rows)])
 
 
 def format_claims(report: dict[str, Any]) -> str:

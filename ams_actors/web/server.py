@@ -1,0 +1,456 @@
+"""The station's web page: aiohttp on the station's own event loop, started and stopped by the Station.
+
+Handlers stay light on the loop: file reads and page data run in a worker thread (asyncio.to_thread),
+ledger queries on the ledger's own thread, so a page view never delays an actor. Writes (review,
+restore) need the token from ``AMS_WEB_TOKEN`` (header ``X-AMS-Token`` or the cookie the login form
+sets); without it configured the page is read-only and every write answers 403. Files are served only
+from inside the data root (safe_paths.served_file).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+import os
+import re
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from importlib import resources
+from typing import Any
+
+from aiohttp import web
+
+from ams_actors.actors.base import StationContext
+from ams_actors.kernels.sun import is_daytime
+from ams_actors.runtime.actor import Actor
+from ams_actors.web import data, pages, review
+from ams_actors.web.html import page
+from ams_actors.web.metrics import CONTENT_TYPE, Snapshot, StationMetrics, pool_load
+from ams_actors.web.review import ReviewError
+from ams_actors.web.safe_paths import served_file, url_of
+from protocols.errors import InputError
+from protocols.pipeline_files import parse_clip_name
+
+log = logging.getLogger("ams.web")
+
+TOKEN_ENV = "AMS_WEB_TOKEN"
+TOKEN_HEADER = "X-AMS-Token"
+TOKEN_COOKIE = "ams_token"
+WHO_COOKIE = "ams_who"
+SILENT_AFTER_S = 600.0  # a camera with no minute for this long at night gets a warning
+_WHO_RE = re.compile(r"[^A-Za-z0-9 _.@-]")
+CSP = ("default-src 'self'; img-src 'self' data:; media-src 'self'; style-src 'self'; script-src 'self'; "
+       "frame-ancestors 'none'; form-action 'self'")
+
+
+@dataclass(slots=True)
+class StationView:
+    """What the page may see of the station (it never imports station.py)."""
+
+    ctx: StationContext
+    status: Callable[[], dict[str, Any]]
+    actors: Callable[[], Mapping[str, Actor]]
+    reindex: Callable[[str], Awaitable[None]]  # rebuild a day's index now (the Indexer), then it syncs
+
+
+class WebServer:
+    def __init__(self, view: StationView, token: str | None = None) -> None:
+        self.view = view
+        self.ctx = view.ctx
+        self.cfg = view.ctx.config
+        self.paths = view.ctx.paths
+        self.token = token if token is not None else (os.environ.get(TOKEN_ENV) or None)
+        self.metrics = StationMetrics()
+        self.url = ""
+        self._runner: web.AppRunner | None = None
+        self._review_lock = asyncio.Lock()
+        self._purge: asyncio.Task[None] | None = None
+        self._cal_cache: dict[str, tuple[float, list[Any]]] = {}
+
+    # -- lifecycle -------------------------------------------------------------------------------
+    def app(self) -> web.Application:
+        app = web.Application(middlewares=[self._headers], client_max_size=64 * 1024)
+        r = app.router
+        r.add_get("/", self.dashboard)
+        r.add_get("/night", self.night)
+        r.add_get("/meteor/{day}/{meteor_id}", self.meteor)
+        r.add_get("/review", self.review_page)
+        r.add_get("/events", self.events)
+        r.add_get("/calibration", self.calibration)
+        r.add_get("/metrics", self.metrics_page)
+        r.add_get("/files/{rel:.*}", self.files)
+        r.add_get("/static/{name}", self.static)
+        r.add_get("/login", self.login_page)
+        r.add_post("/login", self.login)
+        r.add_post("/api/review", self.api_review)
+        return app
+
+    async def start(self) -> str:
+        """Listen on [web] bind:port; returns the page's URL."""
+        self._runner = web.AppRunner(self.app(), access_log=None, handle_signals=False)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.cfg.web.bind, self.cfg.web.port)
+        await site.start()
+        port = self.cfg.web.port
+        server = getattr(site, "_server", None)
+        if server is not None and server.sockets:
+            port = server.sockets[0].getsockname()[1]
+        host = self.cfg.web.bind if ":" not in self.cfg.web.bind else f"[{self.cfg.web.bind}]"
+        self.url = f"http://{host}:{port}/"
+        self._purge = asyncio.create_task(self._purge_loop(), name="web-trash-purge")
+        return self.url
+
+    async def stop(self) -> None:
+        if self._purge is not None:
+            self._purge.cancel()
+            await asyncio.wait({self._purge})
+            self._purge = None
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def _purge_loop(self) -> None:
+        """Delete trash older than [web] trash_days, at start and hourly (station clock)."""
+        while True:
+            try:
+                gone = await asyncio.to_thread(review.purge, self.paths, self.cfg.web.trash_days, self.ctx.clock.now())
+                if gone:
+                    log.info("trash: deleted %d meteor(s) rejected more than %d days ago", len(gone),
+                             self.cfg.web.trash_days)
+            except OSError as err:
+                log.warning("trash purge failed: %s", err)
+            await self.ctx.clock.sleep(3600.0)
+
+    # -- plumbing --------------------------------------------------------------------------------
+    @web.middleware
+    async def _headers(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        resp: web.StreamResponse = await handler(request)
+        resp.headers.setdefault("Content-Security-Policy", CSP)
+        resp.headers.setdefault("X-Content-Type-Options", "nosniff")
+        resp.headers.setdefault("Referrer-Policy", "no-referrer")
+        return resp
+
+    def can_write(self, request: web.Request) -> bool:
+        if not self.token:
+            return False
+        sent = request.headers.get(TOKEN_HEADER) or request.cookies.get(TOKEN_COOKIE) or ""
+        return hmac.compare_digest(sent.encode(), self.token.encode())
+
+    @staticmethod
+    def who(request: web.Request) -> str:
+        raw = request.headers.get("X-AMS-User") or request.cookies.get(WHO_COOKIE) or "operator"
+        return _WHO_RE.sub("", raw)[:32] or "operator"
+
+    def html(self, request: web.Request, title: str, body: str, active: str) -> web.Response:
+        text = page(title, self.cfg.station_id, body, active, self.can_write(request), self.who(request))
+        return web.Response(text=text, content_type="text/html", charset="utf-8")
+
+    def _day(self, request: web.Request, days: list[str]) -> str:
+        day = request.query.get("day", "")
+        if day:
+            try:
+                review.check_ids(day, "x")
+            except ReviewError as err:
+                raise web.HTTPBadRequest(text=str(err)) from None
+            return day
+        return days[0] if days else self.ctx.clock.now().strftime("%Y_%m_%d")
+
+    # -- pages -----------------------------------------------------------------------------------
+    async def dashboard(self, request: web.Request) -> web.Response:
+        return self.html(request, "Dashboard", pages.dashboard(await self.dashboard_data()), "/")
+
+    async def dashboard_data(self) -> dict[str, Any]:
+        now = self.ctx.clock.now()
+        cams = [c.id for c in self.cfg.cameras]
+        ledger = self.ctx.ledger
+        since = now - timedelta(hours=16)
+        since_prefix = since.strftime("%Y_%m_%d_%H")
+        last = await ledger.last_clips(cams) if ledger else {}
+        recent = await ledger.clips_since(since_prefix) if ledger else []
+        last_day = (now - timedelta(hours=12)).strftime("%Y_%m_%d")
+        counts = await ledger.day_stats(last_day) if ledger else {}
+        hours = [(since + timedelta(hours=i)).strftime("%Y_%m_%d_%H") for i in range(17)]
+        per_hour: dict[str, list[int]] = {c: [0] * len(hours) for c in cams}
+        index = {h: i for i, h in enumerate(hours)}
+        for cam, clip in recent:
+            i = index.get(clip[:13])
+            if cam in per_hour and i is not None:
+                per_hour[cam][i] += 1
+        night = not is_daytime(self.cfg.station.lat, self.cfg.station.lon, now)
+        cal = {c: await self._newest_calibration(c) for c in cams}
+        thumbs = await asyncio.to_thread(lambda: {c: data.thumb_of(self.paths, last[c]) if c in last else None
+                                                  for c in cams})
+        disk = await asyncio.to_thread(data.disk, self.paths)
+        cameras, warnings = [], []
+        for c in cams:
+            age = None
+            if c in last:
+                try:
+                    age = (now - parse_clip_name(last[c] + ".mp4").start_utc).total_seconds()
+                except InputError:
+                    age = None
+            silent = night and (age is None or age > SILENT_AFTER_S)
+            if silent:
+                warnings.append(f"camera {c} is silent at night: last minute {pages._age(age)}")
+            rec = cal[c]
+            cameras.append({
+                "id": c, "last_clip": last.get(c), "age_s": age, "thumb": thumbs[c], "silent": silent,
+                "per_hour": per_hour[c], "hours": [h[-2:] for h in hours],
+                "calibration": None if rec is None else {
+                    "age": pages._age((now - rec.obs_utc).total_seconds()).replace(" ago", ""),
+                    "rms_px": rec.rms_px, "n": rec.n_matched},
+            })
+        actors = self.view.actors()
+        syncer = actors.get("Syncer")
+        broker = actors.get("EventBroker")
+        report = getattr(broker, "claims_report", None)
+        return {
+            "status": self.view.status(), "cameras": cameras, "warnings": warnings, "disk": disk,
+            "sync_backlog": len(getattr(syncer, "pending", ())),
+            "claims_held": len(report()["held"]) if report else 0,
+            "last_night": counts, "last_night_day": last_day,
+        }
+
+    async def _newest_calibration(self, cam: str) -> Any:
+        """The newest usable fit of a camera, re-read only when its folder changed."""
+        from ams_actors.actors.calibrations import Calibrations
+
+        folder = Calibrations(self.cfg).folder(self.cfg.camera(cam))
+        try:
+            stamp = folder.stat().st_mtime
+        except OSError:
+            return None
+        hit = self._cal_cache.get(cam)
+        if hit is None or hit[0] != stamp:
+            recs = await asyncio.to_thread(data.calibration_records, self.cfg, cam)
+            hit = (stamp, recs)
+            self._cal_cache[cam] = hit
+        return next((r for r in hit[1] if r.usable()), None)
+
+    async def night(self, request: web.Request) -> web.Response:
+        days = await asyncio.to_thread(data.days_with_data, self.paths)
+        day = self._day(request, days)
+        camera = request.query.get("camera", "")
+        hour = request.query.get("hour", "")
+        cams = [c.id for c in self.cfg.cameras]
+        if camera not in ("", *cams) or hour not in ("", *(f"{i:02d}" for i in range(24))):
+            raise web.HTTPBadRequest(text="unknown camera or hour")
+        stacks, cards = await asyncio.to_thread(
+            lambda: (data.minute_stacks(self.paths, day, cams), data.night_meteors(self.paths, day)))
+        cards = [c for c in cards if (not camera or c.camera == camera) and (not hour or c.hour == int(hour))]
+        reviews = await self.ctx.ledger.review_states(day) if self.ctx.ledger else {}
+        body = pages.night(day, days, cams, camera, hour, stacks, cards, reviews)
+        return self.html(request, f"Night of {day}", body, "/night")
+
+    async def meteor(self, request: web.Request) -> web.Response:
+        day, mid = request.match_info["day"], request.match_info["meteor_id"]
+        try:
+            review.check_ids(day, mid)
+        except ReviewError as err:
+            raise web.HTTPNotFound(text=str(err)) from None
+
+        def gather() -> tuple[Any, ...]:
+            doc = review.read_meteor(self.paths, day, mid)
+            if doc is None:
+                return (None,)
+            card = data.card_of(self.paths, day, doc)
+            folder = self.paths.meteors_dir(day)
+
+            def url(name: Any) -> str | None:
+                if not isinstance(name, str) or "/" in name:
+                    return None
+                p = folder / name
+                return url_of(self.paths.root, p) if p.is_file() else None
+
+            stack = url(f"{mid}.png") or (card.frame_preview if card else None)
+            events = data.events_of_meteor(self.paths, self.cfg.station_id, day, mid)
+            trashed = not self.paths.archive_meteor(day, mid).exists()
+            return card, url(doc.get("sd_trim")), url(doc.get("hd_trim")), stack, events, trashed
+
+        got = await asyncio.to_thread(gather)
+        if got[0] is None:
+            raise web.HTTPNotFound(text=f"no meteor {mid} on {day}")
+        card, video, hd, stack, events, trashed = got
+        state = (await self.ctx.ledger.review_states(day)).get(mid, ("",))[0] if self.ctx.ledger else ""
+        body = pages.meteor(card, video, hd, stack, events, state, trashed)
+        return self.html(request, f"Meteor {mid}", body, "/night")
+
+    async def review_page(self, request: web.Request) -> web.Response:
+        days = await asyncio.to_thread(data.days_with_data, self.paths)
+        day = self._day(request, days)
+        cards, trash = await asyncio.to_thread(
+            lambda: (data.night_meteors(self.paths, day), review.trashed(self.paths, day)))
+        ledger = self.ctx.ledger
+        reviews = await ledger.review_states(day) if ledger else {}
+        rlog = await ledger.review_log(20) if ledger else []
+        body = pages.review(day, days, cards, reviews, trash, rlog, self.can_write(request))
+        return self.html(request, f"Review {day}", body, "/review")
+
+    async def events(self, request: web.Request) -> web.Response:
+        from ams_actors.store.events_tree import event_folder_day, local_events
+
+        wanted = request.query.get("event", "")
+        days = await asyncio.to_thread(data.event_days, self.paths)
+        if wanted:
+            try:
+                day = event_folder_day(wanted)
+            except Exception:
+                raise web.HTTPNotFound(text="not an event id") from None
+        else:
+            day = self._day(request, days)
+        broker = self.view.actors().get("EventBroker")
+        report = getattr(broker, "claims_report", None)
+        claims = {r["event_id"]: r for part in (report() if report else {}).values() if isinstance(part, list)
+                  for r in part}
+        sites = {self.cfg.station_id: (self.cfg.station.lon, self.cfg.station.lat)}
+
+        def gather() -> list[dict[str, Any]]:
+            rows = []
+            for ev in local_events(self.paths, day):
+                if wanted and ev.event_id != wanted:
+                    continue
+                sol, plots = data.event_files(self.paths, day, ev.event_id)
+                obs = data.read_json(self.paths.events_dir(day) / ev.event_id / "obs.json") or {}
+                ev_sites = dict(sites)
+                for o in obs.get("observations", []) if isinstance(obs.get("observations"), list) else []:
+                    try:
+                        ev_sites[str(o["station_id"])] = (float(o["lon"]), float(o["lat"]))
+                    except (KeyError, TypeError, ValueError):
+                        continue
+                rows.append({"event_id": ev.event_id, "revision": ev.revision,
+                             "members": [(m.station_id, m.meteor_id) for m in ev.members],
+                             "claim": claims.get(ev.event_id, {}), "solution": sol, "plots": plots,
+                             "previews": data.partner_previews(self.paths, day, ev.event_id), "sites": ev_sites})
+            return rows
+
+        rows = await asyncio.to_thread(gather)
+        return self.html(request, f"Events of {day}", pages.events(rows, days, day), "/events")
+
+    async def calibration(self, request: web.Request) -> web.Response:
+        cams = await asyncio.to_thread(
+            lambda: [(c.id, data.calibration_records(self.cfg, c.id)) for c in self.cfg.cameras])
+        return self.html(request, "Calibration", pages.calibration(cams, self.ctx.clock.now().isoformat()),
+                         "/calibration")
+
+    # -- metrics ---------------------------------------------------------------------------------
+    async def snapshot(self) -> Snapshot:
+        now = self.ctx.clock.now()
+        snap = Snapshot(station=self.cfg.station_id)
+        ledger = self.ctx.ledger
+        if ledger is not None:
+            for cam, state, result, verified, n, meteors in await ledger.camera_clip_counts():
+                if state in ("scanned", "classified"):
+                    snap.minutes_scanned[cam] = snap.minutes_scanned.get(cam, 0) + n
+                if state == "classified" and result:
+                    snap.detections[(cam, result)] = snap.detections.get((cam, result), 0) + n
+                snap.meteors["verified"] = snap.meteors.get("verified", 0) + meteors
+                if verified == "nometeor":
+                    snap.meteors["rejected_by_verifier"] = snap.meteors.get("rejected_by_verifier", 0) + n
+            snap.meteors["rejected_by_operator"] = (await ledger.review_counts()).get("reject", 0)
+            for cam, clip in (await ledger.last_clips([c.id for c in self.cfg.cameras])).items():
+                try:
+                    snap.last_minute_age_s[cam] = (now - parse_clip_name(clip + ".mp4").start_utc).total_seconds()
+                except InputError:
+                    continue
+        actors = self.view.actors()
+        snap.inbox = {name: a.inbox.qsize() for name, a in actors.items()}
+        snap.pool_busy, snap.pool_size = pool_load(self.ctx.executor)
+        snap.sync_backlog = len(getattr(actors.get("Syncer"), "pending", ()))
+        broker = actors.get("EventBroker")
+        report = getattr(broker, "claims_report", None)
+        snap.claims_held = len(report()["held"]) if report else 0
+        snap.claims = dict(getattr(broker, "claim_counts", {}))
+        times = getattr(actors.get("Solver"), "solve_times", None)
+        if times is not None:
+            snap.solve_buckets, snap.solve_sum = times.cumulative(), times.total
+        total, _used, free = await asyncio.to_thread(data.disk, self.paths)
+        snap.disk_free_bytes, snap.disk_total_bytes = free, total
+        return snap
+
+    async def metrics_page(self, request: web.Request) -> web.Response:
+        body = self.metrics.render(await self.snapshot())
+        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
+
+    # -- files -----------------------------------------------------------------------------------
+    async def files(self, request: web.Request) -> web.StreamResponse:
+        path = await asyncio.to_thread(served_file, self.paths.root, request.match_info["rel"])
+        if path is None:
+            raise web.HTTPNotFound()
+        return web.FileResponse(path, headers={"Cache-Control": "private, max-age=60"})
+
+    async def static(self, request: web.Request) -> web.Response:
+        name = request.match_info["name"]
+        types = {"app.js": "application/javascript", "style.css": "text/css"}
+        if name not in types:
+            raise web.HTTPNotFound()
+        text = resources.files("ams_actors.web").joinpath("static", name).read_text(encoding="utf-8")
+        return web.Response(text=text, content_type=types[name], headers={"Cache-Control": "max-age=300"})
+
+    # -- writes ----------------------------------------------------------------------------------
+    async def login_page(self, request: web.Request) -> web.Response:
+        note = "" if self.token else ('<div class="warn">This station has no AMS_WEB_TOKEN: the page is '
+                                      'read-only.</div>')
+        body = (f'{note}<form class="login" method="post" action="/login"><label>name <input name="who" '
+                f'autocomplete="username" value="operator"></label><label>token <input name="token" type="password" '
+                f'autocomplete="current-password"></label><button>Log in</button></form>')
+        return self.html(request, "Log in", body, "")
+
+    async def login(self, request: web.Request) -> web.Response:
+        form = await request.post()
+        token = str(form.get("token", ""))
+        if not self.token or not hmac.compare_digest(token.encode(), self.token.encode()):
+            raise web.HTTPForbidden(text="wrong token (or the station has no AMS_WEB_TOKEN)")
+        resp = web.HTTPSeeOther("/review")
+        resp.set_cookie(TOKEN_COOKIE, token, httponly=True, samesite="Strict")
+        resp.set_cookie(WHO_COOKIE, _WHO_RE.sub("", str(form.get("who", "operator")))[:32] or "operator",
+                        samesite="Strict")
+        raise resp
+
+    async def api_review(self, request: web.Request) -> web.Response:
+        """POST {day, meteor, action: confirm|reject|restore|unreview} (JSON or form)."""
+        if not self.can_write(request):
+            raise web.HTTPForbidden(text="reviewing needs the station's AMS_WEB_TOKEN")
+        if request.content_type == "application/json":
+            try:
+                body = await request.json()
+            except ValueError:
+                raise web.HTTPBadRequest(text="body is not JSON") from None
+        else:
+            body = dict(await request.post())
+        if not isinstance(body, dict):
+            raise web.HTTPBadRequest(text="body must be an object")
+        day, mid, action = str(body.get("day", "")), str(body.get("meteor", "")), str(body.get("action", ""))
+        try:
+            state = await self.apply_review(day, mid, action, self.who(request))
+        except ReviewError as err:
+            return web.json_response({"ok": False, "error": str(err)}, status=409)
+        return web.json_response({"ok": True, "meteor": mid, "day": day, "state": state})
+
+    async def apply_review(self, day: str, mid: str, action: str, who: str) -> str:
+        review.check_ids(day, mid)
+        ledger = self.ctx.ledger
+        if ledger is None:
+            raise ReviewError("the station's ledger is not open")
+        now = self.ctx.clock.now().isoformat(timespec="seconds")
+        async with self._review_lock:
+            if action in ("reject", "restore"):
+                # marked before and after the move: a crash in between still leaves the day to rebuild
+                await ledger.mark_index_day(day)
+                if action == "reject":
+                    await asyncio.to_thread(review.reject, self.paths, day, mid, who, now)
+                else:
+                    await asyncio.to_thread(review.restore, self.paths, day, mid)
+                await ledger.mark_index_day(day)
+                await ledger.add_review(mid, day, action, who, now)
+                log.info("meteor %s of %s: %s by %s", mid, day, "rejected" if action == "reject" else "restored",
+                         who)
+                await self.view.reindex(day)
+            elif action in ("confirm", "unreview"):
+                if not await asyncio.to_thread(self.paths.archive_meteor(day, mid).is_file):
+                    raise ReviewError(f"{mid} is not in the archive of {day}")
+                await ledger.add_review(mid, day, action, who, now)
+            else:
+                raise ReviewError(f"unknown action {action!r} (confirm, reject, restore, unreview)")
+        return action
