@@ -285,6 +285,14 @@ class Ledger:
         sql = "SELECT camera, clip FROM clips WHERE clip >= ? AND state != 'daytime'"
         return await self._acall(lambda db: [(str(c), str(k)) for c, k in db.execute(sql, (first_clip_prefix,))])
 
+    async def uploaded_keys(self, prefix: str) -> list[str]:
+        """Every key under `prefix` the station has uploaded (and not withdrawn)."""
+        sql = "SELECT key FROM uploads WHERE key >= ? AND key < ? ORDER BY key"
+        return await self._acall(lambda db: [str(r[0]) for r in db.execute(sql, (prefix, prefix + "\uffff"))])
+
+    async def forget_upload(self, key: str) -> None:
+        await self._acall(lambda db: db.execute("DELETE FROM uploads WHERE key = ?", (key,)))
+
     # -- stats and rebuild -----------------------------------------------------------------------
     async def day_stats(self, day: str) -> dict[str, Any]:
         return await self._acall(lambda db: _day_stats(db, day))
