@@ -12,6 +12,9 @@ from ams_actors.web.html import Raw, bars, esc, kv, line_chart, table
 from protocols.calibration import CalibrationRecord
 
 PLACEHOLDER = '<div class="ph">no preview yet</div>'
+# what the last review action means for the meteor now
+STATE_WORDS = {"": "not reviewed", "confirm": "confirmed", "reject": "rejected (in the trash)",
+               "restore": "restored, not reviewed", "unreview": "not reviewed"}
 
 
 def _gb(n: float) -> str:
@@ -141,7 +144,7 @@ def meteor(card: MeteorCard, video: str | None, hd_video: str | None, stack: str
     head = kv([("meteor", card.meteor_id), ("camera", card.camera), ("start (UTC)", card.start_utc),
                ("duration", f"{card.duration_s:.2f} s, {card.frames} frames"), ("SD minute", doc.get("sd_clip")),
                ("HD minute", doc.get("hd_clip")), ("event", Raw(ev)),
-               ("review", "in the trash (rejected)" if trashed else (state or "not reviewed"))])
+               ("review", STATE_WORDS["reject"] if trashed else STATE_WORDS.get(state, state))])
     return (f'<div class="grid2"><div>{vid}{hd}</div><div>{head}{_review_buttons(card.day, card.meteor_id, state)}'
             f'</div></div><div class="grid3"><div><h2>Centroids over the stack</h2>{over}</div>'
             f'<div><h2>Light curve</h2>{light}</div><div><h2>Track (az/el)</h2>{track}</div></div>'
@@ -186,7 +189,7 @@ def review(day: str, days: Sequence[str], cards: Sequence[MeteorCard], reviews: 
         items.append(f'<div class="item{" sel" if i == 0 else ""}" tabindex="0" data-day="{esc(day)}" '
                      f'data-meteor="{esc(c.meteor_id)}" data-state="{esc(state)}">{img}<div><a href="/meteor/'
                      f'{esc(day)}/{esc(c.meteor_id)}">{esc(c.meteor_id)}</a><br>{esc(c.start_utc[11:19])} · cam '
-                     f'{esc(c.camera)} · {c.duration_s:.2f} s · <b class="state">{esc(state or "not reviewed")}</b>'
+                     f'{esc(c.camera)} · {c.duration_s:.2f} s · <b class="state">{esc(STATE_WORDS.get(state, state))}</b>'
                      f'</div></div>')
     trash_rows = [(t.meteor_id, t.rejected_utc, t.who,
                    Raw(f'<button data-action="restore" data-day="{esc(t.day)}" data-meteor="{esc(t.meteor_id)}">'
@@ -235,17 +238,18 @@ def events(rows: Sequence[dict[str, Any]], days: Sequence[str], day: str) -> str
     out = [day_picker("/events", days, day)]
     for r in rows:
         sol = r["solution"] or {}
-        radiant = sol.get("radiant") or {}
-        orbit = sol.get("orbit") or {}
+        radiant = sol.get("radiant") if isinstance(sol.get("radiant"), dict) else {}
+        orbit = sol.get("orbit") if isinstance(sol.get("orbit"), dict) else {}
         facts = kv([
             ("members", ", ".join(f"{s}:{m}" for s, m in r["members"])), ("revision", r["revision"]),
             ("claim", r["claim"].get("state") or r["claim"].get("status") or "not tracked"),
             ("owner", r["claim"].get("owner")), ("epoch", r["claim"].get("epoch")),
             ("solution", sol.get("status", "none yet")),
             ("begin", _place(sol.get("begin"))), ("end", _place(sol.get("end"))),
-            ("speed", f'{float(sol["v_init_m_s"]) / 1000:.1f} km/s' if "v_init_m_s" in sol else None),
-            ("radiant (RA, Dec)", f'{radiant["ra_deg"]:.2f}°, {radiant["dec_deg"]:.2f}°'
-             if {"ra_deg", "dec_deg"} <= radiant.keys() else None),
+            ("speed", f'{_num(sol.get("v_init_m_s")) / 1000:.1f} km/s' if _isnum(sol.get("v_init_m_s")) else None),
+            ("radiant (RA, Dec)", f'{_num(radiant.get("ra_deg")):.2f}°, {_num(radiant.get("dec_deg")):.2f}°'
+             if _isnum(radiant.get("ra_deg")) and _isnum(radiant.get("dec_deg")) else None),
+            ("why", sol.get("reason")),
             ("orbit", ", ".join(f"{k} {v:.3g}" for k, v in orbit.items() if isinstance(v, int | float)) or None),
         ])
         plots = "".join(f'<img class="plot" src="{esc(u)}" alt="trajectory plot">' for u in r["plots"])
@@ -254,6 +258,14 @@ def events(rows: Sequence[dict[str, Any]], days: Sequence[str], day: str) -> str
                    f'<div class="grid2"><div>{facts}</div><div>{ground_track(sol, r["sites"])}</div></div>'
                    f'{plots}{prev}</section>')
     return "".join(out)
+
+
+def _isnum(v: Any) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _num(v: Any) -> float:
+    return float(v) if _isnum(v) else float("nan")
 
 
 def _place(p: Any) -> str | None:

@@ -29,7 +29,8 @@
       el.dataset.state = state;
       el.classList.toggle("gone", action === "reject");
       const s = el.querySelector(".state");
-      if (s) { s.textContent = action === "reject" ? "rejected (in the trash)" : (state || "not reviewed"); }
+      const words = { confirm: "confirmed", reject: "rejected (in the trash)", restore: "restored, not reviewed" };
+      if (s) { s.textContent = words[action] || "not reviewed"; }
     });
   }
 
