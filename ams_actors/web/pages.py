@@ -189,7 +189,8 @@ def review(day: str, days: Sequence[str], cards: Sequence[MeteorCard], reviews: 
         items.append(f'<div class="item{" sel" if i == 0 else ""}" tabindex="0" data-day="{esc(day)}" '
                      f'data-meteor="{esc(c.meteor_id)}" data-state="{esc(state)}">{img}<div><a href="/meteor/'
                      f'{esc(day)}/{esc(c.meteor_id)}">{esc(c.meteor_id)}</a><br>{esc(c.start_utc[11:19])} · cam '
-                     f'{esc(c.camera)} · {c.duration_s:.2f} s · <b class="state">{esc(STATE_WORDS.get(state, state))}</b>'
+                     f'{esc(c.camera)} · {c.duration_s:.2f} s · <b class="state">'
+                     f'{esc(STATE_WORDS.get(state, state))}</b>'
                      f'</div></div>')
     trash_rows = [(t.meteor_id, t.rejected_utc, t.who,
                    Raw(f'<button data-action="restore" data-day="{esc(t.day)}" data-meteor="{esc(t.meteor_id)}">'
