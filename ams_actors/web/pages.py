@@ -239,8 +239,8 @@ def events(rows: Sequence[dict[str, Any]], days: Sequence[str], day: str) -> str
     out = [day_picker("/events", days, day)]
     for r in rows:
         sol = r["solution"] or {}
-        radiant = sol.get("radiant") if isinstance(sol.get("radiant"), dict) else {}
-        orbit = sol.get("orbit") if isinstance(sol.get("orbit"), dict) else {}
+        radiant: dict[str, Any] = sol["radiant"] if isinstance(sol.get("radiant"), dict) else {}
+        orbit: dict[str, Any] = sol["orbit"] if isinstance(sol.get("orbit"), dict) else {}
         facts = kv([
             ("members", ", ".join(f"{s}:{m}" for s, m in r["members"])), ("revision", r["revision"]),
             ("claim", r["claim"].get("state") or r["claim"].get("status") or "not tracked"),
