@@ -68,6 +68,7 @@ class WebServer:
         self._review_lock = asyncio.Lock()
         self._purge: asyncio.Task[None] | None = None
         self._cal_cache: dict[str, tuple[float, list[Any]]] = {}
+        self._day_cache: dict[str, tuple[tuple[int, ...], Any]] = {}  # day -> (folder stamps, stacks and cards)
 
     # -- lifecycle -------------------------------------------------------------------------------
     def app(self) -> web.Application:
@@ -237,12 +238,31 @@ class WebServer:
         cams = [c.id for c in self.cfg.cameras]
         if camera not in ("", *cams) or hour not in ("", *(f"{i:02d}" for i in range(24))):
             raise web.HTTPBadRequest(text="unknown camera or hour")
-        stacks, cards = await asyncio.to_thread(
-            lambda: (data.minute_stacks(self.paths, day, cams), data.night_meteors(self.paths, day)))
+        stacks, cards = await self.night_data(day)
         cards = [c for c in cards if (not camera or c.camera == camera) and (not hour or c.hour == int(hour))]
         reviews = await self.ctx.ledger.review_states(day) if self.ctx.ledger else {}
         body = pages.night(day, days, cams, camera, hour, stacks, cards, reviews)
         return self.html(request, f"Night of {day}", body, "/night")
+
+    async def night_data(self, day: str) -> tuple[dict[str, list[tuple[str, str]]], list[data.MeteorCard]]:
+        """A day's minute stacks and meteor cards, re-read only when one of its folders changed (a
+        file added, renamed or removed changes the folder's mtime): a past night costs three stats."""
+        cams = [c.id for c in self.cfg.cameras]
+        folders = (self.paths.meteors_dir(day), self.paths.archive_meteor(day, "x").parent, self.paths.images_dir(day))
+
+        def read() -> tuple[tuple[int, ...], Any]:
+            stamp = tuple(f.stat().st_mtime_ns if f.is_dir() else 0 for f in folders)
+            hit = self._day_cache.get(day)
+            if hit is not None and hit[0] == stamp:
+                return hit
+            return stamp, (data.minute_stacks(self.paths, day, cams), data.night_meteors(self.paths, day))
+
+        got = await asyncio.to_thread(read)
+        if len(self._day_cache) > 64:
+            self._day_cache.clear()
+        self._day_cache[day] = got
+        stacks, cards = got[1]
+        return stacks, cards
 
     async def meteor(self, request: web.Request) -> web.Response:
         day, mid = request.match_info["day"], request.match_info["meteor_id"]
@@ -280,8 +300,8 @@ class WebServer:
     async def review_page(self, request: web.Request) -> web.Response:
         days = await asyncio.to_thread(data.days_with_data, self.paths)
         day = self._day(request, days)
-        cards, trash = await asyncio.to_thread(
-            lambda: (data.night_meteors(self.paths, day), review.trashed(self.paths, day)))
+        _stacks, cards = await self.night_data(day)
+        trash = await asyncio.to_thread(review.trashed, self.paths, day)
         ledger = self.ctx.ledger
         reviews = await ledger.review_states(day) if ledger else {}
         rlog = await ledger.review_log(20) if ledger else []
