@@ -180,3 +180,32 @@ def test_web_config_is_checked(tmp_path: Path) -> None:
     with pytest.raises(InputError, match=r"web\.port"):
         parse_config(f'[station]\nid = "A"\nlat = 1.0\nlon = 2.0\nalt_m = 0.0\ndata_root = "{tmp_path}"\n'
                      f'[[cameras]]\nid = "010001"\n[web]\nport = 70000\n')
+
+
+def test_ams_run_logs_the_page_and_admin_status_shows_it(tmp_path: Path) -> None:
+    """A real `ams run`: the URL at start, the same URL in `ams admin status`, and the page answers there."""
+    import re
+    import subprocess
+    import sys
+    import urllib.request
+
+    from daemon_helpers import start_daemon, station_toml, wait_for_socket
+
+    cfg = tmp_path / "station.toml"
+    cfg.write_text(station_toml(tmp_path / "data"))
+    log = (tmp_path / "stderr.log").open("w+")
+    proc = start_daemon(cfg, stderr=log)
+    try:
+        wait_for_socket(tmp_path / "data" / "state" / "admin.sock", proc)
+        status = subprocess.run([sys.executable, "-m", "ams_actors", "admin", "-c", str(cfg), "status"],
+                                capture_output=True, text=True, timeout=60)
+        log.seek(0)
+        logged = re.search(r"web page: (http://127\.0\.0\.1:\d+/)", log.read())
+        assert logged, "no URL at start"
+        assert f"page {logged.group(1)}" in status.stdout
+        with urllib.request.urlopen(logged.group(1), timeout=10) as r:
+            assert r.status == 200 and b"Dashboard" in r.read()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=60)
+        log.close()

@@ -8,7 +8,7 @@ thread) and the collector turns it into metric families.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,44 +47,39 @@ class StationCollector(Collector):
         if s is None:
             return
         st = s.station
-        g = CounterMetricFamily("ams_minutes_scanned", "SD minutes scanned, per camera", labels=["station", "camera"])
-        for cam, n in sorted(s.minutes_scanned.items()):
-            g.add_metric([st, cam], n)
-        yield g
-        g = CounterMetricFamily("ams_detections", "Classified minutes by detection class",
-                                labels=["station", "camera", "class"])
-        for (cam, cls), n in sorted(s.detections.items()):
-            g.add_metric([st, cam, cls], n)
-        yield g
-        g = CounterMetricFamily("ams_meteors", "Meteors verified, and rejected (by the verifier, by an operator)",
-                                labels=["station", "outcome"])
-        for outcome, n in sorted(s.meteors.items()):
-            g.add_metric([st, outcome], n)
-        yield g
-        q = GaugeMetricFamily("ams_inbox_depth", "Messages waiting in each actor's inbox", labels=["station", "actor"])
-        for actor, n in sorted(s.inbox.items()):
-            q.add_metric([st, actor], n)
-        yield q
+        yield _family(CounterMetricFamily, "ams_minutes_scanned", "SD minutes scanned, per camera", st, ["camera"],
+                      {(cam,): n for cam, n in s.minutes_scanned.items()})
+        yield _family(CounterMetricFamily, "ams_detections", "Classified minutes by detection class", st,
+                      ["camera", "class"], {(cam, cls): n for (cam, cls), n in s.detections.items()})
+        yield _family(CounterMetricFamily, "ams_meteors",
+                      "Meteors verified, and rejected (by the verifier, by an operator)", st, ["outcome"],
+                      {(k,): n for k, n in s.meteors.items()})
+        yield _family(GaugeMetricFamily, "ams_inbox_depth", "Messages waiting in each actor's inbox", st, ["actor"],
+                      {(k,): n for k, n in s.inbox.items()})
         yield _gauge("ams_pool_busy", "Process-pool jobs running or queued", st, s.pool_busy)
         yield _gauge("ams_pool_workers", "Process-pool size", st, s.pool_size)
         yield _gauge("ams_sync_backlog_days", "Days waiting to be synced to the bucket", st, s.sync_backlog)
         yield _gauge("ams_claims_held", "Event claims this station holds now", st, s.claims_held)
-        c = CounterMetricFamily("ams_claims", "Event claims won and lost since the start",
-                                labels=["station", "outcome"])
-        for outcome in ("won", "lost"):
-            c.add_metric([st, outcome], s.claims.get(outcome, 0))
-        yield c
+        yield _family(CounterMetricFamily, "ams_claims", "Event claims won and lost since the start", st, ["outcome"],
+                      {(k,): s.claims.get(k, 0) for k in ("won", "lost")})
         h = HistogramMetricFamily("ams_solve_seconds", "Trajectory solve time (the solver's runtime_s)",
                                   labels=["station"])
         h.add_metric([st], s.solve_buckets or [("+Inf", 0)], s.solve_sum)
         yield h
-        a = GaugeMetricFamily("ams_last_minute_age_seconds", "Age of each camera's newest minute (station clock)",
-                              labels=["station", "camera"])
-        for cam, age in sorted(s.last_minute_age_s.items()):
-            a.add_metric([st, cam], age)
-        yield a
+        yield _family(GaugeMetricFamily, "ams_last_minute_age_seconds",
+                      "Age of each camera's newest minute (station clock)", st, ["camera"],
+                      {(cam,): age for cam, age in s.last_minute_age_s.items()})
         yield _gauge("ams_disk_free_bytes", "Free space on the data root's filesystem", st, s.disk_free_bytes)
         yield _gauge("ams_disk_total_bytes", "Size of the data root's filesystem", st, s.disk_total_bytes)
+
+
+def _family(kind: Any, name: str, doc: str, station: str, labels: list[str],
+            values: Mapping[tuple[str, ...], float]) -> Metric:
+    """One labelled family (station first), its samples in label order."""
+    fam = kind(name, doc, labels=["station", *labels])
+    for key, value in sorted(values.items()):
+        fam.add_metric([station, *key], value)
+    return fam
 
 
 def _gauge(name: str, doc: str, station: str, value: float) -> GaugeMetricFamily:
