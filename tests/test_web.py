@@ -209,3 +209,23 @@ def test_ams_run_logs_the_page_and_admin_status_shows_it(tmp_path: Path) -> None
         proc.terminate()
         proc.wait(timeout=60)
         log.close()
+
+
+async def test_calibration_page_shows_residuals_and_history(station: Station) -> None:
+    from protocols.calibration import CalibrationRecord, write_calibration
+
+    assert station.web is not None
+    model = {"site": {"lat": 51.5, "lon": -0.1}, "az_deg": 90.0, "el_deg": 45.0, "roll_deg": 0.0,
+             "scale_px_per_deg": 7.0, "lens": {"kind": "equidistant", "width": 640, "height": 360}}
+    stars = [{"x": 40.0 + 30 * i, "y": 30.0 + 15 * i, "dx": 0.2, "dy": -0.1} for i in range(20)]
+    for day, rms in ((1, 0.4), (2, 0.3)):
+        write_calibration(station.paths.root / "cal" / "010001", CalibrationRecord(
+            "010001", datetime(2026, 11, day, 22, tzinfo=UTC), model,
+            {"n_matched": 40, "rms_px": rms, "rms_arcmin": rms * 8.6}, "AMS1", stars=stars))
+    status, body = await _get(station.web.url + "calibration")
+    text = body.decode()
+    assert status == 200
+    assert "20 stars, residuals" in text and text.count("2026-11-0") == 2  # the newest fit's plot, both fits
+    assert "Camera 010002" in text and "pinhole fallback" in text  # the camera without a fit says so
+    status, body = await _get(station.web.url)
+    assert status == 200 and b"0.30 px rms" in body  # the dashboard shows the newest fit's quality

@@ -138,13 +138,15 @@ def days_with_data(paths: StationPaths, limit: int = 60) -> list[str]:
 
 
 def events_of_meteor(paths: StationPaths, station: str, day: str, meteor_id: str) -> list[str]:
-    """Ids of the local events this meteor is a member of (its day's folder and the next: a meteor just
-    before midnight can date an event of the same day only, but ids follow the earliest member)."""
-    out = []
-    for ev in local_events(paths, day):
-        if (station, meteor_id) in ev.member_keys:
-            out.append(ev.event_id)
-    return out
+    """Ids of the local events this meteor is a member of. An event's folder is the day of its earliest
+    member, which is this meteor's day or (a partner saw it first, just before midnight) the day before;
+    both are looked at."""
+    from datetime import date, timedelta
+
+    y, m, d = map(int, day.split("_"))
+    before = (date(y, m, d) - timedelta(days=1)).strftime("%Y_%m_%d")
+    return [ev.event_id for folder in (before, day) for ev in local_events(paths, folder)
+            if (station, meteor_id) in ev.member_keys]
 
 
 def event_days(paths: StationPaths, limit: int = 30) -> list[str]:

@@ -283,8 +283,9 @@ def residual_plot(rec: CalibrationRecord, w: int = 420) -> str:
     stars = [s for s in rec.stars if isinstance(s, dict) and {"x", "y", "dx", "dy"} <= s.keys()]
     if not stars:
         return '<p class="dim">no star residuals in this fit</p>'
-    iw = float(rec.model.get("width", 0) or max(float(s["x"]) for s in stars) + 1)
-    ih = float(rec.model.get("height", 0) or max(float(s["y"]) for s in stars) + 1)
+    lens: dict[str, Any] = rec.model["lens"] if isinstance(rec.model.get("lens"), dict) else {}
+    iw = float(lens.get("width") or max(float(s["x"]) for s in stars) + 1)
+    ih = float(lens.get("height") or max(float(s["y"]) for s in stars) + 1)
     h = int(w * ih / iw)
     f = w / iw
     vec = "".join(f'<circle cx="{float(s["x"]) * f:.1f}" cy="{float(s["y"]) * f:.1f}" r="2"/>'
