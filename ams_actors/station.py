@@ -37,7 +37,8 @@ from ams_actors.runtime.pool import make_pool
 from ams_actors.runtime.sdnotify import ALIVE, Notifier, keep_alive
 from ams_actors.runtime.supervisor import RestartPolicy, Supervisor
 from ams_actors.store.local_paths import StationPaths
-from ams_actors.web.server import StationView, WebServer
+from ams_actors.web.server import WebServer
+from ams_actors.web.view import StationView
 from protocols import messages as m
 
 log = logging.getLogger("ams.station")

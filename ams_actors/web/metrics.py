@@ -8,6 +8,7 @@ thread) and the collector turns it into metric families.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,6 +16,11 @@ from typing import Any
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
+
+from ams_actors.web.data import disk
+from ams_actors.web.view import StationView
+from protocols.errors import InputError
+from protocols.pipeline_files import parse_clip_name
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -99,6 +105,42 @@ class StationMetrics:
     def render(self, snapshot: Snapshot) -> bytes:
         self.collector.snapshot = snapshot
         return generate_latest(self.registry)
+
+
+async def snapshot(view: StationView) -> Snapshot:
+    """Everything /metrics shows, read now (ledger queries on its thread, the disk in a worker thread)."""
+    now = view.ctx.clock.now()
+    snap = Snapshot(station=view.ctx.config.station_id)
+    ledger = view.ctx.ledger
+    if ledger is not None:
+        for cam, state, result, verified, n, meteors in await ledger.camera_clip_counts():
+            if state in ("scanned", "classified"):
+                snap.minutes_scanned[cam] = snap.minutes_scanned.get(cam, 0) + n
+            if state == "classified" and result:
+                snap.detections[(cam, result)] = snap.detections.get((cam, result), 0) + n
+            snap.meteors["verified"] = snap.meteors.get("verified", 0) + meteors
+            if verified == "nometeor":
+                snap.meteors["rejected_by_verifier"] = snap.meteors.get("rejected_by_verifier", 0) + n
+        snap.meteors["rejected_by_operator"] = (await ledger.review_counts()).get("reject", 0)
+        for cam, clip in (await ledger.last_clips([c.id for c in view.ctx.config.cameras])).items():
+            try:
+                snap.last_minute_age_s[cam] = (now - parse_clip_name(clip + ".mp4").start_utc).total_seconds()
+            except InputError:
+                continue
+    actors = view.actors()
+    snap.inbox = {name: a.inbox.qsize() for name, a in actors.items()}
+    snap.pool_busy, snap.pool_size = pool_load(view.ctx.executor)
+    snap.sync_backlog = len(getattr(actors.get("Syncer"), "pending", ()))
+    broker = actors.get("EventBroker")
+    report = getattr(broker, "claims_report", None)
+    snap.claims_held = len(report()["held"]) if report else 0
+    snap.claims = dict(getattr(broker, "claim_counts", {}))
+    times = getattr(actors.get("Solver"), "solve_times", None)
+    if times is not None:
+        snap.solve_buckets, snap.solve_sum = times.cumulative(), times.total
+    total, _used, free = await asyncio.to_thread(disk, view.ctx.paths)
+    snap.disk_free_bytes, snap.disk_total_bytes = free, total
+    return snap
 
 
 def pool_load(executor: Any) -> tuple[int, int]:

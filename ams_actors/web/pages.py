@@ -21,7 +21,7 @@ def _gb(n: float) -> str:
     return f"{n / 1e9:.1f} GB"
 
 
-def _age(seconds: float | None) -> str:
+def age_text(seconds: float | None) -> str:
     if seconds is None:
         return "never"
     s = int(seconds)
@@ -46,7 +46,7 @@ def dashboard(d: dict[str, Any]) -> str:
                    "no star fit (pinhole fallback)")
         cams.append(f'<section class="cam{" silent" if c["silent"] else ""}" data-camera="{esc(c["id"])}">'
                     f'<h3>Camera {esc(c["id"])}</h3>{thumb}'
-                    f'<p>last minute <b>{esc(c["last_clip"] or "none")}</b> · {esc(_age(c["age_s"]))}</p>'
+                    f'<p>last minute <b>{esc(c["last_clip"] or "none")}</b> · {esc(age_text(c["age_s"]))}</p>'
                     f'<p class="dim">minutes per hour, last 16 h</p>{bars(c["per_hour"], c["hours"])}'
                     f'<p>calibration: {esc(cal_txt)}</p></section>')
     actors = table(("actor", "state", "inbox", "processed", "failed", "restarts", "last error"),

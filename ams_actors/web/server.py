@@ -14,24 +14,18 @@ import hmac
 import logging
 import os
 import re
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
-from datetime import timedelta
 from importlib import resources
 from typing import Any
 
 from aiohttp import web
 
-from ams_actors.actors.base import StationContext
-from ams_actors.kernels.sun import is_daytime
-from ams_actors.runtime.actor import Actor
 from ams_actors.web import data, pages, review
+from ams_actors.web.dashboard import Dashboard
 from ams_actors.web.html import page
-from ams_actors.web.metrics import CONTENT_TYPE, Snapshot, StationMetrics, pool_load
+from ams_actors.web.metrics import CONTENT_TYPE, StationMetrics, snapshot
 from ams_actors.web.review import ReviewError
 from ams_actors.web.safe_paths import served_file, url_of
-from protocols.errors import InputError
-from protocols.pipeline_files import parse_clip_name
+from ams_actors.web.view import StationView
 
 log = logging.getLogger("ams.web")
 
@@ -39,20 +33,9 @@ TOKEN_ENV = "AMS_WEB_TOKEN"
 TOKEN_HEADER = "X-AMS-Token"
 TOKEN_COOKIE = "ams_token"
 WHO_COOKIE = "ams_who"
-SILENT_AFTER_S = 600.0  # a camera with no minute for this long at night gets a warning
 _WHO_RE = re.compile(r"[^A-Za-z0-9 _.@-]")
 CSP = ("default-src 'self'; img-src 'self' data:; media-src 'self'; style-src 'self'; script-src 'self'; "
        "frame-ancestors 'none'; form-action 'self'")
-
-
-@dataclass(slots=True)
-class StationView:
-    """What the page may see of the station (it never imports station.py)."""
-
-    ctx: StationContext
-    status: Callable[[], dict[str, Any]]
-    actors: Callable[[], Mapping[str, Actor]]
-    reindex: Callable[[str], Awaitable[None]]  # rebuild a day's index now (the Indexer), then it syncs
 
 
 class WebServer:
@@ -67,7 +50,7 @@ class WebServer:
         self._runner: web.AppRunner | None = None
         self._review_lock = asyncio.Lock()
         self._purge: asyncio.Task[None] | None = None
-        self._cal_cache: dict[str, tuple[float, list[Any]]] = {}
+        self.dash = Dashboard(view)
         self._day_cache: dict[str, tuple[tuple[int, ...], Any]] = {}  # day -> (folder stamps, stacks and cards)
 
     # -- lifecycle -------------------------------------------------------------------------------
@@ -160,75 +143,7 @@ class WebServer:
 
     # -- pages -----------------------------------------------------------------------------------
     async def dashboard(self, request: web.Request) -> web.Response:
-        return self.html(request, "Dashboard", pages.dashboard(await self.dashboard_data()), "/")
-
-    async def dashboard_data(self) -> dict[str, Any]:
-        now = self.ctx.clock.now()
-        cams = [c.id for c in self.cfg.cameras]
-        ledger = self.ctx.ledger
-        since = now - timedelta(hours=16)
-        since_prefix = since.strftime("%Y_%m_%d_%H")
-        last = await ledger.last_clips(cams) if ledger else {}
-        recent = await ledger.clips_since(since_prefix) if ledger else []
-        last_day = (now - timedelta(hours=12)).strftime("%Y_%m_%d")
-        counts = await ledger.day_stats(last_day) if ledger else {}
-        hours = [(since + timedelta(hours=i)).strftime("%Y_%m_%d_%H") for i in range(17)]
-        per_hour: dict[str, list[int]] = {c: [0] * len(hours) for c in cams}
-        index = {h: i for i, h in enumerate(hours)}
-        for cam, clip in recent:
-            i = index.get(clip[:13])
-            if cam in per_hour and i is not None:
-                per_hour[cam][i] += 1
-        night = not is_daytime(self.cfg.station.lat, self.cfg.station.lon, now)
-        cal = {c: await self._newest_calibration(c) for c in cams}
-        thumbs = await asyncio.to_thread(lambda: {c: data.thumb_of(self.paths, last[c]) if c in last else None
-                                                  for c in cams})
-        disk = await asyncio.to_thread(data.disk, self.paths)
-        cameras, warnings = [], []
-        for c in cams:
-            age = None
-            if c in last:
-                try:
-                    age = (now - parse_clip_name(last[c] + ".mp4").start_utc).total_seconds()
-                except InputError:
-                    age = None
-            silent = night and (age is None or age > SILENT_AFTER_S)
-            if silent:
-                warnings.append(f"camera {c} is silent at night: last minute {pages._age(age)}")
-            rec = cal[c]
-            cameras.append({
-                "id": c, "last_clip": last.get(c), "age_s": age, "thumb": thumbs[c], "silent": silent,
-                "per_hour": per_hour[c], "hours": [h[-2:] for h in hours],
-                "calibration": None if rec is None else {
-                    "age": pages._age((now - rec.obs_utc).total_seconds()).replace(" ago", ""),
-                    "rms_px": rec.rms_px, "n": rec.n_matched},
-            })
-        actors = self.view.actors()
-        syncer = actors.get("Syncer")
-        broker = actors.get("EventBroker")
-        report = getattr(broker, "claims_report", None)
-        return {
-            "status": self.view.status(), "cameras": cameras, "warnings": warnings, "disk": disk,
-            "sync_backlog": len(getattr(syncer, "pending", ())),
-            "claims_held": len(report()["held"]) if report else 0,
-            "last_night": counts, "last_night_day": last_day,
-        }
-
-    async def _newest_calibration(self, cam: str) -> Any:
-        """The newest usable fit of a camera, re-read only when its folder changed."""
-        from ams_actors.actors.calibrations import Calibrations
-
-        folder = Calibrations(self.cfg).folder(self.cfg.camera(cam))
-        try:
-            stamp = folder.stat().st_mtime
-        except OSError:
-            return None
-        hit = self._cal_cache.get(cam)
-        if hit is None or hit[0] != stamp:
-            recs = await asyncio.to_thread(data.calibration_records, self.cfg, cam)
-            hit = (stamp, recs)
-            self._cal_cache[cam] = hit
-        return next((r for r in hit[1] if r.usable()), None)
+        return self.html(request, "Dashboard", pages.dashboard(await self.dash.data()), "/")
 
     async def night(self, request: web.Request) -> web.Response:
         days = await asyncio.to_thread(data.days_with_data, self.paths)
@@ -316,14 +231,11 @@ class WebServer:
         if wanted:
             try:
                 day = event_folder_day(wanted)
-            except Exception:
+            except ValueError:  # InvalidId, InvalidKey, an impossible date
                 raise web.HTTPNotFound(text="not an event id") from None
         else:
             day = self._day(request, days)
-        broker = self.view.actors().get("EventBroker")
-        report = getattr(broker, "claims_report", None)
-        claims = {r["event_id"]: r for part in (report() if report else {}).values() if isinstance(part, list)
-                  for r in part}
+        claims = {r["event_id"]: r for part in self.view.claims().values() if isinstance(part, list) for r in part}
         sites = {self.cfg.station_id: (self.cfg.station.lon, self.cfg.station.lat)}
 
         def gather() -> list[dict[str, Any]]:
@@ -355,42 +267,8 @@ class WebServer:
                          "/calibration")
 
     # -- metrics ---------------------------------------------------------------------------------
-    async def snapshot(self) -> Snapshot:
-        now = self.ctx.clock.now()
-        snap = Snapshot(station=self.cfg.station_id)
-        ledger = self.ctx.ledger
-        if ledger is not None:
-            for cam, state, result, verified, n, meteors in await ledger.camera_clip_counts():
-                if state in ("scanned", "classified"):
-                    snap.minutes_scanned[cam] = snap.minutes_scanned.get(cam, 0) + n
-                if state == "classified" and result:
-                    snap.detections[(cam, result)] = snap.detections.get((cam, result), 0) + n
-                snap.meteors["verified"] = snap.meteors.get("verified", 0) + meteors
-                if verified == "nometeor":
-                    snap.meteors["rejected_by_verifier"] = snap.meteors.get("rejected_by_verifier", 0) + n
-            snap.meteors["rejected_by_operator"] = (await ledger.review_counts()).get("reject", 0)
-            for cam, clip in (await ledger.last_clips([c.id for c in self.cfg.cameras])).items():
-                try:
-                    snap.last_minute_age_s[cam] = (now - parse_clip_name(clip + ".mp4").start_utc).total_seconds()
-                except InputError:
-                    continue
-        actors = self.view.actors()
-        snap.inbox = {name: a.inbox.qsize() for name, a in actors.items()}
-        snap.pool_busy, snap.pool_size = pool_load(self.ctx.executor)
-        snap.sync_backlog = len(getattr(actors.get("Syncer"), "pending", ()))
-        broker = actors.get("EventBroker")
-        report = getattr(broker, "claims_report", None)
-        snap.claims_held = len(report()["held"]) if report else 0
-        snap.claims = dict(getattr(broker, "claim_counts", {}))
-        times = getattr(actors.get("Solver"), "solve_times", None)
-        if times is not None:
-            snap.solve_buckets, snap.solve_sum = times.cumulative(), times.total
-        total, _used, free = await asyncio.to_thread(data.disk, self.paths)
-        snap.disk_free_bytes, snap.disk_total_bytes = free, total
-        return snap
-
     async def metrics_page(self, request: web.Request) -> web.Response:
-        body = self.metrics.render(await self.snapshot())
+        body = self.metrics.render(await snapshot(self.view))
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
 
     # -- files -----------------------------------------------------------------------------------
