@@ -153,9 +153,17 @@ async def test_trash_is_purged_after_trash_days(tmp_path: Path) -> None:
 
 async def test_metrics_are_per_station(station: Station, tmp_path: Path, s3_endpoint: str) -> None:
     assert station.web is not None
+    assert station.ctx.ledger is not None
+    from ams_actors.sim.meteor_archive import ledger_rows
+
+    # three nights of two cameras: the old days (counted hourly) and the last two (every scrape) add up
+    rows = ledger_rows(["010001", "010002"], datetime(2026, 11, 24, tzinfo=UTC), 3, [], "2026-11-27T00:00:00Z")
+    station.ctx.ledger.replace_all(rows, [])
     status, body = await _get(station.web.url + "metrics")
     text = body.decode()
     assert status == 200
+    assert 'ams_minutes_scanned_total{camera="010001",station="AMS1"} 1440.0' in text
+    assert 'ams_detections_total{camera="010002",class="detect",station="AMS1"} 1440.0' in text
     for name in ("ams_minutes_scanned", "ams_detections", "ams_meteors", "ams_inbox_depth", "ams_pool_busy",
                  "ams_sync_backlog_days", "ams_claims_held", "ams_claims_total", "ams_solve_seconds_bucket",
                  "ams_last_minute_age_seconds", "ams_disk_free_bytes"):

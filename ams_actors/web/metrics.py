@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from prometheus_client import CollectorRegistry, generate_latest
@@ -23,6 +24,7 @@ from protocols.errors import InputError
 from protocols.pipeline_files import parse_clip_name
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+OLD_COUNTS_MAX_AGE_S = 3600.0
 
 
 @dataclass(slots=True)
@@ -100,6 +102,7 @@ class StationMetrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=False)
         self.collector = StationCollector()
+        self.counts = ClipCounts()
         self.registry.register(self.collector)
 
     def render(self, snapshot: Snapshot) -> bytes:
@@ -107,13 +110,31 @@ class StationMetrics:
         return generate_latest(self.registry)
 
 
-async def snapshot(view: StationView) -> Snapshot:
+class ClipCounts:
+    """The ledger's per-camera counts: days before yesterday are counted once an hour (a year of minutes
+    takes the ledger's thread about a second, and those days rarely change), the last two at every scrape."""
+
+    def __init__(self) -> None:
+        self._old: tuple[str, float, list[tuple[str, str, str, str, int, int]]] | None = None
+
+    async def rows(self, view: StationView) -> list[tuple[str, str, str, str, int, int]]:
+        ledger = view.ctx.ledger
+        if ledger is None:
+            return []
+        cutoff = (view.ctx.clock.now() - timedelta(days=1)).strftime("%Y_%m_%d")
+        mono = view.ctx.clock.monotonic()
+        if self._old is None or self._old[0] != cutoff or mono - self._old[1] > OLD_COUNTS_MAX_AGE_S:
+            self._old = (cutoff, mono, await ledger.camera_clip_counts(before_day=cutoff))
+        return self._old[2] + await ledger.camera_clip_counts(since_day=cutoff)
+
+
+async def snapshot(view: StationView, counts: ClipCounts) -> Snapshot:
     """Everything /metrics shows, read now (ledger queries on its thread, the disk in a worker thread)."""
     now = view.ctx.clock.now()
     snap = Snapshot(station=view.ctx.config.station_id)
     ledger = view.ctx.ledger
     if ledger is not None:
-        for cam, state, result, verified, n, meteors in await ledger.camera_clip_counts():
+        for cam, state, result, verified, n, meteors in await counts.rows(view):
             if state in ("scanned", "classified"):
                 snap.minutes_scanned[cam] = snap.minutes_scanned.get(cam, 0) + n
             if state == "classified" and result:

@@ -268,7 +268,7 @@ class WebServer:
 
     # -- metrics ---------------------------------------------------------------------------------
     async def metrics_page(self, request: web.Request) -> web.Response:
-        body = self.metrics.render(await snapshot(self.view))
+        body = self.metrics.render(await snapshot(self.view, self.metrics.counts))
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
 
     # -- files -----------------------------------------------------------------------------------
