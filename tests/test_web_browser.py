@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from web_helpers import make_bucket, web_config
+from web_helpers import make_bucket, web_config, write_fits
 
 from ams_actors.runtime.clock import VirtualClock
 from ams_actors.runtime.pool import make_pool
@@ -182,7 +182,9 @@ async def _browse(station: Station, ids: list[str], shots: Path) -> None:
             await page.goto(f"{base}/events?day={DAY}")
             assert await page.locator("section.event").count() == 1
             await page.screenshot(path=str(shots / "events.png"), full_page=True)
+            write_fits(station.paths.root / "cal" / "010001")
             await page.goto(base + "/calibration")
+            assert await page.locator("svg.resid").count() == 1
             await page.screenshot(path=str(shots / "calibration.png"), full_page=True)
         finally:
             await browser.close()
