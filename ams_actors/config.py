@@ -241,6 +241,24 @@ class RuntimeSection:
 
 
 @dataclass(frozen=True, slots=True)
+class WebSection:
+    """The station's own web page (served inside the station process) and its /metrics.
+
+    Loopback by default: the page can review (move meteors to the trash) when AMS_WEB_TOKEN is set,
+    and a station is often on a home network; bind 0.0.0.0 only behind a firewall you trust."""
+
+    enabled: bool = True
+    bind: str = "127.0.0.1"
+    port: int = 8087
+    trash_days: int = 30  # a rejected meteor stays restorable this long, then it is deleted
+
+    def __post_init__(self) -> None:
+        _check(bool(self.bind.strip()), "bind", "must name an address, e.g. 127.0.0.1")
+        _check(0 <= self.port <= 65535, "port", f"must be within 0..65535 (0: any free port), got {self.port}")
+        _check(1 <= self.trash_days <= 3650, "trash_days", f"must be within 1..3650, got {self.trash_days}")
+
+
+@dataclass(frozen=True, slots=True)
 class StationConfig:
     station: StationSection
     cameras: tuple[CameraSection, ...]
@@ -252,6 +270,7 @@ class StationConfig:
     calibration: CalibrationSection = field(default_factory=CalibrationSection)
     solver: SolverSection = field(default_factory=SolverSection)
     runtime: RuntimeSection = field(default_factory=RuntimeSection)
+    web: WebSection = field(default_factory=WebSection)
     source: str = "station.toml"
 
     # Shortcuts used all over the station.

@@ -37,6 +37,8 @@ from ams_actors.runtime.pool import make_pool
 from ams_actors.runtime.sdnotify import ALIVE, Notifier, keep_alive
 from ams_actors.runtime.supervisor import RestartPolicy, Supervisor
 from ams_actors.store.local_paths import StationPaths
+from ams_actors.web.server import WebServer
+from ams_actors.web.view import StationView
 from protocols import messages as m
 
 log = logging.getLogger("ams.station")
@@ -91,9 +93,12 @@ class Station:
         admin_socket: bool = True,
         only: tuple[str, ...] | None = None,
         notifier: Notifier | None = None,
+        web: bool | None = None,
     ) -> None:
         """``only``: start just these actors ("Scanner" = every camera's), for a one-shot verb
-        (see ONE_SHOT_ACTORS); None starts the whole station."""
+        (see ONE_SHOT_ACTORS); None starts the whole station. ``web``: serve the page ([web]); None:
+        as the config says, for a daemon (with its admin socket) only — in-process stations of the
+        simulator and tests would all want the same port."""
         self.config = config
         self.clock = clock or RealClock()
         self.paths = StationPaths(config.data_root, config.station_id)
@@ -119,6 +124,9 @@ class Station:
             a.name: a for a in built if a.name != "InstanceKeeper" or self.uses_store
         }
         self.admin = AdminServer(self.paths.admin_socket, self._admin_handlers()) if admin_socket else None
+        if web is None:
+            web = config.web.enabled and admin_socket and only is None
+        self.web = WebServer(StationView(self.ctx, self.status, lambda: self.actors, self.reindex)) if web else None
         self._exits = contextlib.AsyncExitStack()
         self.notifier = notifier or Notifier({})  # only `ams run` tells systemd
         self._keep_alive: asyncio.Task[None] | None = None
@@ -233,6 +241,7 @@ class Station:
             self.supervisor.start(actor)
         if self.admin is not None:
             await self.admin.start()
+        await self._start_web()
         self._started_mono = self.clock.monotonic()
         self.running = True
         log.info("station %s started: %s", self.config.station_id, ", ".join(self.actors))
@@ -255,6 +264,30 @@ class Station:
             if cam.mask and not Path(cam.mask).is_file():
                 log.warning("camera %s: mask file %s is missing: its minutes are scanned without a mask",
                             cam.id, cam.mask)
+
+    async def _start_web(self) -> None:
+        """The page is a window on the station, not part of it: a port in use is logged, not fatal."""
+        if self.web is None:
+            return
+        try:
+            url = await self.web.start()
+        except OSError as err:
+            log.error("web page not started: cannot listen on %s:%d: %s ([web] in %s)", self.config.web.bind,
+                      self.config.web.port, err.strerror or err, self.config.source)
+            await self.web.stop()
+            self.web = None
+            return
+        log.info("web page: %s", url)
+
+    async def reindex(self, day: str) -> None:
+        """Rebuild a day's index now (after a review moved an archive file); the Indexer's IndexUpdated
+        then reaches the Syncer. Without a running Indexer the ledger's mark does it at the next start."""
+        indexer = self.actors.get("Indexer")
+        if indexer is None or indexer.stopping:
+            return
+        fut: asyncio.Future[m.TaskResult] = asyncio.get_running_loop().create_future()
+        await indexer.tell(m.RunTask(task="proc_index", day=day, reply=fut))
+        await fut
 
     async def _acquire_instance(self) -> None:
         """Hold the station id before any work; watching another instance gives way to a stop request."""
@@ -309,6 +342,8 @@ class Station:
             except TimeoutError:
                 log.warning("actor %s did not stop within %.0f s; cancelling", actor.name, drain_timeout_s)
         await self.supervisor.cancel_all()
+        if self.web is not None:
+            await self.web.stop()
         if self.admin is not None:
             await self.admin.stop()
         if self._own_executor and self._executor is not None:
@@ -377,6 +412,7 @@ class Station:
             "roles": list(self.config.network.roles),
             "store": self.probe_message,
             "claims": "enabled" if self.ctx.claims_enabled else "disabled",
+            "web": self.web.url if self.web is not None and self.web.url else "off",
             "actors": [a.stats().as_dict() for a in self.actors.values()],
             "clock_error": self._clock_error(),
         }

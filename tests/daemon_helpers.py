@@ -62,6 +62,8 @@ id = "010001"
 [schedule]
 scan_interval_s = 0.5
 clip_settle_s = 0.5
+[web]
+port = 0
 [runtime]
 workers = 2
 {extra}

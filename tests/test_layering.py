@@ -1,7 +1,7 @@
 """The layering rule of design.md §2, read from the code itself (every import, also those inside
 functions), so an arrow that runs the wrong way fails here instead of waiting for a reviewer.
 
-Bottom up: protocols ← kernels, runtime, config ← store, data ← netsync ← actors ← station ← sim,
+Bottom up: protocols ← kernels, runtime, config ← store, data ← netsync ← actors ← web ← station ← sim,
 commands ← cli. Nothing imports upward; production code never imports the simulator; no actor
 imports a command; kernels and protocols know nothing of asyncio.
 """
@@ -27,9 +27,11 @@ ALLOWED: dict[str, set[str]] = {
     "data": _BASE | {"kernels"},
     "netsync": _BASE | {"kernels", "runtime", "store"},
     "actors": _BASE | {"kernels", "runtime", "config", "store", "data", "netsync"},
-    "station": _BASE | {"kernels", "runtime", "config", "store", "data", "netsync", "actors"},
-    "sim": _BASE | {"kernels", "runtime", "config", "store", "data", "netsync", "actors", "station"},
-    "commands": _BASE | {"kernels", "runtime", "config", "store", "data", "netsync", "actors", "station", "sim"},
+    "web": _BASE | {"kernels", "runtime", "config", "store", "data", "netsync", "actors"},
+    "station": _BASE | {"kernels", "runtime", "config", "store", "data", "netsync", "actors", "web"},
+    "sim": _BASE | {"kernels", "runtime", "config", "store", "data", "netsync", "actors", "station", "web"},
+    "commands": _BASE | {"kernels", "runtime", "config", "store", "data", "netsync", "actors", "station", "sim",
+                         "web"},
     "cli": _BASE | {"commands", "runtime"},  # runtime: stop signals are caught before the verbs import
     "__main__": {"cli"},
 }

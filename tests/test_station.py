@@ -32,6 +32,8 @@ id = "010001"
 id = "010002"
 [network]
 roles = ["station", "correlator"]
+[web]
+port = 0
 [runtime]
 workers = 1
 """

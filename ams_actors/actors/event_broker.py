@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -89,6 +90,7 @@ class EventBroker(StationActor):
         )
         self.tick_interval_s = max(1.0, cl.lease_s / 12.0)
         self.events: dict[str, Tracked] = {}
+        self.claim_counts: Counter[str] = Counter()  # claims won and lost since the start (/metrics)
         self._warned_disabled = False
         self._bad_partner_files: set[str] = set()  # problems with partner files, already logged
 
@@ -266,6 +268,7 @@ class EventBroker(StationActor):
             if verdict == c.Verdict.OWNED:
                 t.held = c.Held(step.record, result.etag, sent_at)
                 t.history.append(f"owned epoch {step.record.epoch}")
+                self.claim_counts["won"] += 1
                 await self.start_solving(t)
                 return
             if verdict == c.Verdict.RETRY:
@@ -335,6 +338,7 @@ class EventBroker(StationActor):
 
     async def lose(self, t: Tracked, reason: str) -> None:
         epoch = t.held.record.epoch if t.held else 0
+        self.claim_counts["lost"] += 1
         t.held = None
         t.unpublished = None
         t.status, t.detail = "pending", reason

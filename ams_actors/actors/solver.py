@@ -16,8 +16,10 @@ from collections import deque
 from pathlib import Path
 from typing import Any
 
-from ams_actors.actors.base import StationActor
+from ams_actors.actors.base import StationActor, StationContext
+from ams_actors.runtime.actor import Publish
 from ams_actors.runtime.files import atomic_write_json_async
+from ams_actors.runtime.stats import Buckets
 from protocols.messages import ClaimLost, EventClaimed, EventSolved
 
 
@@ -78,6 +80,10 @@ class Solver(StationActor):
                 self._own_clock = deque(maxlen=CLOCK_EVENTS)
             self._own_clock.append(own)
 
+    def __init__(self, name: str, ctx: StationContext, publish: Publish | None = None) -> None:
+        super().__init__(name, ctx, publish)
+        self.solve_times = Buckets()  # the solver's own runtime_s per solve (/metrics)
+
     async def on_start(self) -> None:
         from ams_actors.kernels.trajectory.epoch import warm_up
 
@@ -97,6 +103,9 @@ class Solver(StationActor):
         await atomic_write_json_async(out, doc)
         self.record_clock(doc)
         status = str(doc.get("status", "failed"))
+        runtime = (doc.get("solver") or {}).get("runtime_s")
+        if isinstance(runtime, int | float):
+            self.solve_times.observe(float(runtime))
         if status != "solved":
             self.log.warning("event %s: solve failed: %s", msg.event_id, doc.get("reason"))
         await self.publish(EventSolved(msg.event_id, msg.day, msg.epoch, out, status))

@@ -125,7 +125,9 @@ def format_status(status: dict[str, Any]) -> str:
     clock = status.get("clock_error")
     clock_line = ("clock error unknown (no confident multi-station event solved here yet)" if not clock else
                   f"clock error {clock['error_s']:+.2f} s ahead of the network ({clock['n_events']} event(s))")
-    return "\n".join([head, clock_line, *_table(cols, rows), *_camera_table(status["actors"])])
+    page = f"page {status['web']}" if status.get("web") else ""
+    return "\n".join([head, *([page] if page else []), clock_line, *_table(cols, rows),
+                      *_camera_table(status["actors"])])
 
 
 def _work_total(actor: dict[str, Any], what: str) -> str:

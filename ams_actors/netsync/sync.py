@@ -49,6 +49,7 @@ from protocols.s3_keys import (
     event_key,
     local_path,
     meteor_key,
+    meteors_prefix,
     ms_detects_key,
     parse_day,
     validate_id,
@@ -215,6 +216,32 @@ class SyncEngine:
                 report.unchanged += 1
 
         await asyncio.gather(*(one(p, k) for p, k in items))
+        await self.withdraw_meteors(day, {k for _p, k in items}, report)
+
+    async def withdraw_meteors(self, day: str, local_keys: set[str], report: SyncReport) -> None:
+        """Delete from the bucket the meteors this station uploaded for ``day`` that are no longer in its
+        archive (an operator rejected them on the web page): the day's index no longer lists them, and
+        no partner should fetch them. Only keys the ledger says we uploaded are touched."""
+        prefix = meteors_prefix(self.station_id, parse_day(day))
+        if self.ledger is None:
+            uploaded = [k for k in self._memory_ledger if k.startswith(prefix)]
+        else:
+            uploaded = await self.ledger.uploaded_keys(prefix)
+        for key in uploaded:
+            if key in local_keys:
+                continue
+            try:
+                await self._limited(self.store.delete(key))
+            except StoreError as err:
+                report.failed.append(key)
+                report.failed_days.add(day)
+                self.log.warning("delete %s failed (retried next cycle): %s", key, err)
+                continue
+            if self.ledger is None:
+                self._memory_ledger.pop(key, None)
+            else:
+                await self.ledger.forget_upload(key)
+            report.uploaded.append(f"deleted {key}")
 
     async def pending_days_on_disk(self) -> list[str]:
         """Days whose local daily index differs from what the ledger says was uploaded (resume after a

@@ -32,6 +32,7 @@ CREATE TABLE IF NOT EXISTS clips (
     updated_utc TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS clips_day ON clips(day, state);
+CREATE INDEX IF NOT EXISTS clips_camera ON clips(camera, clip);
 CREATE TABLE IF NOT EXISTS meteors (
     meteor_id    TEXT PRIMARY KEY,
     clip         TEXT NOT NULL,
@@ -50,9 +51,19 @@ CREATE TABLE IF NOT EXISTS index_days (
     day TEXT PRIMARY KEY,                  -- a day whose archive changed since its index was last rebuilt
     gen INTEGER NOT NULL                   -- bumped by every change: a rebuild clears only what it saw
 );
+CREATE TABLE IF NOT EXISTS reviews (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    meteor_id   TEXT NOT NULL,
+    day         TEXT NOT NULL,
+    action      TEXT NOT NULL,             -- confirm | reject | restore | unreview
+    who         TEXT NOT NULL,
+    at_utc      TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS reviews_day ON reviews(day, meteor_id);
 """
 
 CLIP_STATES = ("seen", "scanned", "daytime", "bad", "classified")
+REVIEW_ACTIONS = ("confirm", "reject", "restore", "unreview")
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,6 +233,67 @@ class Ledger:
                 (key, content_hash, now_utc),
             )
         )
+
+    # -- operator reviews (the web page): who did what when ----------------------------------------
+    async def add_review(self, meteor_id: str, day: str, action: str, who: str, now_utc: str) -> None:
+        if action not in REVIEW_ACTIONS:
+            raise ValueError(f"unknown review action {action!r}")
+        await self._acall(
+            lambda db: db.execute(
+                "INSERT INTO reviews(meteor_id, day, action, who, at_utc) VALUES(?, ?, ?, ?, ?)",
+                (meteor_id, day, action, who[:64], now_utc),
+            )
+        )
+
+    async def review_states(self, day: str) -> dict[str, tuple[str, str, str]]:
+        """meteor id -> (last action, who, when) for the reviewed meteors of a day."""
+        sql = ("SELECT meteor_id, action, who, at_utc FROM reviews WHERE id IN"
+               " (SELECT MAX(id) FROM reviews WHERE day = ? GROUP BY meteor_id)")
+        return await self._acall(lambda db: {str(r[0]): (str(r[1]), str(r[2]), str(r[3]))
+                                             for r in db.execute(sql, (day,))})
+
+    async def review_log(self, limit: int = 50) -> list[tuple[str, str, str, str, str]]:
+        """The newest reviews: (meteor id, day, action, who, when)."""
+        sql = "SELECT meteor_id, day, action, who, at_utc FROM reviews ORDER BY id DESC LIMIT ?"
+        return await self._acall(lambda db: [tuple(map(str, r)) for r in db.execute(sql, (limit,))])  # type: ignore[misc]
+
+    async def review_counts(self) -> dict[str, int]:
+        """How many meteors are now in each review state (their last action)."""
+        sql = ("SELECT action, COUNT(*) FROM reviews WHERE id IN (SELECT MAX(id) FROM reviews GROUP BY meteor_id)"
+               " GROUP BY action")
+        return await self._acall(lambda db: {str(a): int(n) for a, n in db.execute(sql)})
+
+    # -- per camera (the web page, /metrics) -----------------------------------------------------
+    async def camera_clip_counts(self, since_day: str = "", before_day: str = "\uffff"
+                                 ) -> list[tuple[str, str, str, str, int, int]]:
+        """(camera, state, result, verified, clips, meteors) over the days in [since_day, before_day).
+        A year of a busy station is ~10^6 rows (a second to count): callers count old days rarely."""
+        sql = ("SELECT camera, state, COALESCE(result, ''), COALESCE(verified, ''), COUNT(*), SUM(meteors)"
+               " FROM clips WHERE day >= ? AND day < ? GROUP BY camera, state, result, verified")
+        return await self._acall(lambda db: [(str(a), str(b), str(c), str(d), int(n), int(k or 0))
+                                             for a, b, c, d, n, k in db.execute(sql, (since_day, before_day))])
+
+    async def last_clips(self, cameras: Iterable[str]) -> dict[str, str]:
+        """camera -> the newest clip (by name, which is by time) the station has seen, if any."""
+        def fn(db: sqlite3.Connection) -> dict[str, str]:
+            sql = "SELECT clip FROM clips WHERE camera = ? ORDER BY clip DESC LIMIT 1"  # the index, not a scan
+            rows = {c: db.execute(sql, (c,)).fetchone() for c in cameras}
+            return {c: str(r[0]) for c, r in rows.items() if r}
+
+        return await self._acall(fn)
+
+    async def clips_since(self, first_clip_prefix: str) -> list[tuple[str, str]]:
+        """(camera, clip) of every clip whose name sorts at or after the prefix (a UTC time)."""
+        sql = "SELECT camera, clip FROM clips WHERE clip >= ? AND state != 'daytime'"
+        return await self._acall(lambda db: [(str(c), str(k)) for c, k in db.execute(sql, (first_clip_prefix,))])
+
+    async def uploaded_keys(self, prefix: str) -> list[str]:
+        """Every key under `prefix` the station has uploaded (and not withdrawn)."""
+        sql = "SELECT key FROM uploads WHERE key >= ? AND key < ? ORDER BY key"
+        return await self._acall(lambda db: [str(r[0]) for r in db.execute(sql, (prefix, prefix + "\uffff"))])
+
+    async def forget_upload(self, key: str) -> None:
+        await self._acall(lambda db: db.execute("DELETE FROM uploads WHERE key = ?", (key,)))
 
     # -- stats and rebuild -----------------------------------------------------------------------
     async def day_stats(self, day: str) -> dict[str, Any]:

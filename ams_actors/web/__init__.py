@@ -1,0 +1,1 @@
+"""The station's web page and /metrics, served by the station process itself (aiohttp on its loop)."""
