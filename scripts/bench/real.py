@@ -3,9 +3,11 @@
 Every RMS FTPdetectinfo below DIR is correlated (the network Correlator's kernel, as ``ams correlate
 --rms`` does); each event seen by ≥ 3 stations is solved with all its stations and again with every
 pair of them. The all-station solve is the yardstick: a pair's radiant (geocentric, degrees of arc)
-and v_init (percent) are compared with it. Printed before and after the robust v_init (the
-"before" figures use the speed model's own extrapolated v at the first point, as the solver did
-until issue 13; they come from the same fits, so the comparison is of the estimator only).
+and v_init (percent) are compared with it; ``v_same_point_pct`` compares the pair's v_init with the
+all-station speed at the pair's own first point (a pair may have missed the start of the meteor).
+Printed before and after the robust v_init (the "before" figures use the speed model's own
+extrapolated v at the first point, as the solver did until issue 13; they come from the same fits,
+so the comparison is of the estimator only).
 
     python3 scripts/bench/real.py [DIR]   (default ../shared/data/gmn-uk-2023-02-18)
 
@@ -82,18 +84,32 @@ def observation_set(event_id: str, members: list[RmsMeteor], sites: dict[str, Si
     return parse_observation_set({"event_id": event_id, "observations": obs})
 
 
-def estimates(result: SolveResult) -> dict[str, tuple[float, float, float]] | None:
-    """{"before"|"after": (ra, dec, v_init)}: the published numbers and the model-extrapolated ones."""
+def estimates(result: SolveResult) -> dict[str, tuple[float, float, float, float]] | None:
+    """{"before"|"after": (ra, dec, v_init, begin time in s since 1970)}: the published numbers and the
+    model-extrapolated ones."""
     fit, ctx = result.fit, result.context
     if fit is None or ctx is None:
         return None
     tau_b = float(np.min(fit.tau[fit.inlier]))
     v_model = float(fit.timing.velocity(np.array([tau_b]))[0])
+    t_begin = fit.tracks.epoch.timestamp() + fit.t_begin
     out = {}
     for key, f in (("after", fit), ("before", replace(fit, v_init=v_model))):
         q = quantities(f, ctx)
-        out[key] = (float(q[RA]), float(q[DEC]), f.v_init)
+        out[key] = (float(q[RA]), float(q[DEC]), f.v_init, t_begin)
     return out
+
+
+def speed_at(result: SolveResult, t_abs: float, v_init: float) -> float:
+    """The all-station solve's speed where a pair's track begins: its v_init plus its own model's
+    speed change from its first point to that time (a pair that saw only the end of a decelerating
+    meteor rightly starts slower)."""
+    fit = result.fit
+    assert fit is not None
+    tau_b = float(np.min(fit.tau[fit.inlier]))
+    dt = max(t_abs - (fit.tracks.epoch.timestamp() + fit.t_begin), 0.0)
+    change = fit.timing.velocity(np.array([tau_b + dt]))[0] - fit.timing.velocity(np.array([tau_b]))[0]
+    return v_init + float(change)
 
 
 def _radec_angle(a: tuple[float, float, float], b: tuple[float, float, float]) -> float:
@@ -118,13 +134,16 @@ def main() -> int:
     warnings.simplefilter("ignore")
     t0 = time.perf_counter()
     events, sites = load_events(args.dir)
-    diffs: dict[str, dict[str, list[float]]] = {k: {"radiant_deg": [], "v_init_pct": []} for k in ("before", "after")}
+    diffs: dict[str, dict[str, list[float]]] = {
+        k: {"radiant_deg": [], "v_init_pct": [], "v_same_point_pct": []} for k in ("before", "after")
+    }
     n_events = n_pairs = n_pair_failed = 0
     for k, members in enumerate(events):
         stations = sorted({m.station_id for m in members})
         if len(stations) < args.min_stations:
             continue
-        full = estimates(solve_observation_set_detailed(observation_set(f"ev{k:03d}", members, sites)))
+        full_result = solve_observation_set_detailed(observation_set(f"ev{k:03d}", members, sites))
+        full = estimates(full_result)
         if full is None:
             continue
         n_events += 1
@@ -138,6 +157,8 @@ def main() -> int:
             for key in ("before", "after"):
                 diffs[key]["radiant_deg"].append(_radec_angle(got[key], full[key]))
                 diffs[key]["v_init_pct"].append(100.0 * abs(got[key][2] - full[key][2]) / full[key][2])
+                v_there = speed_at(full_result, got[key][3], full[key][2])
+                diffs[key]["v_same_point_pct"].append(100.0 * abs(got[key][2] - v_there) / v_there)
     report: dict[str, Any] = {
         "data": args.dir.name, "events_ge3": n_events, "pairs": n_pairs, "pairs_failed": n_pair_failed,
         **{key: {q: _stats(v) for q, v in d.items()} for key, d in diffs.items()},

@@ -17,8 +17,9 @@ from ams_actors.kernels.trajectory.align import coarse_clock_offsets, needs_alig
 from ams_actors.kernels.trajectory.joint import fit_joint
 from ams_actors.kernels.trajectory.los import cross_track, fit_line
 from ams_actors.kernels.trajectory.planes import Line, PlanesResult, intersecting_planes, project_lengths
-from ams_actors.kernels.trajectory.timing import TimingFit, allowed_models, bic_weights, fit_timing, timing_candidates
+from ams_actors.kernels.trajectory.timing import TimingFit, allowed_models, fit_timing, timing_candidates
 from ams_actors.kernels.trajectory.tracks import SolveFailed, Tracks
+from ams_actors.kernels.trajectory.vinit import robust_v_init, trusted_weights
 
 Float = NDArray[np.float64]
 Bool = NDArray[np.bool_]
@@ -249,7 +250,7 @@ def refit(nominal: TrajectoryFit, los: Float, *, joint: bool = True,
         refined = _joint_pass(tracks, line, timing, keep, nominal.sigma_cam, ct)
         if refined is not None:
             line, timing, lengths, ct = refined
-    return _assemble(tracks, line, timing, keep, nominal.sigma_cam, ct, lengths, nominal.planes)
+    return _assemble(tracks, line, timing, keep, nominal.sigma_cam, ct, lengths, nominal.planes, average=False)
 
 
 def model_weights(nominal: TrajectoryFit) -> tuple[tuple[tuple[str, bool], ...], Float]:
@@ -261,7 +262,7 @@ def model_weights(nominal: TrajectoryFit) -> tuple[tuple[tuple[str, bool], ...],
     tr, keep = nominal.tracks, nominal.inlier
     sig_l = along_track_sigma(nominal.line, tr.pos, tr.los, nominal.lengths, nominal.sigma_cam[tr.cam])
     fits = timing_candidates(tr.t[keep], tr.clock[keep], tr.n_clocks, nominal.lengths[keep], sig_l[keep])
-    return tuple((f.model, f.with_offsets) for f in fits), bic_weights(fits)
+    return tuple((f.model, f.with_offsets) for f in fits), trusted_weights(fits, float(np.ptp(tr.t[keep])))
 
 
 def _check_coverage(tracks: Tracks, keep: Bool) -> None:
@@ -273,14 +274,16 @@ def _check_coverage(tracks: Tracks, keep: Bool) -> None:
 
 def _assemble(
     tracks: Tracks, line: Line, timing: TimingFit, keep: Bool, sigma: Float, ct: Float, lengths: Float,
-    planes: PlanesResult,
+    planes: PlanesResult, *, average: bool = True,
 ) -> TrajectoryFit:
     tau = timing.tau(tracks.t, tracks.clock)
     idx = np.flatnonzero(keep)
     first = idx[np.argmin(tau[idx])]
     last = idx[np.argmax(tau[idx])]
     tau_b, tau_e = float(tau[first]), float(tau[last])
-    v_init = float(timing.velocity(np.array([tau_b]))[0])
+    sig_l = along_track_sigma(line, tracks.pos, tracks.los, lengths, sigma[tracks.cam])
+    v_init = robust_v_init(timing, tracks.t[keep], tracks.clock[keep], tracks.n_clocks, lengths[keep],
+                           sig_l[keep], average=average)
     v_avg = float((timing.length(np.array([tau_e])) - timing.length(np.array([tau_b])))[0] / (tau_e - tau_b))
     begin = line.point + lengths[first] * line.direction
     end = line.point + lengths[last] * line.direction
