@@ -56,11 +56,14 @@ def resampling(nominal: TrajectoryFit) -> Resampling:
     e_at = cross(e_ct, r)
     e_at /= norm(e_at)[:, None]
     resid = np.stack([rowdot(tr.los, e_ct), rowdot(tr.los, e_at)], axis=1)
-    # Fitted residuals are smaller than the noise by the parameters they absorbed (2 per point).
-    n = 2 * int(nominal.inlier.sum())
-    k = 4 + n_params(nominal.timing.model, nominal.timing.with_offsets, tr.n_clocks)
-    resid *= np.sqrt(n / max(n - k, 1))
+    # Fitted residuals are smaller than the noise by the parameters they absorbed: across the track
+    # each camera's own plane takes 2 (the line is where the planes meet), along it the timing model.
     groups = tuple(np.flatnonzero(nominal.inlier & (tr.cam == c)) for c in range(tr.n_cams))
+    n = int(nominal.inlier.sum())
+    k = n_params(nominal.timing.model, nominal.timing.with_offsets, tr.n_clocks)
+    resid[:, 1] *= np.sqrt(n / max(n - k, 1))
+    for idx in groups:
+        resid[idx, 0] *= np.sqrt(len(idx) / max(len(idx) - 2, 1))
     models, weights = model_weights(nominal)
     return Resampling(pred, e_ct, e_at, resid, groups, models, weights)
 
