@@ -31,6 +31,7 @@ import math
 import os
 import sys
 import time
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -198,13 +199,13 @@ def evaluate(event: Event, staged: bool = False) -> dict[str, Any]:
     return out
 
 
-def coverage_row(event: Event, runs: int, seed: int) -> dict[str, float] | None:
+def coverage_row(event: Event, runs: int, seed: int, executor: Executor | None = None) -> dict[str, float] | None:
     """|error| / sigma of v_init, begin height and radiant for one event (None: not solved)."""
     result = solve_observation_set_detailed(event.obs)
     fit, ctx = result.fit, result.context
     if fit is None or ctx is None:
         return None
-    _, sig = monte_carlo(fit, ctx, runs, seed=seed)
+    _, sig = monte_carlo(fit, ctx, runs, seed=seed, executor=executor)
     q = dict(zip(QUANTITIES, sig, strict=True))
     m = event.meteor
     idx = np.flatnonzero(fit.inlier)

@@ -17,9 +17,9 @@ from ams_actors.kernels.trajectory.align import coarse_clock_offsets, needs_alig
 from ams_actors.kernels.trajectory.joint import fit_joint
 from ams_actors.kernels.trajectory.los import cross_track, fit_line
 from ams_actors.kernels.trajectory.planes import Line, PlanesResult, intersecting_planes, project_lengths
-from ams_actors.kernels.trajectory.timing import TimingFit, allowed_models, fit_timing, timing_candidates
+from ams_actors.kernels.trajectory.timing import TimingFit, allowed_models, bic_weights, fit_timing, timing_candidates
 from ams_actors.kernels.trajectory.tracks import SolveFailed, Tracks
-from ams_actors.kernels.trajectory.vinit import robust_v_init, trusted_weights
+from ams_actors.kernels.trajectory.vinit import robust_v_init
 
 Float = NDArray[np.float64]
 Bool = NDArray[np.bool_]
@@ -257,12 +257,14 @@ def model_weights(nominal: TrajectoryFit) -> tuple[tuple[tuple[str, bool], ...],
     """The timing models the nominal's data support and their BIC weights (for the Monte Carlo).
 
     The nominal keeps only the best model; when another is nearly as likely, the speed it gives is
-    as much part of the uncertainty as the noise is.
+    as much part of the uncertainty as the noise is. Flat-lag fits keep their weight here although
+    v_init ignores them (vinit.py): where the data favour one, the speed is not known better than
+    the difference between its extrapolation and the other models'.
     """
     tr, keep = nominal.tracks, nominal.inlier
     sig_l = along_track_sigma(nominal.line, tr.pos, tr.los, nominal.lengths, nominal.sigma_cam[tr.cam])
     fits = timing_candidates(tr.t[keep], tr.clock[keep], tr.n_clocks, nominal.lengths[keep], sig_l[keep])
-    return tuple((f.model, f.with_offsets) for f in fits), trusted_weights(fits, float(np.ptp(tr.t[keep])))
+    return tuple((f.model, f.with_offsets) for f in fits), bic_weights(fits)
 
 
 def _check_coverage(tracks: Tracks, keep: Bool) -> None:

@@ -7,7 +7,8 @@ overshooting fits are *flat* lags (a2 · duration small): a near-constant decele
 meteor does not have (its deceleration grows steeply as the air thickens) and which noise, or two
 stations' clocks that disagree, easily imitate. So:
 
-- a flat-lag exponential fit gets no say in v_init (nor in the Monte Carlo's model draws);
+- a flat-lag exponential fit gets no say in v_init (the Monte Carlo still draws it by its weight, so
+  the sigma covers the difference when the data favour it);
 - v_init is the evidence-weighted average of the remaining models' v (weights exp(−ΔBIC/2)), so a
   model the data barely prefer does not carry the whole answer alone.
 """
