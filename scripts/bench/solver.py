@@ -12,6 +12,13 @@ solved fraction is given for those and for all. The baseline is the intersecting
 guess (best pair), measured on the same events.
 
     python3 scripts/bench/solver.py [--events 200] [--mc-events 2] [--mc-runs 100] [--seed 1]
+                                    [--coverage 40] [--coverage-runs 40]
+
+Coverage (issue 13 item 4): ``--coverage N`` events per family are also solved with ``--coverage-runs``
+Monte Carlo runs, and the fraction whose true v_init, begin height and radiant lie within 1 and 2 of
+the reported sigmas is printed (target 60–80 % within 1 sigma, ≥ 90 % within 2). For the radiant the
+sigma is the RMS of the angle, sqrt((σ_α cos δ)² + σ_δ²) of the apparent radiant, compared with the
+angle between the fitted and the true direction.
 
 The last line printed is ``BENCH {json}``.
 """
@@ -24,6 +31,7 @@ import math
 import os
 import sys
 import time
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -33,9 +41,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from ams_actors.kernels.geo import angle_between_deg, geodetic_to_ecef
+from ams_actors.kernels.geo import angle_between_deg, ecef_to_geodetic, geodetic_to_ecef
 from ams_actors.kernels.trajectory import solve_observation_set_detailed
 from ams_actors.kernels.trajectory.frames import ecef_to_inertial, inertial_to_ecef
+from ams_actors.kernels.trajectory.montecarlo import monte_carlo
+from ams_actors.kernels.trajectory.quantities import QUANTITIES
 from ams_actors.sim.trajectories import TrueMeteor, observation_dict, observe
 from protocols.observations import ObservationSet, parse_observation_set
 
@@ -189,6 +199,51 @@ def evaluate(event: Event, staged: bool = False) -> dict[str, Any]:
     return out
 
 
+def coverage_row(event: Event, runs: int, seed: int, executor: Executor | None = None) -> dict[str, float] | None:
+    """|error| / sigma of v_init, begin height and radiant for one event (None: not solved)."""
+    result = solve_observation_set_detailed(event.obs)
+    fit, ctx = result.fit, result.context
+    if fit is None or ctx is None:
+        return None
+    _, sig = monte_carlo(fit, ctx, runs, seed=seed, executor=executor)
+    q = dict(zip(QUANTITIES, sig, strict=True))
+    m = event.meteor
+    idx = np.flatnonzero(fit.inlier)
+    first = idx[np.argmin(fit.tau[idx])]
+    t_true = float(event.true_t[first])
+    v_true = float(m.speed(np.array([t_true]))[0])
+    h_fit = float(ecef_to_geodetic(inertial_to_ecef(fit.begin[None, :], np.array([fit.t_begin]))[0])[2])
+    h_true = m.geodetic(t_true)[2]
+    dec = math.radians(float(np.clip(np.degrees(np.arcsin(-fit.line.direction[2])), -89.0, 89.0)))
+    sig_rad = math.hypot(q["radiant_apparent.ra_deg"] * math.cos(dec), q["radiant_apparent.dec_deg"])
+    d = _to_meteor_frame(fit.line.direction, event)
+    return {
+        "v_init": abs(fit.v_init - v_true) / max(q["v_init_m_s"], 1e-9),
+        "begin_alt": abs(h_fit - h_true) / max(q["begin.alt_m"], 1e-9),
+        "radiant": float(angle_between_deg(d, m.direction)) / max(sig_rad, 1e-12),
+        "v_err_pct": 100.0 * (fit.v_init - v_true) / v_true,
+        "v_sigma_pct": 100.0 * q["v_init_m_s"] / v_true,
+    }
+
+
+def summarize_coverage(rows: list[dict[str, float]]) -> dict[str, Any]:
+    out: dict[str, Any] = {"events": len(rows)}
+    for key in ("v_init", "begin_alt", "radiant"):
+        z = np.array([r[key] for r in rows if np.isfinite(r[key])])
+        out[key] = {"within_1sigma": float(np.mean(z <= 1.0)) if len(z) else None,
+                    "within_2sigma": float(np.mean(z <= 2.0)) if len(z) else None}
+    out["median_v_sigma_pct"] = _pct([r["v_sigma_pct"] for r in rows], 50)
+    out["median_abs_v_err_pct"] = _pct([abs(r["v_err_pct"]) for r in rows], 50)
+    return out
+
+
+def coverage_ok(c: dict[str, Any]) -> bool:
+    return all(
+        c[k]["within_1sigma"] is not None and 0.6 <= c[k]["within_1sigma"] <= 0.8 and c[k]["within_2sigma"] >= 0.9
+        for k in ("v_init", "begin_alt", "radiant")
+    )
+
+
 def _pct(values: list[float], p: float) -> float | None:
     return float(np.percentile(values, p)) if values else None
 
@@ -283,6 +338,10 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--staged", action="store_true",
                     help="also measure the staged fit without the joint refinement (baseline)")
+    ap.add_argument("--coverage", type=int, default=0, metavar="N",
+                    help="events per family also solved with Monte Carlo for sigma coverage")
+    ap.add_argument("--coverage-runs", type=int, default=40)
+    ap.add_argument("--coverage-only", action="store_true", help="skip the timing case")
     ap.add_argument("--families", default=",".join(f.name for f in FAMILIES))
     args = ap.parse_args()
 
@@ -293,6 +352,7 @@ def main() -> int:
     report: dict[str, Any] = {"events_per_family": args.events, "seed": args.seed}
     wanted = set(args.families.split(","))
     all_ok = True
+    cov_rows: list[dict[str, float]] = []
     for fam in FAMILIES:
         if fam.name not in wanted:
             continue
@@ -302,8 +362,19 @@ def main() -> int:
         s["mc_solve_s"] = time_mc(events[: args.mc_events], args.mc_runs) if args.mc_runs else None
         s["targets_met"] = check(fam.name, s)
         all_ok &= all(s["targets_met"].values())
+        if args.coverage:
+            cov = [coverage_row(ev, args.coverage_runs, k) for k, ev in enumerate(events[: args.coverage])]
+            s["coverage"] = summarize_coverage([c for c in cov if c is not None])
+            cov_rows.extend(c for c in cov if c is not None)
         report[fam.name] = s
         print(f"{fam.name}: {json.dumps(s)}", flush=True)
+    if cov_rows:
+        report["coverage"] = summarize_coverage(cov_rows)
+        report["coverage"]["targets_met"] = coverage_ok(report["coverage"])
+        print(f"coverage: {json.dumps(report['coverage'])}", flush=True)
+    if args.coverage_only:
+        print("BENCH " + json.dumps(report))
+        return 0
     report["speed_3st"] = speed_case(rng, args.mc_runs)
     report["speed_targets_met"] = {
         "lsq_le_0.15s": report["speed_3st"]["lsq_s"] <= 0.15,

@@ -17,8 +17,9 @@ from ams_actors.kernels.trajectory.align import coarse_clock_offsets, needs_alig
 from ams_actors.kernels.trajectory.joint import fit_joint
 from ams_actors.kernels.trajectory.los import cross_track, fit_line
 from ams_actors.kernels.trajectory.planes import Line, PlanesResult, intersecting_planes, project_lengths
-from ams_actors.kernels.trajectory.timing import TimingFit, allowed_models, fit_timing
+from ams_actors.kernels.trajectory.timing import TimingFit, allowed_models, bic_weights, fit_timing, timing_candidates
 from ams_actors.kernels.trajectory.tracks import SolveFailed, Tracks
+from ams_actors.kernels.trajectory.vinit import robust_v_init
 
 Float = NDArray[np.float64]
 Bool = NDArray[np.bool_]
@@ -234,11 +235,13 @@ def fit_trajectory(tracks: Tracks, *, joint: bool = True) -> TrajectoryFit:
     return _assemble(tracks, line, timing, keep, sigma, ct, lengths, planes)
 
 
-def refit(nominal: TrajectoryFit, los: Float, *, joint: bool = True) -> TrajectoryFit:
-    """Re-solve with perturbed lines of sight, keeping the nominal's inliers, noise and model.
+def refit(nominal: TrajectoryFit, los: Float, *, joint: bool = True,
+          model: tuple[str, bool] | None = None) -> TrajectoryFit:
+    """Re-solve with perturbed lines of sight, keeping the nominal's inliers and noise; the timing
+    model is ``model`` (default: the nominal's).
 
     The Monte Carlo step: each run must be a plain least-squares re-solve, not a new outlier hunt,
-    so its spread measures the measurement noise only.
+    so its spread measures the measurement noise (and the model choice it is given) only.
     """
     tr = nominal.tracks
     tracks = Tracks(
@@ -247,13 +250,27 @@ def refit(nominal: TrajectoryFit, los: Float, *, joint: bool = True) -> Trajecto
     )
     keep = nominal.inlier
     line, ct = _los_pass(tracks, nominal.line, keep, nominal.sigma_cam, robust=False)
-    model = ((nominal.timing.model, nominal.timing.with_offsets),)
-    timing, lengths, _ = _timing_pass(tracks, line, keep, nominal.sigma_cam, model)
+    models = (model or (nominal.timing.model, nominal.timing.with_offsets),)
+    timing, lengths, _ = _timing_pass(tracks, line, keep, nominal.sigma_cam, models)
     if joint:
         refined = _joint_pass(tracks, line, timing, keep, nominal.sigma_cam, ct)
         if refined is not None:
             line, timing, lengths, ct = refined
-    return _assemble(tracks, line, timing, keep, nominal.sigma_cam, ct, lengths, nominal.planes)
+    return _assemble(tracks, line, timing, keep, nominal.sigma_cam, ct, lengths, nominal.planes, average=False)
+
+
+def model_weights(nominal: TrajectoryFit) -> tuple[tuple[tuple[str, bool], ...], Float]:
+    """The timing models the nominal's data support and their BIC weights (for the Monte Carlo).
+
+    The nominal keeps only the best model; when another is nearly as likely, the speed it gives is
+    as much part of the uncertainty as the noise is. Flat-lag fits keep their weight here although
+    v_init ignores them (vinit.py): where the data favour one, the speed is not known better than
+    the difference between its extrapolation and the other models'.
+    """
+    tr, keep = nominal.tracks, nominal.inlier
+    sig_l = along_track_sigma(nominal.line, tr.pos, tr.los, nominal.lengths, nominal.sigma_cam[tr.cam])
+    fits = timing_candidates(tr.t[keep], tr.clock[keep], tr.n_clocks, nominal.lengths[keep], sig_l[keep])
+    return tuple((f.model, f.with_offsets) for f in fits), bic_weights(fits)
 
 
 def _check_coverage(tracks: Tracks, keep: Bool) -> None:
@@ -265,14 +282,16 @@ def _check_coverage(tracks: Tracks, keep: Bool) -> None:
 
 def _assemble(
     tracks: Tracks, line: Line, timing: TimingFit, keep: Bool, sigma: Float, ct: Float, lengths: Float,
-    planes: PlanesResult,
+    planes: PlanesResult, *, average: bool = True,
 ) -> TrajectoryFit:
     tau = timing.tau(tracks.t, tracks.clock)
     idx = np.flatnonzero(keep)
     first = idx[np.argmin(tau[idx])]
     last = idx[np.argmax(tau[idx])]
     tau_b, tau_e = float(tau[first]), float(tau[last])
-    v_init = float(timing.velocity(np.array([tau_b]))[0])
+    sig_l = along_track_sigma(line, tracks.pos, tracks.los, lengths, sigma[tracks.cam])
+    v_init = robust_v_init(timing, tracks.t[keep], tracks.clock[keep], tracks.n_clocks, lengths[keep],
+                           sig_l[keep], average=average)
     v_avg = float((timing.length(np.array([tau_e])) - timing.length(np.array([tau_b])))[0] / (tau_e - tau_b))
     begin = line.point + lengths[first] * line.direction
     end = line.point + lengths[last] * line.direction

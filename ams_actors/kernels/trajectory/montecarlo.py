@@ -1,4 +1,13 @@
-"""Monte Carlo uncertainties: re-solve with each camera's measured noise added, in a process pool.
+"""Monte Carlo uncertainties: re-solve resampled data, in a process pool.
+
+Each run is a residual bootstrap: every inlier's sight line is the nominal model's prediction plus a
+residual (cross-track and along-track) drawn from the same camera's measured residuals, so the
+scatter each station really shows, timing jitter included, is what is propagated, not a noise level
+assumed from the cross-track half alone. Each run also draws its speed model (const/exp, with or
+without clock offsets) by the models' BIC weights: a v_init that another plausible model would put
+elsewhere is not known better than that difference (issue 13 item 4: the noise-only sigmas were
+20–30× too small on some events). The clock offsets are refitted in every run whose model has them,
+so their uncertainty enters too.
 
 Runs are grouped into one chunk per worker so the (small) problem is pickled a few times, not N
 times. Workers need numpy and scipy only: the astronomy (EpochContext) is plain numbers computed in
@@ -9,37 +18,77 @@ from __future__ import annotations
 
 import os
 from concurrent.futures import Executor, ProcessPoolExecutor
+from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
 
 from ams_actors.kernels.trajectory.epoch import EpochContext
-from ams_actors.kernels.trajectory.fit import TrajectoryFit, refit
+from ams_actors.kernels.trajectory.fit import TrajectoryFit, model_weights, refit
 from ams_actors.kernels.trajectory.quantities import QUANTITIES, quantities, spread
+from ams_actors.kernels.trajectory.timing import n_params
 from ams_actors.kernels.trajectory.tracks import SolveFailed
+from ams_actors.kernels.trajectory.vec import cross, norm, rowdot
 
 Float = NDArray[np.float64]
 
 
-def perturb(los: Float, sigma: Float, rng: np.random.Generator) -> Float:
-    """Unit vectors moved by an isotropic angular error of ``sigma`` rad per axis (per point)."""
-    helper = np.where(np.abs(los[:, :1]) < 0.9, np.array([[1.0, 0.0, 0.0]]), np.array([[0.0, 1.0, 0.0]]))
-    e1 = np.cross(los, helper)
-    e1 /= np.linalg.norm(e1, axis=1, keepdims=True)
-    e2 = np.cross(los, e1)
-    k = rng.standard_normal((len(los), 2)) * sigma[:, None]
-    out = los + k[:, :1] * e1 + k[:, 1:] * e2
-    return out / np.linalg.norm(out, axis=1, keepdims=True)
+@dataclass(frozen=True, slots=True)
+class Resampling:
+    """What every run draws from, computed once from the nominal fit in the parent."""
+
+    pred: Float  # (N, 3) unit sight lines the nominal model predicts
+    e_ct: Float  # (N, 3) unit cross-track direction at each point
+    e_at: Float  # (N, 3) unit along-track direction at each point
+    resid: Float  # (N, 2) rad measured residuals (cross, along), inflated for the fitted parameters
+    groups: tuple[NDArray[np.int64], ...]  # inlier indices of each camera
+    models: tuple[tuple[str, bool], ...]
+    weights: Float  # BIC weight of each model
+
+
+def resampling(nominal: TrajectoryFit) -> Resampling:
+    tr = nominal.tracks
+    d = nominal.line.direction
+    r = nominal.line.point + nominal.timing.length(nominal.tau)[:, None] * d - tr.pos
+    pred = r / norm(r)[:, None]
+    e_ct = cross(r, d)
+    e_ct /= norm(e_ct)[:, None]
+    e_at = cross(e_ct, r)
+    e_at /= norm(e_at)[:, None]
+    resid = np.stack([rowdot(tr.los, e_ct), rowdot(tr.los, e_at)], axis=1)
+    # Fitted residuals are smaller than the noise by the parameters they absorbed: across the track
+    # each camera's own plane takes 2 (the line is where the planes meet), along it the timing model.
+    groups = tuple(np.flatnonzero(nominal.inlier & (tr.cam == c)) for c in range(tr.n_cams))
+    n = int(nominal.inlier.sum())
+    k = n_params(nominal.timing.model, nominal.timing.with_offsets, tr.n_clocks)
+    resid[:, 1] *= np.sqrt(n / max(n - k, 1))
+    for idx in groups:
+        resid[idx, 0] *= np.sqrt(len(idx) / max(len(idx) - 2, 1))
+    models, weights = model_weights(nominal)
+    return Resampling(pred, e_ct, e_at, resid, groups, models, weights)
+
+
+def bootstrap_los(nominal: TrajectoryFit, rs: Resampling, rng: np.random.Generator) -> Float:
+    """Prediction + a residual drawn (with a random sign per component) from the same camera's own."""
+    los = nominal.tracks.los.copy()
+    for idx in rs.groups:
+        if len(idx) == 0:
+            continue
+        drawn = rs.resid[rng.choice(idx, size=len(idx))] * rng.choice((-1.0, 1.0), size=(len(idx), 2))
+        moved = rs.pred[idx] + drawn[:, :1] * rs.e_ct[idx] + drawn[:, 1:] * rs.e_at[idx]
+        los[idx] = moved / norm(moved)[:, None]
+    return los
 
 
 def _chunk(nominal: TrajectoryFit, ctx: EpochContext, seeds: list[np.random.SeedSequence]) -> Float:
     out = np.full((len(seeds), len(QUANTITIES)), np.nan)
-    sigma_pt = nominal.sigma_cam[nominal.tracks.cam]
+    rs = resampling(nominal)
     for j, ss in enumerate(seeds):
         rng = np.random.default_rng(ss)
-        los = perturb(nominal.tracks.los, sigma_pt, rng)
+        los = bootstrap_los(nominal, rs, rng)
+        model = rs.models[int(rng.choice(len(rs.models), p=rs.weights))]
         try:
-            out[j] = quantities(refit(nominal, los), ctx)
+            out[j] = quantities(refit(nominal, los, model=model), ctx)
         except (SolveFailed, ValueError, np.linalg.LinAlgError, FloatingPointError):
             continue  # a run that fails counts as missing, not as a crash of the whole estimate
     return out

@@ -56,8 +56,11 @@ def quantities(fit: TrajectoryFit, ctx: EpochContext) -> Float:
 
 
 def spread(samples: Float, nominal: Float) -> Float:
-    """RMS of each quantity about the nominal solution (angles unwrapped around it): the Monte
-    Carlo sigma. About the nominal, not the runs' own mean, so a bias of the re-solves counts too."""
+    """The Monte Carlo sigma of each quantity: the 68.27th percentile of the runs' distance from the
+    nominal solution (angles unwrapped around it) — σ for Gaussian runs, and about the nominal, not
+    the runs' own mean, so a bias of the re-solves counts too. A percentile, not an RMS, because a
+    run drawn with a barely supported speed model can extrapolate wildly; it should widen the sigma
+    by its share of the runs, not by its own size."""
     diff = samples - nominal[None, :]
     for k, name in enumerate(QUANTITIES):
         if name in WRAPPING:
@@ -67,5 +70,5 @@ def spread(samples: Float, nominal: Float) -> Float:
         col = diff[:, k]
         col = col[np.isfinite(col)]
         if len(col) >= 2:
-            out[k] = float(np.sqrt(np.mean(col * col)))
+            out[k] = float(np.percentile(np.abs(col), 68.27))
     return out

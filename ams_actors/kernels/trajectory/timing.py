@@ -178,7 +178,7 @@ def allowed_models(n_points: int, n_clocks: int) -> tuple[tuple[str, bool], ...]
     return tuple(out)
 
 
-def fit_timing(
+def timing_candidates(
     t: Float,
     clock: Int,
     n_clocks: int,
@@ -187,8 +187,8 @@ def fit_timing(
     *,
     models: tuple[tuple[str, bool], ...] | None = None,
     robust: bool = False,
-) -> TimingFit:
-    """Best model by BIC among ``models`` ((kind, with_offsets) pairs; default: all that apply)."""
+) -> list[TimingFit]:
+    """Every model of ``models`` ((kind, with_offsets) pairs; default: all that apply) that could be fitted."""
     present = np.unique(clock)
     ref = int(np.bincount(clock, minlength=n_clocks).argmax())
     t_b = float(t.min())
@@ -212,4 +212,26 @@ def fit_timing(
                 fits.append(f)
     if not fits:
         fits = [const_fits.get(False) or _const(t, clock, n_clocks, ref, length, sigma, t_b, False)]
+    return fits
+
+
+def bic_weights(fits: list[TimingFit]) -> Float:
+    """Each model's weight of evidence, exp(−ΔBIC/2) normalized: how much the data prefer it."""
+    bic = np.array([f.bic for f in fits])
+    w = np.exp(-0.5 * (bic - bic.min()))
+    return np.asarray(w / w.sum(), dtype=np.float64)
+
+
+def fit_timing(
+    t: Float,
+    clock: Int,
+    n_clocks: int,
+    length: Float,
+    sigma: Float,
+    *,
+    models: tuple[tuple[str, bool], ...] | None = None,
+    robust: bool = False,
+) -> TimingFit:
+    """Best model by BIC among ``models`` ((kind, with_offsets) pairs; default: all that apply)."""
+    fits = timing_candidates(t, clock, n_clocks, length, sigma, models=models, robust=robust)
     return min(fits, key=lambda f: f.bic)
