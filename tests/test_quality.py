@@ -154,7 +154,13 @@ def test_a_joint_fit_whose_speed_runs_away_is_not_kept(night_2023: Any) -> None:
     sol = solve_observation_set(_event(night_2023, "20230219_0222"))
     assert sol.status == "solved" and sol.v_init_m_s is not None
     assert 30_000 < sol.v_init_m_s < 100_000, sol.v_init_m_s
-    assert sol.quality is not None and not sol.quality.ok  # still a meteor faster than any: flagged
+    # the verdict follows the physical speed rule: the staged fit's exponential v_init was 84 km/s
+    # (flagged); averaged over the speed models by evidence (issue 13 item 5) it is ~67 km/s with a
+    # bound retrograde orbit, a fast meteor like many: not flagged
+    assert sol.quality is not None
+    too_fast = sol.v_init_m_s > 75_000
+    assert sol.quality.ok is not too_fast, (sol.v_init_m_s, sol.quality)
+    assert too_fast == any("initial speed" in r for r in sol.quality.reasons)
 
 
 def test_our_meteor_json_carries_its_camera_plate_scale_into_the_observation_set() -> None:
