@@ -25,9 +25,12 @@ from ams_actors.store.outcomes import StoredObject
 OPTS = SimOptions(stations=3, cameras=2, minutes=4.0, mode="network", meteors=5, rate=120.0, seed=3,
                   drain_minutes=20.0, lease_s=480.0, mc_runs=0, noise_arcsec=30.0,
                   sync_interval_s=30.0, correlate_interval_s=60.0, index_interval_s=60.0)
+# Not `solution_objects`: whether a partner's meteor joins an event before or after its first solve is
+# timing (one more solve per revision, `resolved_after_revision`), not a matter of keys; a second solve of
+# one revision is still caught by `duplicate_solutions`.
 SAME = ("meteors_injected", "detected_per_station", "events_expected", "events_found", "events_in_bucket",
         "events_not_in_truth", "events_solved", "solutions_accepted_per_event", "duplicate_solutions",
-        "solution_objects", "lost_events", "dead_stations", "invariant_violations", "access_denied")
+        "lost_events", "dead_stations", "invariant_violations", "access_denied")
 CANARY = "CANARY-s3cr3t-5a1f0e9d"
 
 
