@@ -258,8 +258,8 @@ class Station:
         from ams_actors.actors.calibrations import Calibrations
 
         for cam_id, folder in Calibrations(self.config).uncalibrated():
-            log.warning("camera %s has no calibration in %s: using the pinhole fallback from its az/el/fov in "
-                        "the config until `ams calibrate` fits one", cam_id, folder)
+            log.warning("camera %s has no calibration in %s: using the uncalibrated model (equidistant) from its "
+                        "az/el/fov in the config until `ams calibrate` fits one", cam_id, folder)
         for cam in self.config.cameras:
             if cam.mask and not Path(cam.mask).is_file():
                 log.warning("camera %s: mask file %s is missing: its minutes are scanned without a mask",

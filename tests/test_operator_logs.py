@@ -51,7 +51,7 @@ id = "010002"
 
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     for cam in ("010001", "010002"):
-        assert sum(w.startswith(f"camera {cam} has no calibration in ") and "pinhole fallback" in w
+        assert sum(w.startswith(f"camera {cam} has no calibration in ") and "uncalibrated model" in w
                    for w in warnings) == 1, warnings
     assert sum(w == f"camera 010001: mask file {mask} is missing: its minutes are scanned without a mask"
                for w in warnings) == 1, warnings

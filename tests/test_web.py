@@ -226,6 +226,6 @@ async def test_calibration_page_shows_residuals_and_history(station: Station) ->
     text = body.decode()
     assert status == 200
     assert "20 stars, residuals" in text and text.count("2026-11-0") == 2  # the newest fit's plot, both fits
-    assert "Camera 010002" in text and "pinhole fallback" in text  # the camera without a fit says so
+    assert "Camera 010002" in text and "uncalibrated model" in text  # the camera without a fit says so
     status, body = await _get(station.web.url)
     assert status == 200 and b"0.30 px rms" in body  # the dashboard shows the newest fit's quality

@@ -67,7 +67,7 @@ def meteor_doc(station: str, camera: str, start: datetime, rng: random.Random) -
     mid = f"{clip[:-4]}-trim-{max(0, fn0 - 25):04d}"
     return {"format": METEOR_FORMAT, "meteor_id": mid, "station": station, "camera": camera, "sd_clip": clip,
             "hd_clip": None, "sd_trim": mid + ".mp4", "hd_trim": None,
-            "calibration": {"file": None, "model": "pinhole fallback", "fit_quality": None},
+            "calibration": {"file": None, "model": "ams-equidistant/radial-odd", "fit_quality": None},
             "frames": frames, "report": {"measured_frames": n, "speed_deg_s_robust": round(rng.uniform(5, 40), 2)},
             "previews": {"crop": f"{mid}-preview.jpg", "frame": f"{mid}-frame.jpg"}}
 

@@ -43,7 +43,7 @@ def dashboard(d: dict[str, Any]) -> str:
             '<div class="ph">no minute yet</div>'
         cal = c["calibration"]
         cal_txt = (f'{cal["age"]} old · {cal["rms_px"]:.2f} px rms · {cal["n"]} stars' if cal else
-                   "no star fit (pinhole fallback)")
+                   "no star fit (uncalibrated model)")
         cams.append(f'<section class="cam{" silent" if c["silent"] else ""}" data-camera="{esc(c["id"])}">'
                     f'<h3>Camera {esc(c["id"])}</h3>{thumb}'
                     f'<p>last minute <b>{esc(c["last_clip"] or "none")}</b> · {esc(age_text(c["age_s"]))}</p>'
@@ -300,7 +300,7 @@ def calibration(cams: Sequence[tuple[str, list[CalibrationRecord]]], now_iso: st
     out = []
     for cam, recs in cams:
         if not recs:
-            out.append(f'<section><h2>Camera {esc(cam)}</h2><div class="warn">no calibration: the pinhole fallback '
+            out.append(f'<section><h2>Camera {esc(cam)}</h2><div class="warn">no calibration: the uncalibrated model '
                        f'from the config\'s pointing is used</div></section>')
             continue
         hist = table(("stack time (UTC)", "rms px", "rms arcmin", "stars", "usable"),
