@@ -37,19 +37,20 @@ def meteor_docs(days: list[date], sites: dict[str, tuple[float, float, float]], 
         night = datetime(d.year, d.month, d.day, 20, 0, tzinfo=UTC)
         for k in range(per_day):
             t = night + timedelta(seconds=int(3.9 * 3600 * k / max(1, per_day)) + rng.uniform(0, 5))
-            if k == per_day - 1:
-                t = datetime(d.year, d.month, d.day, 23, 59, 59, 700000, tzinfo=UTC)
+            speed, late = rng.uniform(25, 60), 0.05
+            if k == per_day - 1:  # across midnight: the partners' first frames come after it
+                t, speed, late = datetime(d.year, d.month, d.day, 23, 59, 59, 500000, tzinfo=UTC), 20.0, 0.4
             home = rng.choice(names)
             lat, lon, _ = sites[home]
             near = sorted(names, key=lambda s: math.hypot(sites[s][0] - lat, (sites[s][1] - lon) * 0.63))
-            seen = near[: rng.randint(2, min(4, len(names)))]
+            seen = near[: rng.randint(3 if k == per_day - 1 else 2, min(4, len(names)))]
             b, e = straight_trajectory(lat + rng.uniform(-0.1, 0.1), lon + rng.uniform(-0.1, 0.1),
                                        rng.uniform(95, 110), rng.uniform(70, 85), rng.uniform(0, 360),
                                        rng.uniform(30, 60))
             for j, sid in enumerate(seen):
-                first = 0.0 if j == 0 else rng.uniform(0.05, 0.3)
+                first = 0.0 if j == 0 else rng.uniform(late, late + 0.25)
                 out.append(meteor_archive_doc(station_id=sid, camera_id="010001", site=sites[sid], begin=b, end=e,
-                                              t_begin=t, speed_km_s=rng.uniform(25, 60),
+                                              t_begin=t, speed_km_s=speed,
                                               part=(first, rng.uniform(0.75, 1.0))))
     return out
 
