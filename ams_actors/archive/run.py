@@ -94,7 +94,9 @@ def resolve(client: Any, spec: BucketSpec, run_id: str, days: Sequence[str], *, 
             res = fut.result()
             st.open -= 1
             st.counts[res["status"]] = st.counts.get(res["status"], 0) + 1
-            st.counts["written"] = st.counts.get("written", 0) + int(res["written"])
+            for name, value in (("written", int(res["written"])), ("io_ms", round(res["io_s"] * 1000)),
+                                ("solve_ms", round(res["solve_s"] * 1000))):
+                st.counts[name] = st.counts.get(name, 0) + value
             manifest.failures += [{"day": day, "event_id": event_id, "reason": p} for p in res["problems"]]
             if res["status"] == "failed":
                 manifest.failures.append({"day": day, "event_id": event_id, "reason": res.get("reason", "")})
