@@ -22,6 +22,7 @@ from ams_actors.archive.bucket import BucketSpec, open_store
 from ams_actors.archive.manifest import MAX_MANIFEST_BYTES, Manifest, decode_manifest
 from ams_actors.archive.tasks import correlate_day, solve_event
 from ams_actors.netsync.downloads import get_bounded
+from protocols.errors import InputError
 from protocols.s3_keys import archive_prefix, archive_run_file_key
 
 log = logging.getLogger("ams.archive")
@@ -79,27 +80,13 @@ def resolve(client: Any, spec: BucketSpec, run_id: str, days: Sequence[str], *, 
             st.errors += 1
             manifest.failures.append({"day": day, "event_id": event_id, "reason": f"task error: {fut.exception()!r}"})
         elif not event_id:
-            res = fut.result()
-            st.correlated = True
-            manifest.inputs.update(res["inputs"])
-            manifest.failures += [{"day": day, "reason": p} for p in res["problems"]]
-            st.counts["events"] = len(res["events"])
-            for ev_json in res["events"]:
+            for ev_json in take_day(fut.result(), st, manifest):
                 sub = client.submit(solve_event, spec, run_id, ev_json, mc_runs, pure=False)
                 what[sub.key] = (day, json.loads(ev_json)["event_id"])
                 ac.add(sub)
-                st.open += 1
                 total += 1
         else:
-            res = fut.result()
-            st.open -= 1
-            st.counts[res["status"]] = st.counts.get(res["status"], 0) + 1
-            for name, value in (("written", int(res["written"])), ("io_ms", round(res["io_s"] * 1000)),
-                                ("solve_ms", round(res["solve_s"] * 1000))):
-                st.counts[name] = st.counts.get(name, 0) + value
-            manifest.failures += [{"day": day, "event_id": event_id, "reason": p} for p in res["problems"]]
-            if res["status"] == "failed":
-                manifest.failures.append({"day": day, "event_id": event_id, "reason": res.get("reason", "")})
+            take_solve(fut.result(), st, manifest)
         fut.release()
         if show is not None:
             show(done / total)
@@ -109,6 +96,29 @@ def resolve(client: Any, spec: BucketSpec, run_id: str, days: Sequence[str], *, 
     asyncio.run(write_manifest(spec, manifest))
     asyncio.run(write_summary(spec, run_id))
     return manifest
+
+
+def take_day(res: dict[str, Any], st: DayState, manifest: Manifest) -> list[str]:
+    """Record a day's correlation; its events (JSON text), each to be solved."""
+    st.correlated = True
+    manifest.inputs.update(res["inputs"])
+    manifest.failures += [{"day": res["day"], "reason": p} for p in res["problems"]]
+    st.counts["events"] = len(res["events"])
+    st.open += len(res["events"])
+    return list(res["events"])
+
+
+def take_solve(res: dict[str, Any], st: DayState, manifest: Manifest) -> None:
+    """Count one solve's outcome; bad member files and a failed solve go to the failures list."""
+    st.open -= 1
+    st.counts[res["status"]] = st.counts.get(res["status"], 0) + 1
+    for name, value in (("written", int(res["written"])), ("io_ms", round(res["io_s"] * 1000)),
+                        ("solve_ms", round(res["solve_s"] * 1000))):
+        st.counts[name] = st.counts.get(name, 0) + value
+    day, event_id = res["day"], res["event_id"]
+    manifest.failures += [{"day": day, "event_id": event_id, "reason": p} for p in res["problems"]]
+    if res["status"] == "failed":
+        manifest.failures.append({"day": day, "event_id": event_id, "reason": res.get("reason", "")})
 
 
 async def write_summary(spec: BucketSpec, run_id: str) -> int:
@@ -127,10 +137,12 @@ async def write_summary(spec: BucketSpec, run_id: str) -> int:
             obs_got = await get_bounded(store, obs_key, 4 * 1024 * 1024)
             if sol_got is None or obs_got is None:
                 continue
-            sol = json.loads(sol_got.body)
-            if sol.get("status") != "solved":
-                continue
-            rows.append(summary_row(sol, parse_observation_set_json(obs_got.body, source=obs_key)))
+            try:  # our own files, but read from the bucket: validated like any other
+                sol = json.loads(sol_got.body)
+                if isinstance(sol, dict) and sol.get("status") == "solved":
+                    rows.append(summary_row(sol, parse_observation_set_json(obs_got.body, source=obs_key)))
+            except (ValueError, KeyError, TypeError, InputError) as err:
+                log.warning("summary: skipped %s: %s", key, err)
         text = format_summary(rows, datetime.now(UTC))
         await store.put(archive_run_file_key(run_id, "summary.txt"), text.encode(), content_type="text/plain")
     return len(rows)
