@@ -118,16 +118,6 @@ async def test_a_corrupt_meteor_file_is_recorded_and_the_run_goes_on(
     assert counts.get("solved", 0) >= counts["events"] - 1
 
 
-def test_without_dask_the_verb_says_how_to_install_it(tmp_path: Path) -> None:
-    blocker = tmp_path / "distributed.py"
-    blocker.write_text("raise ImportError('no dask here')\n")
-    env = {**os.environ, "PYTHONPATH": f"{tmp_path}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
-    out = subprocess.run([sys.executable, "-m", "ams_actors", "archive", "resolve", "--from", "2026_08_11",
-                          "--to", "2026_08_12"], capture_output=True, text=True, env=env, timeout=60)
-    assert out.returncode == 2
-    assert out.stderr.strip().count("\n") == 0 and "ams-actors[archive]" in out.stderr, out.stderr
-
-
 async def test_the_verb_runs_a_range_end_to_end(s3_endpoint: str, store: ObjectStore, tmp_path: Path) -> None:
     await filled(store, seed=4)
     cfg = tmp_path / "station.toml"
