@@ -63,6 +63,8 @@ def resolve(client: Any, spec: BucketSpec, run_id: str, days: Sequence[str], *, 
         log.warning("run %s was started with solver %s; continuing with %s", run_id, manifest.solver, SOLVER_VERSION)
     manifest.solver = {"name": SOLVER_NAME, "version": SOLVER_VERSION}
     todo = [d for d in sorted(set(days)) if d not in manifest.days]
+    # a day being redone reports its failures again: drop those of the unfinished attempt
+    manifest.failures = [f for f in manifest.failures if f.get("day") not in todo]
     state = {d: DayState() for d in todo}
     what: dict[str, tuple[str, str]] = {}  # future key -> (day, event id or "")
     futures = []
