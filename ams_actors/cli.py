@@ -34,6 +34,8 @@ VERBS: dict[str, tuple[str, str]] = {
     "calibrate": ("calibrate", "calibrate a camera against real stars in its minute stack"),
     "correlate": ("correlate", "RMS FTPdetectinfo data to multi-station events, clocks and (--solve) a catalogue"),
     "run_detects": ("run_detects", "correlate all stations' daily indexes in the bucket (solving node)"),
+    "archive": ("archive", "re-correlate and re-solve the archive in the bucket on Dask distributed "
+                           "(`ams archive resolve`)"),
     "bucket": ("bucket", "bucket administration: the IAM policy of every station and role (`ams bucket policies`)"),
 }
 

@@ -95,7 +95,9 @@ KEY_KINDS: tuple[KeyKind, ...] = (
             _roles("publisher", "readonly")),
     KeyKind("probe scratch", "probe_key", "_probe/{station}/*", _roles("station"), frozenset(),
             own_readers=_roles("station"), deleters=_roles("station")),
-    KeyKind("archive run", None, "archive/{run}/*", _roles("archive"), _roles("readonly"),
+    KeyKind("archive event file", "archive_event_key", "archive/{run}/*", _roles("archive"),
+            _roles("readonly"), own_readers=_roles("archive"), deleters=_roles("archive")),
+    KeyKind("archive run file", "archive_run_file_key", "archive/{run}/*", _roles("archive"), _roles("readonly"),
             own_readers=_roles("archive"), deleters=_roles("archive")),
 )
 

@@ -210,6 +210,29 @@ def probe_key(station: str, probe_id: str) -> str:
     return probe_prefix(station) + validate_id(probe_id, "probe id")
 
 
+ARCHIVE_FILES: tuple[str, ...] = ("obs.json", "solution.json")
+ARCHIVE_RUN_FILES: tuple[str, ...] = ("manifest.json", "summary.txt")
+
+
+def archive_prefix(run_id: str) -> str:
+    """``archive/<RUN ID>/``: one archive re-solve run (never touches ``events/``)."""
+    return f"archive/{validate_id(run_id, 'archive run id')}/"
+
+
+def archive_event_key(run_id: str, event_id: str, name: str) -> str:
+    """``archive/<RUN>/events/YYYY/YYYY_MM_DD/<EVENT_ID>/{obs,solution}.json`` of an archive run."""
+    if name not in ARCHIVE_FILES:
+        raise InvalidKey(f"archive event file must be one of {ARCHIVE_FILES}, got {name!r}")
+    return archive_prefix(run_id) + event_prefix(event_id) + name
+
+
+def archive_run_file_key(run_id: str, name: str) -> str:
+    """``archive/<RUN>/{manifest.json,summary.txt}``: the run's manifest and GMN summary."""
+    if name not in ARCHIVE_RUN_FILES:
+        raise InvalidKey(f"archive run file must be one of {ARCHIVE_RUN_FILES}, got {name!r}")
+    return archive_prefix(run_id) + name
+
+
 def previews_prefix(station: str, day: date | None = None) -> str:
     """``stations/<S>/previews/`` or one day's ``stations/<S>/previews/YYYY/MM/DD/``."""
     base = station_prefix(station) + "previews/"
@@ -328,6 +351,27 @@ class ProbeKey:
 
 
 @dataclass(frozen=True, slots=True)
+class ArchiveEventKey:
+    run_id: str
+    event_id: str
+    name: str
+
+    @property
+    def key(self) -> str:
+        return archive_event_key(self.run_id, self.event_id, self.name)
+
+
+@dataclass(frozen=True, slots=True)
+class ArchiveRunFileKey:
+    run_id: str
+    name: str
+
+    @property
+    def key(self) -> str:
+        return archive_run_file_key(self.run_id, self.name)
+
+
+@dataclass(frozen=True, slots=True)
 class InstanceKey:
     station: str
 
@@ -338,7 +382,7 @@ class InstanceKey:
 
 ParsedKey: TypeAlias = (
     MeteorKey | DailyIndexKey | YearlyIndexKey | MsDetectsKey | EventFileKey | SolutionKey | DayIndexKey | ProbeKey
-    | InstanceKey | PreviewKey
+    | InstanceKey | PreviewKey | ArchiveEventKey | ArchiveRunFileKey
 )
 
 _SOLUTION_RE = re.compile(r"^e([1-9][0-9]{0,17})-(.+)\.json$")
@@ -425,6 +469,11 @@ def _parse_parts(parts: list[str], key: str) -> ParsedKey:
             if not m:
                 raise InvalidKey(f"{key!r}: expected solutions/e<epoch>-<STATION>.json")
             return SolutionKey(day, event_id, int(m[1]), validate_id(m[2], "station id"))
+    elif head == "archive" and n == 3 and parts[2] in ARCHIVE_RUN_FILES:
+        return ArchiveRunFileKey(validate_id(parts[1], "archive run id"), parts[2])
+    elif head == "archive" and n == 7 and parts[2] == "events" and parts[6] in ARCHIVE_FILES:
+        _day_folder(parts[3], parts[4], key)
+        return ArchiveEventKey(validate_id(parts[1], "archive run id"), validate_event_id(parts[5]), parts[6])
     elif head == "_probe" and n == 3:
         return ProbeKey(validate_id(parts[1], "station id"), validate_id(parts[2], "probe id"))
     raise InvalidKey(f"{key!r} is not a key of the bucket layout")

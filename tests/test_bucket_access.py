@@ -31,6 +31,8 @@ SAMPLES: dict[str, tuple[str | None, str]] = {
     "probe_key": ("AMS1", k.probe_key("AMS1", "abc")),
     "instance_key": ("AMS1", k.instance_key("AMS1")),
     "preview_key": ("AMS1", k.preview_key("AMS1", DAY, "m1-preview.jpg")),
+    "archive_event_key": (None, k.archive_event_key("r1", EV, "solution.json")),
+    "archive_run_file_key": (None, k.archive_run_file_key("r1", "manifest.json")),
 }
 
 

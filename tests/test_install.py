@@ -25,10 +25,11 @@ def _names(requirements: list[str]) -> set[str]:
 def test_station_dependencies_leave_out_the_simulator_server_and_plots() -> None:
     project = _project()
     runtime = _names(project["dependencies"])
-    assert not runtime & {"moto", "flask", "matplotlib", "aiofiles"}, runtime
+    assert not runtime & {"moto", "flask", "matplotlib", "aiofiles", "dask", "distributed"}, runtime
     extras = project["optional-dependencies"]
     assert "moto" in _names(extras["sim"])
     assert "matplotlib" in _names(extras["plots"])
+    assert "dask" in _names(extras["archive"])
     assert any(r.startswith("ams-actors[") and "sim" in r for r in extras["test"]), extras["test"]
 
 
@@ -45,7 +46,7 @@ def _ams_without(blocked: tuple[str, ...], *argv: str, cwd: Path) -> subprocess.
 def test_every_module_imports_without_the_optional_packages(tmp_path: Path) -> None:
     code = (
         "import sys, pkgutil, importlib\n"
-        "for name in ('moto', 'flask', 'werkzeug', 'matplotlib'): sys.modules[name] = None\n"
+        "for name in ('moto', 'flask', 'werkzeug', 'matplotlib', 'dask', 'distributed'): sys.modules[name] = None\n"
         "import ams_actors, protocols\n"
         "for pkg in (ams_actors, protocols):\n"
         "    for mod in pkgutil.walk_packages(pkg.__path__, pkg.__name__ + '.'):\n"
@@ -71,3 +72,11 @@ def test_solve_plot_without_matplotlib_says_how_to_install_it(tmp_path: Path) ->
     assert proc.stderr.strip().splitlines() == [proc.stderr.strip()] and "[plots]" in proc.stderr, proc.stderr
     assert proc.stderr.startswith("ams solve: matplotlib: not installed (--plot needs it")
     assert not (tmp_path / "plots").exists()
+
+
+def test_archive_without_dask_says_how_to_install_it(tmp_path: Path) -> None:
+    proc = _ams_without(("distributed",), "archive", "resolve", "--from", "2026_08_11", "--to", "2026_08_12",
+                        cwd=tmp_path)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.strip().splitlines() == [proc.stderr.strip()] and "[archive]" in proc.stderr, proc.stderr
+    assert proc.stderr.startswith("ams archive: distributed: not installed")

@@ -26,12 +26,13 @@ ALLOWED: dict[str, set[str]] = {
     "store": _BASE | {"runtime"},
     "data": _BASE | {"kernels"},
     "netsync": _BASE | {"kernels", "runtime", "store"},
+    "archive": _BASE | {"kernels", "runtime", "config", "store", "data", "netsync"},
     "actors": _BASE | {"kernels", "runtime", "config", "store", "data", "netsync"},
     "web": _BASE | {"kernels", "runtime", "config", "store", "data", "netsync", "actors"},
     "station": _BASE | {"kernels", "runtime", "config", "store", "data", "netsync", "actors", "web"},
     "sim": _BASE | {"kernels", "runtime", "config", "store", "data", "netsync", "actors", "station", "web"},
     "commands": _BASE | {"kernels", "runtime", "config", "store", "data", "netsync", "actors", "station", "sim",
-                         "web"},
+                         "web", "archive"},
     "cli": _BASE | {"commands", "runtime"},  # runtime: stop signals are caught before the verbs import
     "__main__": {"cli"},
 }

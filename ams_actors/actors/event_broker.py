@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ams_actors.actors.base import StationActor, StationContext
-from ams_actors.actors.event_obs import MAX_PARTNER_BYTES, build_obs
+from ams_actors.netsync.event_obs import MAX_PARTNER_BYTES, build_obs
 from ams_actors.runtime.actor import Publish
 from ams_actors.runtime.files import atomic_write_bytes_async, atomic_write_json_async
 from ams_actors.store.events_tree import events_root, recent_days
@@ -299,7 +299,7 @@ class EventBroker(StationActor):
         await self.publish(EventClaimed(t.event_id, t.day, t.held.record.epoch, key, local))
 
     async def build_obs(self, t: Tracked) -> dict[str, Any]:
-        """The solver input, every member's file validated (see actors/event_obs.py)."""
+        """The solver input, every member's file validated (see netsync/event_obs.py)."""
         return await build_obs(self.ctx.store, t.event_id, t.event, self._bad_partner_files, self.log)
 
     async def heartbeat(self) -> None:

@@ -15,6 +15,7 @@ from protocols.errors import InputError
 EXTRAS: dict[str, tuple[str, str]] = {
     "sim": ("moto", "the simulator's embedded S3 server"),
     "plots": ("matplotlib", "--plot"),
+    "archive": ("distributed", "`ams archive resolve` (Dask distributed)"),
 }
 
 
