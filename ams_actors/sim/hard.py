@@ -35,8 +35,10 @@ def hard_scene(condition: str, seed: int, *, duration: float = 30.0, n_meteors: 
     slot = (duration - 1.0) / max(n_meteors, 1)
     for i in range(n_meteors):
         m = sample_meteor(rng, t0=0.0, pixel_scale_deg=pixel_scale_deg, **spec["meteor"])
-        if spec.get("slow"):  # the real-clip kind of case: a slow meteor lasting seconds
-            m = replace(m, duration=float(rng.uniform(2.5, 4.0)), vx=m.vx * 0.3, vy=m.vy * 0.3)
+        if spec.get("slow"):  # the real-clip kind of case: a slow meteor lasting seconds (3-8 °/s, 2.5-4 s;
+            # slower would be a satellite by any rule)
+            f = rng.uniform(3.0, 8.0) / pixel_scale_deg / float(np.hypot(m.vx, m.vy))
+            m = replace(m, duration=float(rng.uniform(2.5, 4.0)), vx=m.vx * f, vy=m.vy * f)
         dur = min(m.duration, slot - 0.6)
         t0 = 0.5 + i * slot + rng.uniform(0.0, max(0.0, slot - dur - 0.6))
         meteors.append(replace(m, t0=float(t0), duration=float(dur)))

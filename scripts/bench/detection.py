@@ -167,6 +167,7 @@ def main() -> None:
     ap.add_argument("--harder", choices=("tune", "held-out"), default=None,
                     help="render the harder conditions (ams_actors.sim.hard) on the TUNE or HELD-OUT seeds instead")
     ap.add_argument("--seeds-per-condition", type=int, default=4)
+    ap.add_argument("--conditions", default="", help="comma-separated subset of the harder conditions (default all)")
     args = ap.parse_args()
     if args.harder:
         from ams_actors.sim.hard import CONDITIONS
@@ -174,7 +175,7 @@ def main() -> None:
         seeds = (TUNE_SEEDS if args.harder == "tune" else HELD_OUT_SEEDS)[: args.seeds_per_condition]
         jobs: list[dict[str, Any]] = [
             {"condition": c, "seed": s + 100_000 * k, "ceiling": True}
-            for k, c in enumerate(CONDITIONS) for s in seeds
+            for k, c in enumerate(CONDITIONS) for s in seeds if not args.conditions or c in args.conditions.split(",")
         ]
         for i, j in enumerate(jobs):
             j["i"] = i
