@@ -17,6 +17,12 @@ condition of ams_actors.sim.hard (fast, edges, aircraft, moon_noise, low_bitrate
 TUNE_SEEDS or HELD_OUT_SEEDS below and adds recall by angular-speed band (<20, 20-40, 40-60, >60 °/s), recall
 and false meteors per condition, and the scan's time against a decode-only pass of the same clip.
 Tune only on TUNE_SEEDS; HELD_OUT_SEEDS are for reporting.
+
+Baseline to beat (detector of commit 08faae7, held-out, 8 seeds × 6 conditions × 30 s = 48 camera-min, 2-core
+busy machine, 5.3 min): recall 0.79 (58/73) — by band <20 °/s 0.78 (n 46), 20-40 0.75 (8), 40-60 0.77 (13),
+>60 1.0 (6); by condition fast 1.0, edges 1.0, aircraft 1.0, slow_long 1.0, moon_noise 0.6, low_bitrate (CRF 36)
+0.0 ("erratic" in the Verifier); false 7.5 per 60 camera-min, all three insects at CRF 36 (aircraft
+condition 0); centroid error median 0.19 px (p90 0.65); scan/decode-only time 0.83 (noisy: rendering runs beside).
 """
 
 from __future__ import annotations
