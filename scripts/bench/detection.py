@@ -23,6 +23,8 @@ busy machine, 5.3 min): recall 0.79 (58/73) — by band <20 °/s 0.78 (n 46), 20
 >60 1.0 (6); by condition fast 1.0, edges 1.0, aircraft 1.0, slow_long 1.0, moon_noise 0.6, low_bitrate (CRF 36)
 0.0 ("erratic" in the Verifier); false 7.5 per 60 camera-min, all three insects at CRF 36 (aircraft
 condition 0); centroid error median 0.19 px (p90 0.65); scan/decode-only time 0.83 (noisy: rendering runs beside).
+TUNE baseline (4 seeds × 6 conditions, 24 camera-min): recall 0.79 (34/43; <20 °/s 0.77, 20-40 0.86, 40-60 0.88,
+>60 0.5 of 2), low_bitrate 0/7, false 10 per 60 camera-min (both insects at CRF 36), centroid median 0.24 px.
 """
 
 from __future__ import annotations
