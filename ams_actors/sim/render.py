@@ -27,6 +27,7 @@ from ams_actors.sim.scene import Scene
 F32 = NDArray[np.float32]
 HD_SIZE = (1920, 1080)
 _SUBSTEP_PX = 0.35  # motion-blur sampling step along a moving object's path (pixels)
+_TWINKLE_GROUPS = 8  # stars scintillate in this many independent groups (one gain per group per frame)
 
 
 @dataclass(slots=True)
@@ -112,6 +113,11 @@ class _Layer:
         yy, xx = np.mgrid[0:self.h, 0:self.w].astype(np.float32)
         gx, gy = scene.gradient
         self.sky = (scene.sky + gx * (xx / self.w - 0.5) + gy * (yy / self.h - 0.5)).astype(np.float32)
+        if scene.moon_glow > 0:
+            mx, my = self.xy(*scene.moon_xy)
+            r = np.hypot(xx - mx, yy - my) / (scene.moon_radius * scale)
+            self.sky += (scene.moon_glow * np.exp(-r)).astype(np.float32)
+        self.hot = _hot_pixels(scene, self)
         self.rng = rng
         pad = 48
         n_bank = 4
@@ -120,6 +126,7 @@ class _Layer:
             rng.normal(0.0, scene.noise, (self.h + pad, self.w + pad)).astype(np.float32) for _ in range(n_bank)
         ]
         self.star_layer: F32 | None = None
+        self.star_groups: list[F32] = []
         self.star_time = -1e9
         self.container = av.open(str(path), "w")
         opts = {"preset": preset, "g": "50", "sc_threshold": "0", "threads": str(threads)}
@@ -142,6 +149,23 @@ class _Layer:
         sc = self.scene
         if self.star_layer is not None and (not callable(sc.stars) or t - self.star_time < 1.0):
             return self.star_layer
+        self.star_layer = self._paint_stars(self._star_table(t))
+        self.star_time = t
+        if sc.twinkle > 0:
+            st = self._star_table(t)
+            self.star_groups = [self._paint_stars(st[g::_TWINKLE_GROUPS]) for g in range(_TWINKLE_GROUPS)]
+        return self.star_layer
+
+    def twinkling_stars(self, t: float, gains: NDArray[np.float32]) -> F32:
+        """The star layer with each of the star groups scaled by its own gain (scintillation)."""
+        self.stars(t)
+        out = np.zeros((self.h, self.w), np.float32)
+        for g, layer in zip(gains, self.star_groups, strict=True):
+            out += layer * g
+        return out
+
+    def _star_table(self, t: float) -> NDArray[np.float64]:
+        sc = self.scene
         if callable(sc.stars):
             st = np.asarray(sc.stars(t), dtype=np.float64).reshape(-1, 3)
         elif sc.stars is not None:
@@ -152,6 +176,10 @@ class _Layer:
             # magnitudes: many faint, few bright (counts grow ~ ×3 per magnitude)
             mags = 6.5 - np.log(1 + srng.random(n) * (np.exp(1.1 * 5.5) - 1)) / 1.1
             st = np.column_stack([srng.uniform(0, sc.width, n), srng.uniform(0, sc.height, n), mags])
+        return st
+
+    def _paint_stars(self, st: NDArray[np.float64]) -> F32:
+        sc = self.scene
         layer = np.zeros((self.h, self.w), np.float32)
         sigma = sc.star_sigma * self.scale
         for x, y, mag in st:
@@ -161,8 +189,6 @@ class _Layer:
             hx, hy = self.xy(x, y)
             if -5 < hx < self.w + 5 and -5 < hy < self.h + 5:
                 _gauss_stamp(layer, np.array([hx]), np.array([hy]), np.array([amp]), sigma)
-        self.star_layer = layer
-        self.star_time = t
         return layer
 
     def encode(self, img: F32) -> None:
@@ -218,11 +244,17 @@ def render_clip(
     for i, f in enumerate(scene.flashes):
         flash_by_fn.setdefault(f.fn, []).append(i)
     twinkle = rng.normal(1.0, 0.015, 64).astype(np.float32)
+    trng = np.random.default_rng(scene.seed + 6271)  # own stream: the default render stays bit-identical
     try:
         for fn in range(*(frames or (0, n_frames))):
             ta, tb = fn / fps, (fn + 1) / fps
+            gains = (np.clip(trng.normal(1.0, scene.twinkle, _TWINKLE_GROUPS), 0.0, None).astype(np.float32)
+                     if scene.twinkle > 0 else None)
             for li, L in enumerate(layers):
-                img = L.sky + L.stars(ta) * twinkle[fn % 64]
+                if gains is None:
+                    img = L.sky + L.stars(ta) * twinkle[fn % 64]
+                else:
+                    img = L.sky + L.twinkling_stars(ta, gains)
                 img += 0.5
                 for c in scene.clouds:
                     if c.t0 <= ta <= c.t1:
@@ -261,6 +293,13 @@ def render_clip(
                     if s.t0 <= ta <= s.t1:
                         t = ta - s.t0
                         _moving(img, L, s.x0 + s.vx * t, s.y0 + s.vy * t, s.vx, s.vy, s.amp, s.sigma, fps)
+                for ins in scene.insects:
+                    if ins.t0 <= ta <= ins.t1:
+                        t = ta - ins.t0
+                        _moving(img, L, ins.x0 + ins.vx * t, ins.y0 + ins.vy * t, ins.vx, ins.vy, ins.amp,
+                                ins.sigma, fps)
+                if L.hot is not None:
+                    img[L.hot[0], L.hot[1]] += L.hot[2]
                 for f_i in flash_by_fn.get(fn, ()):
                     f = scene.flashes[f_i]
                     hx, hy = L.xy(f.x, f.y)
@@ -344,6 +383,18 @@ def _moving(img: F32, L: _Layer, x: float, y: float, vx: float, vy: float, amp: 
     ts = (np.arange(k) + 0.5) / k / fps
     hx, hy = L.xy(x + vx * ts, y + vy * ts)
     _gauss_stamp(img, hx, hy, np.full(k, amp / k), sigma * L.scale)
+
+
+def _hot_pixels(scene: Scene, L: _Layer) -> tuple[NDArray[np.intp], NDArray[np.intp], F32] | None:
+    """Fixed hot pixels (rows, cols, DN) of a layer, or None; positions from the scene's seed."""
+    if scene.hot_pixels <= 0:
+        return None
+    hrng = np.random.default_rng(scene.seed + 4243)
+    n = scene.hot_pixels
+    rows = hrng.integers(0, L.h, n)
+    cols = hrng.integers(0, L.w, n)
+    amps = hrng.uniform(*scene.hot_pixel_amp, n).astype(np.float32)
+    return rows, cols, amps
 
 
 def _cloud(img: F32, L: _Layer, c: Any, t: float) -> None:

@@ -101,6 +101,20 @@ class Flash:
 
 
 @dataclass(frozen=True, slots=True)
+class Insect:
+    """An insect near the lens: a big, blurry, fast blob (out of focus), lit by the sky or a lamp."""
+
+    t0: float
+    t1: float
+    x0: float
+    y0: float
+    vx: float
+    vy: float
+    amp: float = 40.0
+    sigma: float = 8.0
+
+
+@dataclass(frozen=True, slots=True)
 class Cloud:
     """A moonlit cloud drifting across: a soft bright blob that also dims the stars behind it."""
 
@@ -139,6 +153,14 @@ class Scene:
     flashes: tuple[Flash, ...] = ()
     clouds: tuple[Cloud, ...] = ()
     seed: int = 0
+    # harder skies (issue 15); every default leaves the render bit-identical to before these existed
+    insects: tuple[Insect, ...] = ()
+    moon_glow: float = 0.0  # DN added at ``moon_xy`` (SD px, may be outside the frame), falling off over ...
+    moon_xy: tuple[float, float] = (0.0, 0.0)
+    moon_radius: float = 250.0  # ... this many SD px (exponential)
+    hot_pixels: int = 0  # fixed bright single pixels (positions and levels from the seed)
+    hot_pixel_amp: tuple[float, float] = (20.0, 120.0)
+    twinkle: float = 0.0  # per-star-group scintillation: relative brightness sigma per frame
     extra: dict[str, float] = field(default_factory=dict)
 
     @property

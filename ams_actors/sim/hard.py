@@ -1,0 +1,78 @@
+"""Harder test scenes (issue 15): one named condition per scene, each stressing one thing real skies do.
+
+The detection benchmark renders these with fixed TUNE and HELD-OUT seed lists; a condition changes
+only what it names, on top of the GMN-shaped meteor population (ams_actors.sim.population).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+
+from ams_actors.sim.population import sample_meteor
+from ams_actors.sim.scene import DEFAULT_PIXEL_SCALE_DEG, Aircraft, Insect, Meteor, Satellite, Scene
+
+#: condition → (meteor options, scene options, render options); see hard_scene
+CONDITIONS: dict[str, dict[str, Any]] = {
+    "fast": {"meteor": {"fast_share": 0.7, "edge_share": 0.0}},
+    "edges": {"meteor": {"fast_share": 0.3, "edge_share": 0.9}},
+    "aircraft": {"meteor": {}, "aircraft": 2, "satellites": 2},
+    "moon_noise": {"meteor": {}, "scene": {"moon_glow": 70.0, "noise": 6.0, "hot_pixels": 40, "twinkle": 0.12}},
+    "low_bitrate": {"meteor": {}, "insects": 2, "render": {"crf": 36}},
+    "slow_long": {"meteor": {"fast_share": 0.0, "max_duration_s": 4.0}, "slow": True},
+}
+
+
+def hard_scene(condition: str, seed: int, *, duration: float = 30.0, n_meteors: int = 4,
+               pixel_scale_deg: float = DEFAULT_PIXEL_SCALE_DEG) -> tuple[Scene, dict[str, Any]]:
+    """A scene of ``condition`` and the options to render it with (e.g. ``crf`` for low bitrate)."""
+    spec = CONDITIONS[condition]
+    rng = np.random.default_rng(seed)
+    w, h = 640, 360
+    meteors: list[Meteor] = []
+    slot = (duration - 1.0) / max(n_meteors, 1)
+    for i in range(n_meteors):
+        m = sample_meteor(rng, t0=0.0, pixel_scale_deg=pixel_scale_deg, **spec["meteor"])
+        if spec.get("slow"):  # the real-clip kind of case: a slow meteor lasting seconds (3-8 °/s, 2.5-4 s;
+            # slower would be a satellite by any rule)
+            f = rng.uniform(3.0, 8.0) / pixel_scale_deg / float(np.hypot(m.vx, m.vy))
+            m = replace(m, duration=float(rng.uniform(2.5, 4.0)), vx=m.vx * f, vy=m.vy * f)
+        dur = min(m.duration, slot - 0.6)
+        t0 = 0.5 + i * slot + rng.uniform(0.0, max(0.0, slot - dur - 0.6))
+        meteors.append(replace(m, t0=float(t0), duration=float(dur)))
+    aircraft = []
+    for _ in range(spec.get("aircraft", 0)):
+        sp = rng.uniform(0.5, 5.0) / pixel_scale_deg
+        ang = rng.uniform(0, 2 * np.pi)
+        vx, vy = sp * np.cos(ang), sp * np.sin(ang)
+        t0 = rng.uniform(0.0, 0.3 * duration)
+        x0, y0 = rng.uniform(0.1, 0.9) * w, rng.uniform(0.1, 0.9) * h  # may leave the frame within frames
+        aircraft.append(Aircraft(t0=float(t0), t1=float(duration), x0=float(x0), y0=float(y0), vx=float(vx),
+                                 vy=float(vy), amp=float(rng.uniform(15, 60)), strobe_amp=float(rng.uniform(80, 200)),
+                                 blink_period=float(rng.uniform(0.8, 1.6)), blink_frames=int(rng.integers(1, 3))))
+    satellites = []
+    for _ in range(spec.get("satellites", 0)):
+        sp = rng.uniform(0.5, 2.0) / pixel_scale_deg
+        ang = rng.uniform(0, 2 * np.pi)
+        satellites.append(Satellite(t0=float(rng.uniform(0, 0.5 * duration)), t1=float(duration),
+                                    x0=float(rng.uniform(0.2, 0.8) * w), y0=float(rng.uniform(0.2, 0.8) * h),
+                                    vx=float(sp * np.cos(ang)), vy=float(sp * np.sin(ang)),
+                                    amp=float(rng.uniform(15, 50))))
+    insects = []
+    for _ in range(spec.get("insects", 0)):
+        sp = rng.uniform(100, 400)
+        ang = rng.uniform(0, 2 * np.pi)
+        t0 = float(rng.uniform(0, duration - 2.0))
+        insects.append(Insect(t0=t0, t1=t0 + float(rng.uniform(0.3, 1.5)), x0=float(rng.uniform(0.2, 0.8) * w),
+                              y0=float(rng.uniform(0.2, 0.8) * h), vx=float(sp * np.cos(ang)),
+                              vy=float(sp * np.sin(ang)), amp=float(rng.uniform(20, 80)),
+                              sigma=float(rng.uniform(5, 12))))
+    opts: dict[str, Any] = dict(spec.get("scene", {}))
+    if "moon_glow" in opts:
+        opts["moon_xy"] = (float(rng.uniform(-200, w + 200)), float(rng.uniform(-200, 0)))
+    scene = Scene(width=w, height=h, duration=duration, meteors=tuple(meteors), aircraft=tuple(aircraft),
+                  satellites=tuple(satellites), insects=tuple(insects), seed=seed, sky=float(rng.uniform(15, 30)),
+                  **opts)
+    return scene, dict(spec.get("render", {}))
