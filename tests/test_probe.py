@@ -107,20 +107,19 @@ async def test_probe_refuses_a_store_that_checks_then_writes(pstore: ObjectStore
     assert await _scratch(pstore) == []
 
 
-async def test_probe_refuses_plain_moto_caught_racing(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Plain moto (no per-key lock) checks and then writes. With its bodies on disk (a write that
-    takes time, as on any real disk) the probe catches it within a few starts; the embedded server,
-    under the same setting, passes every time."""
+async def test_the_embedded_store_passes_the_parallel_step_with_slow_writes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With its bodies on disk (a write that takes time, as on any real disk) the embedded server's
+    per-key lock still gives exactly one winner in every start's parallel step.
+
+    Plain moto (``EmbeddedS3(atomic=False)``) checks and then writes: in this setting the probe caught it
+    in 4 of 10 rounds on a quiet machine, but 0 of 30 in a loaded CI rehearsal, so whether a race shows is
+    timing and no test asserts it; a store that checks then writes is refused deterministically by
+    ``test_probe_refuses_a_store_that_checks_then_writes`` (the fault proxy widens the gap)."""
     monkeypatch.setenv("MOTO_S3_DEFAULT_KEY_BUFFER_SIZE", "1")
-    with EmbeddedS3(atomic=False) as plain:
-        results = await _probes(plain.url, 30, stop_on_refusal=True)
-    refused = [r for r in results if not r.ok]
-    assert refused, [r.steps[-1].got for r in results]
-    assert refused[0].kind == "unsupported" and refused[0].failed_step == "parallel-create"
-    assert "is not atomic under concurrent conditional writes" in refused[0].message
     with EmbeddedS3() as atomic:
         results = await _probes(atomic.url, 10, stop_on_refusal=False)
-    assert all(r.ok for r in results), [r.message for r in results if not r.ok]
+    assert len(results) == 10 and all(r.ok for r in results), [r.message for r in results if not r.ok]
+    assert all("1 Created" in r.steps[-1].got for r in results), [r.steps[-1].got for r in results]
 
 
 async def _probes(url: str, n: int, *, stop_on_refusal: bool) -> list[ProbeResult]:
