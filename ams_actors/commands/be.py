@@ -30,17 +30,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 async def build_events(config: StationConfig, days: list[str]) -> SyncReport:
     """Fetch the events of ``days`` this station is in into its local EVENTS tree."""
-    from ams_actors.commands.common import open_bucket
-    from ams_actors.netsync.sync import SyncEngine, SyncReport
-    from ams_actors.store.local_paths import StationPaths
+    from ams_actors.commands.common import sync_each_day
 
-    report = SyncReport(days=tuple(days))
-    paths = StationPaths(config.data_root, config.station_id)
-    async with open_bucket(config) as store:
-        engine = SyncEngine(paths, store, concurrency=config.store.max_concurrency)
-        for day in days:
-            await engine.own_events(day, report)
-    return report
+    return await sync_each_day(config, days, lambda engine, day, report: engine.own_events(day, report))
 
 
 def run(args: argparse.Namespace) -> int:

@@ -6,7 +6,7 @@ import argparse
 import contextlib
 import os
 import sys
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -115,3 +115,20 @@ def bucket_one_shot(
         return 1
     finally:
         lock.release()
+
+
+async def sync_each_day(
+    config: StationConfig, days: list[str], step: Callable[[Any, str, Any], Awaitable[None]]
+) -> Any:
+    """Open the bucket and run one ``SyncEngine`` step (``step(engine, day, report)``) for each day:
+    the one-shot sync verbs (`ams be`, `ams sa`) differ only in that step."""
+    from ams_actors.netsync.sync import SyncEngine, SyncReport
+    from ams_actors.store.local_paths import StationPaths
+
+    report = SyncReport(days=tuple(days))
+    paths = StationPaths(config.data_root, config.station_id)
+    async with open_bucket(config) as store:
+        engine = SyncEngine(paths, store, concurrency=config.store.max_concurrency)
+        for day in days:
+            await step(engine, day, report)
+    return report

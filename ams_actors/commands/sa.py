@@ -28,17 +28,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 async def sync_previews(config: StationConfig, days: list[str]) -> SyncReport:
-    from ams_actors.commands.common import open_bucket
-    from ams_actors.netsync.sync import SyncEngine, SyncReport
-    from ams_actors.store.local_paths import StationPaths
+    """Upload the previews of ``days`` that changed (the rest of the day's sync is the daemon's)."""
+    from ams_actors.commands.common import sync_each_day
 
-    report = SyncReport(days=tuple(days))
-    paths = StationPaths(config.data_root, config.station_id)
-    async with open_bucket(config) as store:
-        engine = SyncEngine(paths, store, concurrency=config.store.max_concurrency)
-        for day in days:
-            await engine.upload_day(day, report, previews_only=True)
-    return report
+    return await sync_each_day(
+        config, days, lambda engine, day, report: engine.upload_day(day, report, previews_only=True))
 
 
 def run(args: argparse.Namespace) -> int:
