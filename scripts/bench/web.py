@@ -262,7 +262,7 @@ def main() -> None:
         return
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "bench")
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "bench")
-    from ams_actors.sim.embedded_s3 import EmbeddedS3
+    from ams_actors.store.embedded.server import EmbeddedS3
 
     root = args.work / "data"
     if root.exists():
