@@ -251,9 +251,14 @@ class WebSection:
     bind: str = "127.0.0.1"
     port: int = 8087
     trash_days: int = 30  # a rejected meteor stays restorable this long, then it is deleted
+    # the share of wall time the page may spend handling requests (web/pacing.py): the cores are the
+    # Scanner's; a client asking back to back is slowed, an operator clicking around never waits
+    max_busy: float = 0.05
 
     def __post_init__(self) -> None:
         _check(bool(self.bind.strip()), "bind", "must name an address, e.g. 127.0.0.1")
+        _check(0.005 <= self.max_busy <= 1.0, "max_busy", f"must be within 0.005..1 (a share of wall time), "
+               f"got {self.max_busy}")
         _check(0 <= self.port <= 65535, "port", f"must be within 0..65535 (0: any free port), got {self.port}")
         _check(1 <= self.trash_days <= 3650, "trash_days", f"must be within 1..3650, got {self.trash_days}")
 

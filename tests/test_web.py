@@ -166,7 +166,7 @@ async def test_metrics_are_per_station(station: Station, tmp_path: Path, s3_endp
     assert 'ams_detections_total{camera="010002",class="detect",station="AMS1"} 1440.0' in text
     for name in ("ams_minutes_scanned", "ams_detections", "ams_meteors", "ams_inbox_depth", "ams_pool_busy",
                  "ams_sync_backlog_days", "ams_claims_held", "ams_claims_total", "ams_solve_seconds_bucket",
-                 "ams_last_minute_age_seconds", "ams_disk_free_bytes"):
+                 "ams_last_minute_age_seconds", "ams_disk_free_bytes", "ams_web_held_back_seconds_total"):
         assert name in text, name
     assert 'ams_inbox_depth{actor="Indexer",station="AMS1"}' in text
     # a second station in the same process has its own registry: no clash, its own numbers
@@ -188,6 +188,9 @@ def test_web_config_is_checked(tmp_path: Path) -> None:
     with pytest.raises(InputError, match=r"web\.port"):
         parse_config(f'[station]\nid = "A"\nlat = 1.0\nlon = 2.0\nalt_m = 0.0\ndata_root = "{tmp_path}"\n'
                      f'[[cameras]]\nid = "010001"\n[web]\nport = 70000\n')
+    with pytest.raises(InputError, match=r"web\.max_busy"):
+        parse_config(f'[station]\nid = "A"\nlat = 1.0\nlon = 2.0\nalt_m = 0.0\ndata_root = "{tmp_path}"\n'
+                     f'[[cameras]]\nid = "010001"\n[web]\nmax_busy = 0\n')
 
 
 def test_ams_run_logs_the_page_and_admin_status_shows_it(tmp_path: Path) -> None:

@@ -128,10 +128,15 @@ def minute_stacks(paths: StationPaths, day: str, cameras: list[str]) -> dict[str
     return out
 
 
+def day_bases(paths: StationPaths) -> tuple[Path, Path]:
+    """The folders whose day sub-folders make a day 'with data' (minutes, meteors)."""
+    return paths.proc2, paths.root / "meteors"
+
+
 def days_with_data(paths: StationPaths, limit: int = 60) -> list[str]:
     """The newest days that have minutes or meteors (for the day pickers)."""
     days: set[str] = set()
-    for base in (paths.proc2, paths.root / "meteors"):
+    for base in day_bases(paths):
         if base.is_dir():
             days.update(p.name for p in base.iterdir() if len(p.name) == 10 and p.name[4] == "_")
     return sorted(days, reverse=True)[:limit]

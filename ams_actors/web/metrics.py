@@ -44,6 +44,7 @@ class Snapshot:
     last_minute_age_s: dict[str, float] = field(default_factory=dict)
     disk_free_bytes: int = 0
     disk_total_bytes: int = 0
+    web_held_back_s: float = 0.0
 
 
 class StationCollector(Collector):
@@ -79,6 +80,9 @@ class StationCollector(Collector):
                       {(cam,): age for cam, age in s.last_minute_age_s.items()})
         yield _gauge("ams_disk_free_bytes", "Free space on the data root's filesystem", st, s.disk_free_bytes)
         yield _gauge("ams_disk_total_bytes", "Size of the data root's filesystem", st, s.disk_total_bytes)
+        yield _family(CounterMetricFamily, "ams_web_held_back_seconds",
+                      "Time page requests waited so the page stays within [web] max_busy", st, [],
+                      {(): s.web_held_back_s})
 
 
 def _family(kind: Any, name: str, doc: str, station: str, labels: list[str],

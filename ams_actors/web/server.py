@@ -23,6 +23,7 @@ from ams_actors.web import data, pages, review
 from ams_actors.web.dashboard import Dashboard
 from ams_actors.web.html import page
 from ams_actors.web.metrics import CONTENT_TYPE, StationMetrics, snapshot
+from ams_actors.web.pacing import Pacer
 from ams_actors.web.review import ReviewError
 from ams_actors.web.safe_paths import served_file, url_of
 from ams_actors.web.view import StationView
@@ -51,11 +52,13 @@ class WebServer:
         self._review_lock = asyncio.Lock()
         self._purge: asyncio.Task[None] | None = None
         self.dash = Dashboard(view)
+        self.pacer = Pacer(self.cfg.web.max_busy)
+        self._days: tuple[tuple[int, ...], list[str]] | None = None
         self._day_cache: dict[str, tuple[tuple[int, ...], Any]] = {}  # day -> (folder stamps, stacks and cards)
 
     # -- lifecycle -------------------------------------------------------------------------------
     def app(self) -> web.Application:
-        app = web.Application(middlewares=[self._headers], client_max_size=64 * 1024)
+        app = web.Application(middlewares=[self._headers, self._paced], client_max_size=64 * 1024)
         r = app.router
         r.add_get("/", self.dashboard)
         r.add_get("/night", self.night)
@@ -116,6 +119,14 @@ class WebServer:
         resp.headers.setdefault("Referrer-Policy", "no-referrer")
         return resp
 
+    @web.middleware
+    async def _paced(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        """Pages, metrics and writes share the page's time budget; a page's images and scripts (sent by
+        the kernel from the file, next to no CPU) do not, so a page never loads half its pictures."""
+        if request.path.startswith(("/files/", "/static/")):
+            return await handler(request)
+        return await self.pacer.run(lambda: handler(request))
+
     def can_write(self, request: web.Request) -> bool:
         if not self.token:
             return False
@@ -146,7 +157,7 @@ class WebServer:
         return self.html(request, "Dashboard", pages.dashboard(await self.dash.data()), "/")
 
     async def night(self, request: web.Request) -> web.Response:
-        days = await asyncio.to_thread(data.days_with_data, self.paths)
+        days = await self.days_with_data()
         day = self._day(request, days)
         camera = request.query.get("camera", "")
         hour = request.query.get("hour", "")
@@ -158,6 +169,19 @@ class WebServer:
         reviews = await self.ctx.ledger.review_states(day) if self.ctx.ledger else {}
         body = pages.night(day, days, cams, camera, hour, stacks, cards, reviews)
         return self.html(request, f"Night of {day}", body, "/night")
+
+    async def days_with_data(self) -> list[str]:
+        """The day picker's days, listed again only when a day folder was added or removed (the parents'
+        mtimes change): a year of nights is two stats, not two directory listings, per page."""
+        bases = data.day_bases(self.paths)
+
+        def read() -> list[str]:
+            stamp = tuple(b.stat().st_mtime_ns if b.is_dir() else 0 for b in bases)
+            if self._days is None or self._days[0] != stamp:
+                self._days = (stamp, data.days_with_data(self.paths))
+            return self._days[1]
+
+        return await asyncio.to_thread(read)
 
     async def night_data(self, day: str) -> tuple[dict[str, list[tuple[str, str]]], list[data.MeteorCard]]:
         """A day's minute stacks and meteor cards, re-read only when one of its folders changed (a
@@ -213,7 +237,7 @@ class WebServer:
         return self.html(request, f"Meteor {mid}", body, "/night")
 
     async def review_page(self, request: web.Request) -> web.Response:
-        days = await asyncio.to_thread(data.days_with_data, self.paths)
+        days = await self.days_with_data()
         day = self._day(request, days)
         _stacks, cards = await self.night_data(day)
         trash = await asyncio.to_thread(review.trashed, self.paths, day)
@@ -268,7 +292,9 @@ class WebServer:
 
     # -- metrics ---------------------------------------------------------------------------------
     async def metrics_page(self, request: web.Request) -> web.Response:
-        body = self.metrics.render(await snapshot(self.view, self.metrics.counts))
+        snap = await snapshot(self.view, self.metrics.counts)
+        snap.web_held_back_s = self.pacer.waited_s
+        body = self.metrics.render(snap)
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
 
     # -- files -----------------------------------------------------------------------------------

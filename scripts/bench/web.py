@@ -10,6 +10,9 @@ the station scanning at the same time, and the Scanner's throughput with and wit
    dashboard, a night page, a meteor page in turn), quiet again. Throughput = minutes scanned per second;
    the slowdown compares the hammered run with the mean of the two quiet runs.
 3. p50/p95 TTFB per page from the hammering client (headers received), target p95 <= 200 ms.
+4. The page paces itself ([web] max_busy, web/pacing.py): hammered runs use the station's setting, and
+   ``--unpaced`` rates repeat a hammered run with pacing off (max_busy 1) to show what it buys; each
+   hammered run reports how long its requests were held back.
 
 The client runs in its own process so its CPU is not counted on the station's loop (it still competes
 for the machine's cores, as a browser on the same mini-PC would). On a machine shared with other work
@@ -139,15 +142,20 @@ async def run_station(args: argparse.Namespace, root: Path, endpoint: str, clips
         # quiet and hammered runs alternate, so a slowdown compares neighbours (other load on the machine
         # drifts over minutes); each hammered run is compared with the mean of the quiet runs around it
         plan = ["quiet"]
+        modes = [f"rate {rate:g}" for rate in args.rate] + [f"rate {rate:g} unpaced" for rate in args.unpaced]
         for _rep in range(args.reps):
-            for rate in args.rate:
-                plan += [f"rate {rate:g}", "quiet"]
+            for mode in modes:
+                plan += [mode, "quiet"]
+        from ams_actors.web.pacing import Pacer
         rates: list[float] = []
+        held_back: dict[str, float] = {}
         ttfb: dict[str, dict[str, list[float]]] = {}
         rng = random.Random(3)
         for k, mode in enumerate(plan):
             place(clips, root, base + timedelta(minutes=len(clips) * k))
             client = None
+            # "unpaced": the page without its time budget ([web] max_busy = 1), for comparison
+            station.web.pacer = Pacer(1.0 if mode.endswith("unpaced") else station.config.web.max_busy)
             if mode != "quiet":
                 sample_file = args.work / "sample.json"
                 sample_file.write_text(json.dumps(rng.sample(meteors, min(200, len(meteors)))))
@@ -156,6 +164,7 @@ async def run_station(args: argparse.Namespace, root: Path, endpoint: str, clips
                     mode.split()[1], stdout=asyncio.subprocess.PIPE)
                 await asyncio.sleep(1.0)  # the client is running before the scan starts
             took, done = await scan_once(station)
+            held_back[mode] = held_back.get(mode, 0.0) + station.web.pacer.waited_s
             if client is not None:
                 client.terminate()
                 stdout, _ = await asyncio.wait_for(client.communicate(), 60)  # the loop keeps serving
@@ -169,8 +178,8 @@ async def run_station(args: argparse.Namespace, root: Path, endpoint: str, clips
         out["scan_min_per_s_quiet_best"] = round(max(quiet), 3)
         out["scan_min_per_s_each"] = [(m, round(r, 3)) for m, r in zip(plan, rates, strict=True)]
         out["hammered"] = {}
-        for rate in args.rate:
-            mode = f"rate {rate:g}"
+        out["max_busy"] = station.config.web.max_busy
+        for mode in modes:
             ks = [k for k, m in enumerate(plan) if m == mode]
             slow = [1 - rates[k] / statistics.mean((rates[k - 1], rates[k + 1])) for k in ks]
             out["hammered"][mode] = {
@@ -179,10 +188,12 @@ async def run_station(args: argparse.Namespace, root: Path, endpoint: str, clips
                 # best of each mode: the run least disturbed by other work on the machine
                 "slowdown_pct_best_of": round(100 * (1 - max(rates[k] for k in ks) / max(quiet)), 1),
                 "slowdown_pct_each": [round(100 * x, 1) for x in slow],
+                "held_back_s": round(held_back.get(mode, 0.0), 2),
                 "ttfb_ms": {page: {"n": len(v), "p50": round(_pct(v, 50), 1), "p95": round(_pct(v, 95), 1)}
                             for page, v in sorted(ttfb.get(mode, {}).items())},
             }
-        # idle TTFB (nothing else running): the pages' own cost
+        # idle TTFB (nothing else running, no pacing): the pages' own cost
+        station.web.pacer = Pacer(1.0)
         out["ttfb_idle_ms"] = await _idle(url, meteors)
     finally:
         await station.stop()
@@ -249,6 +260,8 @@ def main() -> None:
     ap.add_argument("--clip-s", type=float, default=20.0, help="seconds of video per rendered minute")
     ap.add_argument("--reps", type=int, default=1)
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--unpaced", type=float, nargs="*", default=[0.0],
+                    help="also hammer at these rates with the page's pacing off (max_busy 1), for comparison")
     ap.add_argument("--rate", type=float, nargs="+", default=[2.0, 0.0],
                     help="page requests a second while hammering, one hammered run per rate per rep "
                          "(0: back to back, no think time)")
