@@ -23,9 +23,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="leave every station's data root and a station.toml in DIR/<STATION>/ (and the bucket "
                              "in DIR/bucket/): `ams run -c DIR/<STATION>/station.toml` starts it again")
     parser.add_argument("--json", action="store_true", help="print the report as one JSON document")
-    parser.add_argument("--deceleration", choices=("exponential", "physical"), default="exponential",
-                        help="how the meteors slow down: the exponential lag (default) or the single-body "
-                             "ablation equations through the US76 atmosphere (a profile the solver does not model)")
+    parser.add_argument("--deceleration", choices=("physical", "exponential"), default="physical",
+                        help="how the meteors slow down: the single-body ablation equations through the US76 "
+                             "atmosphere (default; a profile the solver does not model) or the exponential lag "
+                             "the solver fits")
     parser.add_argument("--restricted-keys", action="store_true",
                         help="give every station its own key with the least-privilege policy of "
                              "`ams bucket policies` (the embedded S3 then enforces IAM policies)")

@@ -81,8 +81,8 @@ class SimOptions:
     #: every station on its own IAM user with the generated least-privilege policies (issue 17); the
     #: embedded S3 then authenticates and authorises every request
     restricted_keys: bool = False
-    #: "exponential" (the lag the solver also fits) or "physical" (sim/ablation.py)
-    deceleration: str = "exponential"
+    #: "physical" (sim/ablation.py) or "exponential" (the lag the solver also fits)
+    deceleration: str = "physical"
 
 
 

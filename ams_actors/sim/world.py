@@ -2,8 +2,8 @@
 
 Meteors follow design.md §8: begin 80–120 km, end 60–95 km, 11–72 km/s, straight lines with a
 radiant from anywhere above 15°, spread over the night and over the network's sky so that many are
-seen by two or more stations. Half of them decelerate by the exponential lag, or (``ams sim
---deceleration physical``) every one is a body slowed by the air and ablating (sim/ablation.py).
+seen by two or more stations. Each is a body slowed by the air and ablating (sim/ablation.py; ``ams
+sim``'s default) or, with ``physical=False``, half of them decelerate by the exponential lag.
 Everything is drawn from one seeded generator: the same seed gives the same world, so a report can be
 reproduced.
 """
