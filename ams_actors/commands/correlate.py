@@ -161,7 +161,6 @@ def _event_doc(ev: Event, det: Detections, clock_errors: dict[str, float]) -> di
 
 
 def run(args: argparse.Namespace) -> int:
-    from ams_actors.kernels.geoid import MAX_DISTANCE_KM
     from protocols.errors import InputError
 
     root: Path = args.rms
@@ -175,7 +174,7 @@ def run(args: argparse.Namespace) -> int:
     det = read_detections(root, stations)
     for sid in sorted({e.station_id for e in det.entries}):
         if stations[sid].geoid_m is None:
-            print(f"ams correlate: warning: no geoid height known within {MAX_DISTANCE_KM:g} km of {sid}: "
+            print(f"ams correlate: warning: no geoid height for {sid} (its position is not a number): "
                   "its sea-level elevation is used as height above the ellipsoid", file=sys.stderr)
     clocks = measure_clocks(det, stations, args.clock_window) if args.clock_window > 0 else {}
     errors = {sid: c.error_s for sid, c in clocks.items()}

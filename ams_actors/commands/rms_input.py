@@ -4,7 +4,7 @@ Station coordinates come from a ``stations.json`` in DIR or below it, in either 
 real data (``{STATION: {lat, lon, elev}}`` or ``{STATION: {lat_deg, lon_deg, elev_m}}``), else from
 RMS platepar JSON files (``platepar*.json``: one platepar, or a dict of them keyed by FF name as in
 ``platepars_all_recalibrated.json``). Both give the elevation above mean sea level, as RMS configs
-do; it is converted to the ellipsoid with the geoid height (kernels.geoid, a coarse table). The
+do; it is converted to the ellipsoid with the geoid height (kernels.geoid: EGM2008 on a 1° grid). The
 platepars also give each camera's plate scale (``F_scale`` px/deg), which the solver's quality rules
 compare residuals with.
 """
@@ -36,7 +36,7 @@ class RmsStation:
     lon: float
     elev_msl_m: float
     alt_m: float
-    geoid_m: float | None  # None: no geoid height known there (alt_m is then the sea-level height)
+    geoid_m: float | None  # None: position not a number (alt_m is then the sea-level height)
     pixel_scale_arcsec: float | None
     source: str
 
@@ -130,6 +130,7 @@ def _from_stations_json(path: Path, sid: str, v: Any) -> dict[str, float]:
 
 def load_stations(root: Path) -> dict[str, RmsStation]:
     """Every station with coordinates below ``root`` (stations.json wins over platepars)."""
+    from ams_actors.data import load_geoid_grid
     from ams_actors.kernels.geoid import geoid_height_m
 
     raw: dict[str, tuple[dict[str, float], str]] = {}
@@ -158,6 +159,6 @@ def load_stations(root: Path) -> dict[str, RmsStation]:
             raw[sid] = (_from_stations_json(path, sid, v), str(path))
     out: dict[str, RmsStation] = {}
     for sid, (v, source) in raw.items():
-        n = geoid_height_m(v["lat"], v["lon"])
+        n = geoid_height_m(v["lat"], v["lon"], load_geoid_grid())
         out[sid] = RmsStation(v["lat"], v["lon"], v["elev"], v["elev"] + (n or 0.0), n, scales.get(sid), source)
     return out

@@ -23,6 +23,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="leave every station's data root and a station.toml in DIR/<STATION>/ (and the bucket "
                              "in DIR/bucket/): `ams run -c DIR/<STATION>/station.toml` starts it again")
     parser.add_argument("--json", action="store_true", help="print the report as one JSON document")
+    parser.add_argument("--deceleration", choices=("physical", "exponential"), default="physical",
+                        help="how the meteors slow down: the single-body ablation equations through the US76 "
+                             "atmosphere (default; a profile the solver does not model) or the exponential lag "
+                             "the solver fits")
     parser.add_argument("--restricted-keys", action="store_true",
                         help="give every station its own key with the least-privilege policy of "
                              "`ams bucket policies` (the embedded S3 then enforces IAM policies)")
@@ -54,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
         logging.getLogger().setLevel(logging.WARNING)
     opts = SimOptions(stations=args.stations, cameras=args.cameras, minutes=args.minutes, mode=args.mode,
                       meteors=args.meteors, rate=args.rate, seed=args.seed, workdir=args.workdir,
-                      restricted_keys=args.restricted_keys,
+                      restricted_keys=args.restricted_keys, deceleration=args.deceleration,
                       keep=None if args.keep is None else args.keep.resolve())
     progress = progress_bar() if sys.stderr.isatty() and not args.json else None
     with EmbeddedS3() as s3:

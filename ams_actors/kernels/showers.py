@@ -6,8 +6,10 @@ Two tables, in order:
    solar longitude, within 10 % of its geocentric speed, and the Sun-centred ecliptic radiant
    (geocentric ecliptic longitude minus the solar longitude, latitude) within the entry's measured
    dispersion. Sun-centred coordinates because a shower's radiant drifts with the solar longitude in
-   equatorial coordinates but hardly at all in them. Among several entries the closest in units of
-   its dispersion wins.
+   equatorial coordinates but hardly at all in them. Among several matching entries the one with the
+   smallest sum of the three distances, each in units of its limit (solar longitude / 1°, radiant /
+   dispersion, speed / 10 %), wins: WMPL's ``associateShower`` closeness, so ties between showers fall
+   the way GMN's own code lets them fall.
 2. For a meteor that matched none: the IAU Meteor Data Center list's *established* showers, whose
    entries are one published radiant at the peak (plus, when published, its daily drift): within
    ``IAU_SOL_WINDOW_DEG`` of the peak, the radiant moved by its drift to the meteor's solar
@@ -139,7 +141,11 @@ def _gmn_match(lam: float, bet: float, v_g: float, sol: float, table: ShowerTabl
     ratio = dist / table.disp_deg[cand]
     if not (ratio <= 1.0).any():
         return None
-    k = int(np.argmin(ratio))
+    # WMPL's closeness: each criterion's distance in units of its own limit, summed
+    closeness = (np.abs(_sol_diff(table.sol_deg[cand], sol)) / SOL_WINDOW_DEG + ratio
+                 + np.abs(table.v_g_km_s[cand] - v_g) / (MAX_VG_FRACTION * table.v_g_km_s[cand]))
+    closeness[ratio > 1.0] = np.inf
+    k = int(np.argmin(closeness))
     iau_no = int(table.iau_no[cand[k]])
     return ShowerMatch(table.code[cand[k]], iau_no, table.names.get(iau_no, ""), float(dist[k]), "gmn")
 

@@ -81,6 +81,8 @@ class SimOptions:
     #: every station on its own IAM user with the generated least-privilege policies (issue 17); the
     #: embedded S3 then authenticates and authorises every request
     restricted_keys: bool = False
+    #: "physical" (sim/ablation.py) or "exponential" (the lag the solver also fits)
+    deceleration: str = "physical"
 
 
 
@@ -100,7 +102,7 @@ class SimNetwork(NightGrading):
         radius_km = max(60.0, opts.spacing_km * math.sqrt(max(1, opts.stations)) * 0.45)
         n_meteors = opts.meteors if opts.meteors is not None else max(4, int(opts.minutes / 2))
         meteors = make_meteors(n_meteors, NIGHT_START, opts.minutes, opts.center_lat, opts.center_lon, radius_km,
-                               self.rng)
+                               self.rng, physical=opts.deceleration == "physical")
         self.world = World(NIGHT_START, opts.minutes, stations, meteors)
         self.clock = VirtualClock(start=NIGHT_START, rate=opts.rate, max_stall_s=opts.max_stall_s)
         self.truth = Truth()

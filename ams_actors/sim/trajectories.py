@@ -3,8 +3,9 @@ the solver benchmark and the network simulator.
 
 A meteor flies a straight line in the inertial frame whose axes are the Earth-fixed (ITRS) axes at
 the meteor's epoch (see kernels/trajectory/frames.py); stations rotate with the Earth under it. Speed
-is constant or follows the exponential-lag (Jacchia) deceleration
-``L(t) = v_init·t − a1·(exp(a2·t) − 1 − a2·t)``, whose speed at t = 0 is v_init. Gravity, light
+is constant, follows the exponential-lag (Jacchia) deceleration
+``L(t) = v_init·t − a1·(exp(a2·t) − 1 − a2·t)``, whose speed at t = 0 is v_init, or a tabulated
+flight from the ablation equations (sim/ablation.py: a speed profile that is not the solver's model). Gravity, light
 travel time and refraction are not modelled (sub-frame or sub-noise for 25 fps, ≥ 30″ cameras).
 """
 
@@ -41,6 +42,14 @@ class TrueMeteor:
     epoch: datetime
     decel_a1_m: float = 0.0
     decel_a2_per_s: float = 0.0
+    # a tabulated flight (sim/ablation.py): time (s), length along the path (m), speed (m/s)
+    profile: tuple[Float, Float, Float] | None = None
+
+    def with_profile(self, t_s: Float, length_m: Float, speed_m_s: Float) -> TrueMeteor:
+        """This meteor flying a tabulated length and speed instead of the exponential lag."""
+        return TrueMeteor(self.begin, self.direction, float(speed_m_s[0]), self.duration_s, self.epoch,
+                          profile=(np.asarray(t_s, float), np.asarray(length_m, float),
+                                   np.asarray(speed_m_s, float)))
 
     @classmethod
     def from_geodetic(
@@ -70,6 +79,8 @@ class TrueMeteor:
 
     def length(self, t_s: Float) -> Float:
         t = np.asarray(t_s, float)
+        if self.profile is not None:
+            return np.asarray(np.interp(t, self.profile[0], self.profile[1]), dtype=np.float64)
         out = self.v_init_m_s * t
         if self.decel_a1_m > 0.0:
             out = out - self.decel_a1_m * (np.expm1(self.decel_a2_per_s * t) - self.decel_a2_per_s * t)
@@ -77,6 +88,8 @@ class TrueMeteor:
 
     def speed(self, t_s: Float) -> Float:
         t = np.asarray(t_s, float)
+        if self.profile is not None:
+            return np.asarray(np.interp(t, self.profile[0], self.profile[2]), dtype=np.float64)
         v = np.full_like(t, self.v_init_m_s)
         if self.decel_a1_m > 0.0:
             v = v - self.decel_a1_m * self.decel_a2_per_s * np.expm1(self.decel_a2_per_s * t)

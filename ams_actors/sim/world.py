@@ -2,8 +2,10 @@
 
 Meteors follow design.md §8: begin 80–120 km, end 60–95 km, 11–72 km/s, straight lines with a
 radiant from anywhere above 15°, spread over the night and over the network's sky so that many are
-seen by two or more stations. Everything is drawn from one seeded generator: the same seed gives
-the same world, so a report can be reproduced.
+seen by two or more stations. Each is a body slowed by the air and ablating (sim/ablation.py; ``ams
+sim``'s default) or, with ``physical=False``, half of them decelerate by the exponential lag.
+Everything is drawn from one seeded generator: the same seed gives the same world, so a report can be
+reproduced.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
+from ams_actors.sim.ablation import ablating_meteor, random_meteoroid
 from ams_actors.sim.trajectories import TrueMeteor
 
 NIGHT_START = datetime(2026, 7, 12, 22, 0, tzinfo=UTC)  # the simulated night (all modes, benchmarks)
@@ -104,9 +107,13 @@ def make_stations(
 
 
 def make_meteors(
-    count: int, start: datetime, minutes: float, lat0: float, lon0: float, radius_km: float, rng: np.random.Generator
+    count: int, start: datetime, minutes: float, lat0: float, lon0: float, radius_km: float, rng: np.random.Generator,
+    *, physical: bool = False,
 ) -> tuple[SimMeteor, ...]:
-    """`count` meteors over the network, at random times between the 1st and the last minute."""
+    """`count` meteors over the network, at random times between the 1st and the last minute.
+
+    ``physical``: each meteor is a body (sim/ablation.py) slowed by the air and ablating until it is
+    gone; its end height and duration follow from that instead of being drawn."""
     out = []
     for k in range(count):
         epoch = start + timedelta(seconds=float(rng.uniform(60.0, max(61.0, minutes * 60.0 - 60.0))))
@@ -124,14 +131,28 @@ def make_meteors(
         if duration < 0.25:
             duration = 0.25
             end_alt = begin_alt - speed * duration * math.sin(math.radians(entry_el))
-        a1 = a2 = 0.0
-        if rng.random() < 0.5:  # half of them decelerate (exponential lag), losing 5-20% of their speed
-            a2 = float(rng.uniform(2.0, 6.0))
-            a1 = TrueMeteor.decel_for_speed_loss(speed, duration, float(rng.uniform(0.05, 0.2)), a2)
-        meteor = TrueMeteor.from_geodetic(
-            lat, lon, begin_alt, float(rng.uniform(0, 360)), entry_el, speed, duration, epoch, a1, a2
-        )
+        if physical:
+            meteor = _ablating(lat, lon, begin_alt, float(rng.uniform(0, 360)), entry_el, speed, epoch, rng)
+            duration = meteor.duration_s
+        else:
+            a1 = a2 = 0.0
+            if rng.random() < 0.5:  # half of them decelerate (exponential lag), losing 5-20% of their speed
+                a2 = float(rng.uniform(2.0, 6.0))
+                a1 = TrueMeteor.decel_for_speed_loss(speed, duration, float(rng.uniform(0.05, 0.2)), a2)
+            meteor = TrueMeteor.from_geodetic(
+                lat, lon, begin_alt, float(rng.uniform(0, 360)), entry_el, speed, duration, epoch, a1, a2
+            )
         _, _, end_h = meteor.geodetic(duration)
         out.append(SimMeteor(f"M{k:04d}", meteor, begin_alt, float(end_h)))
     out.sort(key=lambda m: m.meteor.epoch)
     return tuple(out)
+
+
+def _ablating(lat: float, lon: float, alt_m: float, az: float, el: float, speed: float, epoch: datetime,
+              rng: np.random.Generator) -> TrueMeteor:
+    """A body that stays luminous 0.25–3 s (a lighter one is drawn again, as a camera would miss it)."""
+    for _ in range(19):
+        meteor, _track = ablating_meteor(lat, lon, alt_m, az, el, speed, random_meteoroid(rng), epoch, t_max_s=3.0)
+        if meteor.duration_s >= 0.25:
+            return meteor
+    return ablating_meteor(lat, lon, alt_m, az, el, speed, random_meteoroid(rng), epoch, t_max_s=3.0)[0]
