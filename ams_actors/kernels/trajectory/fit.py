@@ -59,6 +59,9 @@ class TrajectoryFit:
     v_init: float
     v_avg: float
     planes: PlanesResult
+    #: the line's direction before the joint refinement, which does not depend on the speed model
+    #: (systematics.py: how far the model pulled the line is part of the radiant's uncertainty)
+    staged_direction: Float
 
     def residual_rms_arcsec(self) -> Float:
         out = np.full(self.tracks.n_cams, np.nan)
@@ -228,11 +231,12 @@ def fit_trajectory(tracks: Tracks, *, joint: bool = True) -> TrajectoryFit:
         timing = timing2
     else:
         _, ct = _los_pass(tracks, line, keep, sigma, robust=False)
+    staged = line.direction
     if joint:
         refined = _joint_pass(tracks, line, timing, keep, sigma, ct)
         if refined is not None:
             line, timing, lengths, ct = refined
-    return _assemble(tracks, line, timing, keep, sigma, ct, lengths, planes)
+    return _assemble(tracks, line, timing, keep, sigma, ct, lengths, planes, staged)
 
 
 def refit(nominal: TrajectoryFit, los: Float, *, joint: bool = True,
@@ -252,11 +256,13 @@ def refit(nominal: TrajectoryFit, los: Float, *, joint: bool = True,
     line, ct = _los_pass(tracks, nominal.line, keep, nominal.sigma_cam, robust=False)
     models = (model or (nominal.timing.model, nominal.timing.with_offsets),)
     timing, lengths, _ = _timing_pass(tracks, line, keep, nominal.sigma_cam, models)
+    staged = line.direction
     if joint:
         refined = _joint_pass(tracks, line, timing, keep, nominal.sigma_cam, ct)
         if refined is not None:
             line, timing, lengths, ct = refined
-    return _assemble(tracks, line, timing, keep, nominal.sigma_cam, ct, lengths, nominal.planes, average=False)
+    return _assemble(tracks, line, timing, keep, nominal.sigma_cam, ct, lengths, nominal.planes, staged,
+                     average=False)
 
 
 def model_weights(nominal: TrajectoryFit) -> tuple[tuple[tuple[str, bool], ...], Float]:
@@ -282,7 +288,7 @@ def _check_coverage(tracks: Tracks, keep: Bool) -> None:
 
 def _assemble(
     tracks: Tracks, line: Line, timing: TimingFit, keep: Bool, sigma: Float, ct: Float, lengths: Float,
-    planes: PlanesResult, *, average: bool = True,
+    planes: PlanesResult, staged_direction: Float, *, average: bool = True,
 ) -> TrajectoryFit:
     tau = timing.tau(tracks.t, tracks.clock)
     idx = np.flatnonzero(keep)
@@ -299,5 +305,5 @@ def _assemble(
         raise SolveFailed(f"the timing fit gives no forward speed (v_init={v_init:.0f} m/s)")
     return TrajectoryFit(
         tracks, line, timing, keep, sigma, ct, lengths, tau, begin, end,
-        tau_b + timing.t_b, tau_e + timing.t_b, v_init, v_avg, planes,
+        tau_b + timing.t_b, tau_e + timing.t_b, v_init, v_avg, planes, staged_direction,
     )

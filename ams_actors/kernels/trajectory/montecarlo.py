@@ -7,7 +7,9 @@ assumed from the cross-track half alone. Each run also draws its speed model (co
 without clock offsets) by the models' BIC weights: a v_init that another plausible model would put
 elsewhere is not known better than that difference (issue 13 item 4: the noise-only sigmas were
 20–30× too small on some events). The clock offsets are refitted in every run whose model has them,
-so their uncertainty enters too.
+so their uncertainty enters too. On top of the noise every run draws the speed model's own error
+(systematics.py: what refitting the early track alone, and the joint refinement's turn of the line,
+say about a deceleration shaped unlike the model), which no resampling around the model can show.
 
 Runs are grouped into one chunk per worker so the (small) problem is pickled a few times, not N
 times. Workers need numpy and scipy only: the astronomy (EpochContext) is plain numbers computed in
@@ -26,6 +28,7 @@ from numpy.typing import NDArray
 from ams_actors.kernels.trajectory.epoch import EpochContext
 from ams_actors.kernels.trajectory.fit import TrajectoryFit, model_weights, refit
 from ams_actors.kernels.trajectory.quantities import QUANTITIES, quantities, spread
+from ams_actors.kernels.trajectory.systematics import Systematics, perturbed, systematics
 from ams_actors.kernels.trajectory.timing import n_params
 from ams_actors.kernels.trajectory.tracks import SolveFailed
 from ams_actors.kernels.trajectory.vec import cross, norm, rowdot
@@ -80,7 +83,8 @@ def bootstrap_los(nominal: TrajectoryFit, rs: Resampling, rng: np.random.Generat
     return los
 
 
-def _chunk(nominal: TrajectoryFit, ctx: EpochContext, seeds: list[np.random.SeedSequence]) -> Float:
+def _chunk(nominal: TrajectoryFit, ctx: EpochContext, syst: Systematics,
+           seeds: list[np.random.SeedSequence]) -> Float:
     out = np.full((len(seeds), len(QUANTITIES)), np.nan)
     rs = resampling(nominal)
     for j, ss in enumerate(seeds):
@@ -88,7 +92,7 @@ def _chunk(nominal: TrajectoryFit, ctx: EpochContext, seeds: list[np.random.Seed
         los = bootstrap_los(nominal, rs, rng)
         model = rs.models[int(rng.choice(len(rs.models), p=rs.weights))]
         try:
-            out[j] = quantities(refit(nominal, los, model=model), ctx)
+            out[j] = quantities(perturbed(refit(nominal, los, model=model), syst, rng), ctx)
         except (SolveFailed, ValueError, np.linalg.LinAlgError, FloatingPointError):
             continue  # a run that fails counts as missing, not as a crash of the whole estimate
     return out
@@ -110,8 +114,9 @@ def monte_carlo(
     """
     seeds = np.random.SeedSequence(seed).spawn(runs)
     nominal_q = quantities(nominal, ctx)
+    syst = systematics(nominal)
     if runs <= 8 and executor is None:
-        samples = _chunk(nominal, ctx, seeds)
+        samples = _chunk(nominal, ctx, syst, seeds)
         return samples, spread(samples, nominal_q)
     own = executor is None
     workers = os.cpu_count() or 1
@@ -120,7 +125,7 @@ def monte_carlo(
         n_chunks = max(1, min(runs, 2 * workers))
         bounds = np.linspace(0, runs, n_chunks + 1).astype(int)
         futures = [
-            pool.submit(_chunk, nominal, ctx, seeds[bounds[k]:bounds[k + 1]])
+            pool.submit(_chunk, nominal, ctx, syst, seeds[bounds[k]:bounds[k + 1]])
             for k in range(n_chunks) if bounds[k + 1] > bounds[k]
         ]
         samples = np.concatenate([f.result() for f in futures])

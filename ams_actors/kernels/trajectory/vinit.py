@@ -42,7 +42,8 @@ def trusted_weights(fits: list[TimingFit], span_s: float) -> Float:
     return np.asarray(w / w.sum(), dtype=np.float64)
 
 
-def _v_first(fit: TimingFit, t: Float, clock: Int) -> float:
+def v_first(fit: TimingFit, t: Float, clock: Int) -> float:
+    """The fit's speed at its first point (raw times ``t``, clock labels ``clock``)."""
     return float(fit.velocity(np.array([fit.tau(t, clock).min()]))[0])
 
 
@@ -54,12 +55,12 @@ def robust_v_init(timing: TimingFit, t: Float, clock: Int, n_clocks: int, length
     as their differences from the same model's staged fit. ``average=False`` (Monte Carlo runs,
     which draw the model themselves) returns ``timing``'s own v.
     """
-    own = _v_first(timing, t, clock)
+    own = v_first(timing, t, clock)
     if not average:
         return own
     fits = timing_candidates(t, clock, n_clocks, length, sigma)
     span = float(np.ptp(t))
     w = trusted_weights(fits, span)
     best = min(fits, key=lambda f: f.bic)
-    v = np.array([_v_first(f, t, clock) for f in fits])
-    return float(own + w @ (v - _v_first(best, t, clock)))
+    v = np.array([v_first(f, t, clock) for f in fits])
+    return float(own + w @ (v - v_first(best, t, clock)))
