@@ -31,6 +31,14 @@ GMN_UK = SHARED / "data" / "gmn-uk-2026-07-12"
 BSC5 = SHARED / "data" / "star-catalogs" / "BSC5"
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Files that hold a `slow` test go first. The two xdist workers take whole files in collection order
+    (addopts: --dist loadfile --no-loadscope-reorder), so the long end-to-end files start early and the
+    many short files even out the end, instead of one long file starting last and running alone."""
+    slow_files = {item.path for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: item.path not in slow_files)  # stable: each file keeps its own order
+
+
 @pytest.fixture(scope="session")
 def moto_server() -> Iterator[str]:
     """moto's server on 127.0.0.1:0 (werkzeug, threaded), with writes made atomic as on real S3.

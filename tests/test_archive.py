@@ -66,6 +66,7 @@ async def archived(store: ObjectStore, run: str, name: str) -> dict[str, str]:
     return out
 
 
+@pytest.mark.slow
 async def test_events_equal_the_daily_correlators_each_solved_once_and_a_rerun_rewrites_nothing(
     s3_endpoint: str, store: ObjectStore, client: Any
 ) -> None:
@@ -118,6 +119,7 @@ async def test_a_corrupt_meteor_file_is_recorded_and_the_run_goes_on(
     assert counts.get("solved", 0) >= counts["events"] - 1
 
 
+@pytest.mark.slow
 async def test_the_verb_runs_a_range_end_to_end(s3_endpoint: str, store: ObjectStore, tmp_path: Path) -> None:
     await filled(store, seed=4)
     cfg = tmp_path / "station.toml"
@@ -138,6 +140,7 @@ async def test_the_verb_runs_a_range_end_to_end(s3_endpoint: str, store: ObjectS
     assert bad.returncode == 2 and "Traceback" not in bad.stderr and "--to" in bad.stderr
 
 
+@pytest.mark.slow
 async def test_a_worker_killed_mid_run_the_run_still_completes_once(
     s3_endpoint: str, store: ObjectStore, client: Any
 ) -> None:

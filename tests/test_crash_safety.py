@@ -53,6 +53,7 @@ def index_ids(root: Path) -> list[str]:
     return sorted(m.meteor_id for m in decode_index(path.read_bytes()).meteors) if path.exists() else []
 
 
+@pytest.mark.slow
 def test_sigkill_at_random_points_loses_nothing(backlog: Path, tmp_path: Path) -> None:
     cfg = write_config(tmp_path)
     root = tmp_path / "data"
@@ -116,6 +117,7 @@ def test_sigkill_at_random_points_loses_nothing(backlog: Path, tmp_path: Path) -
     assert doc["scanned"] == N_CLIPS and doc["meteors_verified"] == N_CLIPS // 2
 
 
+@pytest.mark.slow
 def test_one_shot_bs_leaves_no_meteor_out_of_the_daily_index(backlog: Path, tmp_path: Path) -> None:
     """Issue 16 item 1: a clean one-shot `ams bs` stopped with a MeteorVerified still in the Indexer's
     inbox ("redone from disk on restart" — it was not), and the meteor was never indexed."""

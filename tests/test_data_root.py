@@ -87,6 +87,7 @@ def _status(sock: Path) -> dict[str, str]:
 
 
 @root_only
+@pytest.mark.slow
 def test_a_full_disk_pauses_intake_loses_nothing_and_resumes(tmp_path: Path, tmpfs: Path) -> None:
     root = tmpfs / "ams"
     (root / "SD").mkdir(parents=True)

@@ -50,6 +50,7 @@ def _stop(proc: subprocess.Popen[str], sig: signal.Signals = signal.SIGTERM) -> 
     return err
 
 
+@pytest.mark.slow
 def test_a_second_instance_of_one_station_id_refuses_until_the_first_is_gone(tmp_path: Path, s3_endpoint: str) -> None:
     boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1").create_bucket(Bucket="ams-test")
     cfg_a, cfg_b = _config(tmp_path, "a", s3_endpoint), _config(tmp_path, "b", s3_endpoint)

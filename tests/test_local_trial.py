@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
 from daemon_helpers import station_toml, wait_for_socket
 
 
@@ -30,6 +31,7 @@ def _stop(proc: subprocess.Popen[str]) -> int:
     return proc.wait(timeout=60)
 
 
+@pytest.mark.slow
 def test_a_kept_night_starts_again_on_an_embedded_store(tmp_path: Path) -> None:
     keep = tmp_path / "night"
     sim = _ams("sim", "--mode", "network", "--stations", "2", "--cameras", "1", "--minutes", "2", "--rate", "600",

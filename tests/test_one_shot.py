@@ -72,6 +72,7 @@ def test_each_verb_starts_its_own_actors(tmp_path: Path, verb: str, actors: str)
     assert _started(proc.stderr) == actors
 
 
+@pytest.mark.slow
 def test_fix_days_takes_a_scanned_minute_all_the_way_and_leaves_nothing_unprocessed(tmp_path: Path) -> None:
     cfg = _config(tmp_path)
     sd = tmp_path / "data" / "SD"

@@ -50,6 +50,7 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Truth]:
     return d, truth
 
 
+@pytest.mark.slow
 async def test_minutes_through_the_station_pipeline(
     rendered: tuple[Path, Truth], tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

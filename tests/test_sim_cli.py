@@ -7,7 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 
+
+@pytest.mark.slow
 def test_ams_sim_network_mode_solves_every_event_once(tmp_path: Path) -> None:
     workdir = tmp_path / "new" / "sim"  # made if missing, and kept for the operator to look at
     proc = subprocess.run(
@@ -34,6 +37,7 @@ def test_ams_sim_network_mode_solves_every_event_once(tmp_path: Path) -> None:
     assert kept.parent == workdir and (kept / "SIM01" / "meteor_archive").is_dir()
 
 
+@pytest.mark.slow
 def test_ams_sim_rejects_bad_arguments_in_one_line(tmp_path: Path) -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "ams_actors", "sim", "--stations", "0"], capture_output=True, text=True, timeout=60

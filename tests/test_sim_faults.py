@@ -108,6 +108,7 @@ def assert_clean(net: SimNetwork, bucket: dict[str, Any]) -> dict[str, Any]:
     return report
 
 
+@pytest.mark.slow
 async def test_a_station_killed_mid_solve_is_taken_over_after_the_lease(s3_endpoint: str, tmp_path: Path, pool: Executor) -> None:
     """A claim holder crashes (actor tasks cancelled, nothing released): after the lease another
     member takes the event at the next epoch and solves it; nothing is published under the dead one."""
@@ -129,6 +130,7 @@ async def test_a_station_killed_mid_solve_is_taken_over_after_the_lease(s3_endpo
     assert taken[0].at_s - hit.at_s >= BASE.lease_s * (1 + 1 / 4 - 1 / 3 - 1 / 12) - 1.0
 
 
+@pytest.mark.slow
 async def test_s3_errors_timeouts_and_lost_answers(s3_endpoint: str, tmp_path: Path, pool: Executor) -> None:
     """Between the stations and moto the proxy answers 500, 503 and (to claim writes) 409, stalls event
     writes past the client's timeout (they land after the client gave up), and drops the answer of
@@ -151,6 +153,7 @@ async def test_s3_errors_timeouts_and_lost_answers(s3_endpoint: str, tmp_path: P
     assert all(s.ctx.claims_enabled for s in net.stations)
 
 
+@pytest.mark.slow
 async def test_clocks_skewed_by_five_minutes(s3_endpoint: str, tmp_path: Path, pool: Executor) -> None:
     """Wall clocks ±5 min apart: leases run on each station's own monotonic clock, so nothing changes."""
     opts = dataclasses.replace(BASE, skew_s=(0.0, 300.0, -300.0, 300.0), seed=5)
@@ -159,6 +162,7 @@ async def test_clocks_skewed_by_five_minutes(s3_endpoint: str, tmp_path: Path, p
     assert [getattr(s.clock, "skew_s", 0.0) for s in net.stations] == list(opts.skew_s)
 
 
+@pytest.mark.slow
 async def test_stations_restarted_in_the_middle_of_the_night(s3_endpoint: str, tmp_path: Path, pool: Executor) -> None:
     """Station 1 restarts gracefully mid-night (stop releases its claims); station 2 crashes while it
     holds a claim and comes straight back (new process, same data root): the new process takes its
@@ -222,6 +226,7 @@ async def test_a_store_that_ignores_conditions_gets_no_claims(
     assert violations and all("not solved" in v or "true meteor" in v for v in violations), violations
 
 
+@pytest.mark.slow
 async def test_a_solution_upload_outage_does_not_strand_the_event(s3_endpoint: str, tmp_path: Path, pool: Executor) -> None:
     """Every solution upload fails (503) for a while, then the store heals. The holders' publishing
     gives up after its retries, so an event must still be solved once the store is back: by the same

@@ -81,6 +81,7 @@ def _assert_no_secret(secrets: list[str], text: str, root: Path, objects: dict[s
                 assert secret.encode() not in path.read_bytes(), path
 
 
+@pytest.mark.slow
 async def test_a_night_on_restricted_keys_ends_as_with_one_admin_key(
     s3_endpoint: str, tmp_path: Path, pool: Executor, caplog: pytest.LogCaptureFixture,
     monkeypatch: pytest.MonkeyPatch,
@@ -132,6 +133,7 @@ async def test_restricted_keys_are_really_enforced_in_a_night(s3_endpoint: str, 
         await net.stop()
 
 
+@pytest.mark.slow
 async def test_an_expired_lease_is_stolen_on_restricted_keys(s3_endpoint: str, tmp_path: Path,
                                                              pool: Executor) -> None:
     """A claim holder is killed mid-solve; another station, on its own restricted key, takes the claim

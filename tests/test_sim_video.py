@@ -5,10 +5,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from ams_actors.sim.network import SimNetwork, SimOptions
 from ams_actors.sim.video import VideoFeeder
 
 
+@pytest.mark.slow
 async def test_video_night_detects_correlates_and_solves(s3_endpoint: str, tmp_path: Path) -> None:
     opts = SimOptions(stations=2, cameras=2, minutes=4, mode="video", meteors=4, rate=20.0, seed=11,
                       spacing_km=60.0, drain_minutes=30.0, mc_runs=0)

@@ -49,6 +49,7 @@ def write_config(tmp_path: Path) -> Path:
     return p
 
 
+@pytest.mark.slow
 async def test_start_order_downstream_first_and_stop_order_reversed(tmp_path: Path) -> None:
     station = Station(make_config(tmp_path), clock=VirtualClock(), admin_socket=False)
     names = list(station.actors)
@@ -71,6 +72,7 @@ async def test_start_order_downstream_first_and_stop_order_reversed(tmp_path: Pa
     assert all(a.state == "stopped" for a in station.actors.values())
 
 
+@pytest.mark.slow
 async def test_admin_commands_over_the_real_socket(tmp_path: Path) -> None:
     station = Station(make_config(tmp_path), clock=VirtualClock())
     await station.start()
@@ -131,6 +133,7 @@ def _wait_for_socket(path: Path, proc: subprocess.Popen[str], timeout_s: float =
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+@pytest.mark.slow
 def test_signal_drains_and_exits_zero(tmp_path: Path, sig: signal.Signals) -> None:
     cfg = write_config(tmp_path)
     proc = _start_daemon(cfg)
@@ -146,6 +149,7 @@ def test_signal_drains_and_exits_zero(tmp_path: Path, sig: signal.Signals) -> No
     assert not (tmp_path / "data" / "state" / "admin.sock").exists()
 
 
+@pytest.mark.slow
 def test_sigterm_during_start_up_is_a_clean_stop(tmp_path: Path) -> None:
     """The config is a FIFO: when our write end opens, `ams run` is provably mid-start-up (reading it)."""
     fifo = tmp_path / "station.toml"
@@ -163,6 +167,7 @@ def test_sigterm_during_start_up_is_a_clean_stop(tmp_path: Path) -> None:
     assert "received SIGTERM: stopping" in err and "station T1 stopped" in err and "Traceback" not in err
 
 
+@pytest.mark.slow
 def test_lock_refuses_a_second_instance_and_cron_verbs(tmp_path: Path) -> None:
     cfg = write_config(tmp_path)
     first = _start_daemon(cfg)

@@ -27,6 +27,7 @@ def backlog(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return d
 
 
+@pytest.mark.slow
 def test_group_sigterm_drains_like_sigterm_to_the_main_pid(backlog: Path, tmp_path: Path) -> None:
     """systemd's default stop signals every process of the service, pool workers and fork server included."""
     root = tmp_path / "data"
@@ -86,6 +87,7 @@ def _messages(sock: socket.socket, until: float) -> list[str]:
     return out
 
 
+@pytest.mark.slow
 def test_sighup_is_a_graceful_stop_and_systemd_is_notified(
     tmp_path: Path, notify_socket: tuple[socket.socket, str]
 ) -> None:

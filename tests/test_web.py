@@ -193,6 +193,7 @@ def test_web_config_is_checked(tmp_path: Path) -> None:
                      f'[[cameras]]\nid = "010001"\n[web]\nmax_busy = 0\n')
 
 
+@pytest.mark.slow
 def test_ams_run_logs_the_page_and_admin_status_shows_it(tmp_path: Path) -> None:
     """A real `ams run`: the URL at start, the same URL in `ams admin status`, and the page answers there."""
     import re

@@ -88,6 +88,7 @@ def _index_ids(paths: StationPaths) -> set[str]:
     return {m["meteor_id"] for m in json.loads(gzip.decompress(paths.meteor_index(DAY).read_bytes()))["meteors"]}
 
 
+@pytest.mark.slow
 async def test_the_station_page_in_chromium(rendered: Path, tmp_path: Path, s3_endpoint: str,
                                             monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AMS_WEB_TOKEN", TOKEN)
