@@ -60,7 +60,7 @@ def plain_loop(spec: BucketSpec, days: list[str]) -> dict[str, float]:
     t0 = time.perf_counter()
     events = io = solve = 0.0
     for d in days:
-        for ev in correlate_day(spec, d)["events"]:
+        for ev in correlate_day(spec, "loop", d)["events"]:
             r = solve_event(spec, "loop", ev)
             events += 1
             io += r["io_s"]
