@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -31,6 +32,7 @@ from protocols.s3_keys import archive_day_rows_key, archive_prefix, archive_run_
 log = logging.getLogger("ams.archive")
 
 CONCURRENCY = 8  # requests in flight when the client reads many small files
+MANIFEST_EVERY_S = 30.0
 
 
 @dataclass(slots=True)
@@ -67,8 +69,12 @@ async def write_manifest(spec: BucketSpec, manifest: Manifest) -> None:
 
 
 def resolve(client: Any, spec: BucketSpec, run_id: str, days: Sequence[str], *, mc_runs: int = 0,
-            show: Callable[[float], None] | None = None) -> Manifest:
-    """Run (or finish) archive run ``run_id`` over ``days`` on the Dask ``client``; the final manifest."""
+            show: Callable[[float], None] | None = None, manifest_every_s: float = MANIFEST_EVERY_S) -> Manifest:
+    """Run (or finish) archive run ``run_id`` over ``days`` on the Dask ``client``; the final manifest.
+
+    The manifest is stored when a day completes at most every ``manifest_every_s`` (and at the end): it
+    names every input index, so a year of 1,000 stations makes it tens of MB, too much to rewrite per
+    day. A day completed since the last write is redone by a restart, cheaply: its solutions exist."""
     from distributed import as_completed
 
     from ams_actors.kernels.trajectory.solver import SOLVER_NAME, SOLVER_VERSION
@@ -86,6 +92,7 @@ def resolve(client: Any, spec: BucketSpec, run_id: str, days: Sequence[str], *, 
     what.update({fut.key: (d, "") for d, fut in zip(todo, futures, strict=True)})
     ac = as_completed(futures)
     done, total = 0, len(futures)
+    saved = time.monotonic()
     for fut in ac:
         day, event_id = what.pop(fut.key)
         st = state[day]
@@ -107,7 +114,10 @@ def resolve(client: Any, spec: BucketSpec, run_id: str, days: Sequence[str], *, 
             show(done / total)
         if st.correlated and st.open == 0 and not st.errors and day not in manifest.days:
             manifest.days[day] = st.counts
-            on_bucket(spec, functools.partial(finish_day, run_id=run_id, day=day, rows=st.rows, manifest=manifest))
+            save = time.monotonic() - saved >= manifest_every_s
+            on_bucket(spec, functools.partial(finish_day, run_id=run_id, day=day, rows=st.rows,
+                                              manifest=manifest if save else None))
+            saved = time.monotonic() if save else saved
     on_bucket(spec, lambda store: save_manifest(store, manifest))
     on_bucket(spec, lambda store: write_summary(store, run_id, manifest.days))
     return manifest
@@ -139,12 +149,13 @@ def take_solve(res: dict[str, Any], st: DayState, manifest: Manifest) -> None:
         manifest.failures.append({"day": day, "event_id": event_id, "reason": res.get("reason", "")})
 
 
-async def finish_day(store: Any, run_id: str, day: str, rows: dict[str, str], manifest: Manifest) -> None:
-    """The day's summary lines, then the manifest that names the day done (in that order: a day in the
-    manifest always has its lines)."""
+async def finish_day(store: Any, run_id: str, day: str, rows: dict[str, str], manifest: Manifest | None) -> None:
+    """The day's summary lines, then (if given) the manifest that names the day done (in that order: a
+    day in the stored manifest always has its lines)."""
     text = "".join(rows[k] + "\n" for k in sorted(rows))
     await store.put(archive_day_rows_key(run_id, parse_day(day)), text.encode(), content_type="text/plain")
-    await save_manifest(store, manifest)
+    if manifest is not None:
+        await save_manifest(store, manifest)
 
 
 async def bounded_gather(jobs: Iterable[Awaitable[str]]) -> list[str]:

@@ -14,6 +14,7 @@ one listing of the day's folder in the day task, not a HEAD per event.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
@@ -35,7 +36,7 @@ log = logging.getLogger("ams.archive")
 
 #: this process's correlator per bucket: its index cache (by ETag) spares the next day's task on the
 #: same worker two of its three days' downloads and schema checks
-_correlators: dict[tuple[int, BucketSpec], NetworkCorrelator] = {}
+_correlators: dict[tuple[int, BucketSpec], tuple[NetworkCorrelator, asyncio.Lock]] = {}
 
 
 def correlate_day(spec: BucketSpec, run_id: str, day: str) -> dict[str, Any]:
@@ -51,14 +52,16 @@ async def _correlate_day(store: Any, spec: BucketSpec, run_id: str, day: str) ->
     d = parse_day(day)
     days = tuple(day_str(d + timedelta(days=k)) for k in (-1, 0, 1))
     near = {day_str(d + timedelta(days=k)) for k in (-1, 0, 1, 2)}
-    correlator = _correlators.setdefault((os.getpid(), spec), NetworkCorrelator(store, None, logger=log))
-    correlator.store = store
-    correlator.keep_indexes(lambda key: key[-18:-8] in near)
+    correlator, lock = _correlators.setdefault((os.getpid(), spec),
+                                               (NetworkCorrelator(store, None, logger=log), asyncio.Lock()))
     report = CorrelationReport(days=days)
-    found = await correlator.find(days, report)
+    async with lock:  # one run at a time per correlator (a worker may run several threads)
+        correlator.store = store
+        correlator.keep_indexes(lambda key: key[-18:-8] in near)
+        found = await correlator.find(days, report)
+        indexes = correlator.cached_indexes(days)
     rec = reconcile([], found.groups)
     mine = sorted((e for e in rec.new if event_day(e.event_id) == d), key=lambda e: e.event_id)
-    indexes = correlator.cached_indexes(days)
     sites = {f"{idx.station_id}/{idx.day}": [idx.site.lat, idx.site.lon, idx.site.alt_m] for _, _, idx in indexes}
     solved = {info.key.split("/")[-2] async for info in store.list_objects(archive_prefix(run_id)
                                                                            + events_day_prefix(d))

@@ -134,11 +134,26 @@ def dask_run(spec: BucketSpec, days: list[str], workers: int) -> dict[str, Any]:
             "peak_rss_mb_per_worker": sorted(round(v, 1) for v in rss.values()), "failures": len(manifest.failures)}
 
 
+def one_day(spec: BucketSpec, day: str, server_pid: int, size: dict[str, Any]) -> None:
+    t0, c0, s0 = time.perf_counter(), time.process_time(), cpu_of(server_pid)
+    res = correlate_day(spec, "corr", day)
+    out = {"size": size, "day": day, "wall_s": round(time.perf_counter() - t0, 2),
+           "cpu_s": round(time.process_time() - c0, 2), "s3_server_cpu_s": round(cpu_of(server_pid) - s0, 2),
+           "meteors_in_window": res["meteors"], "events": len(res["events"]), "cpu_count": os.cpu_count(),
+           "load_avg_at_end": [round(x, 2) for x in os.getloadavg()]}
+    print(f"correlation of {day} (3 days of indexes, {res['meteors']} meteors): {out['wall_s']} s, "
+          f"CPU {out['cpu_s']} s, {out['events']} events")
+    print("BENCH " + json.dumps(out, sort_keys=True))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--days", type=int, default=30)
     ap.add_argument("--stations", type=int, default=100)
     ap.add_argument("--per-day", type=int, default=100, help="meteors per day (each seen by 2-4 stations)")
+    ap.add_argument("--correlate-only", action="store_true",
+                    help="only time one day's correlation task (the middle day, nothing cached): the part of a "
+                         "run that grows with the network's density")
     args = ap.parse_args()
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "bench")
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "bench")
@@ -153,6 +168,10 @@ def main() -> None:
         spec = BucketSpec(url, BUCKET)
         names = [day_str(d) for d in days]
         assert server.pid is not None
+        if args.correlate_only:
+            one_day(spec, names[len(names) // 2], server.pid, {"days": args.days, "stations": args.stations,
+                    "meteors_per_day": args.per_day, "observations": n_obs, "fill_s": round(fill_s, 1)})
+            return
         loop = measured(server.pid, lambda: plain_loop(spec, names))
         one = measured(server.pid, lambda: dask_run(spec, names, 1))
         two = measured(server.pid, lambda: dask_run(spec, names, 2))
