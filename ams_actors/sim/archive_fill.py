@@ -36,8 +36,11 @@ def meteor_docs(days: list[date], sites: dict[str, tuple[float, float, float]], 
     out: list[dict[str, Any]] = []
     for d in days:
         night = datetime(d.year, d.month, d.day, 20, 0, tzinfo=UTC)
+        slot = 3.9 * 3600 / max(1, per_day)
         for k in range(per_day):
-            t = night + timedelta(seconds=int(3.9 * 3600 * k / max(1, per_day)) + rng.uniform(0, 5))
+            # jitter within the meteor's slot: two meteors of one station never start in the same frame
+            # (their ids would collide and the station's index be refused) however dense the night
+            t = night + timedelta(seconds=int(slot * k) + rng.uniform(0, min(5.0, 0.9 * slot)))
             speed, late = rng.uniform(25, 60), 0.05
             if k == per_day - 1:  # across midnight: the partners' first frames come after it
                 t, speed, late = datetime(d.year, d.month, d.day, 23, 59, 59, 500000, tzinfo=UTC), 20.0, 0.4
