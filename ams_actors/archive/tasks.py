@@ -26,6 +26,7 @@ from ams_actors.archive.bucket import BucketSpec, on_bucket
 from ams_actors.netsync.correlation import CorrelationReport, NetworkCorrelator
 from ams_actors.netsync.downloads import get_bounded
 from ams_actors.netsync.event_obs import MAX_PARTNER_BYTES, build_obs
+from ams_actors.runtime.pool import InlineExecutor
 from ams_actors.store.outcomes import Created
 from protocols.errors import InputError
 from protocols.events import decode_event, encode_event, reconcile
@@ -123,7 +124,9 @@ async def _solve_event(store: Any, run_id: str, item: dict[str, Any], mc_runs: i
     await store.put(obs_key, obs_bytes, if_none_match="*", content_type="application/json")
     t1 = time.perf_counter()
     obs = parse_observation_set_json(obs_bytes, source=ev.event_id)
-    sol = solve_observation_set(obs, mc_runs=mc_runs, executor=None, seed=0, showers=load_shower_table())
+    # Monte Carlo in this process: without an executor it would start a process pool per event, on a
+    # worker that already has its core (Dask runs one worker process per core)
+    sol = solve_observation_set(obs, mc_runs=mc_runs, executor=InlineExecutor(), seed=0, showers=load_shower_table())
     sol_bytes = json.dumps(sol.to_json_dict(), sort_keys=True).encode()
     doc = json.loads(sol_bytes)  # the row from what is stored, exactly as a reader of the bucket sees it
     row = summary_line(doc, obs)
