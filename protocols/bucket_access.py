@@ -99,6 +99,8 @@ KEY_KINDS: tuple[KeyKind, ...] = (
             _roles("readonly"), own_readers=_roles("archive"), deleters=_roles("archive")),
     KeyKind("archive run file", "archive_run_file_key", "archive/{run}/*", _roles("archive"), _roles("readonly"),
             own_readers=_roles("archive"), deleters=_roles("archive")),
+    KeyKind("archive day rows", "archive_day_rows_key", "archive/{run}/*", _roles("archive"), _roles("readonly"),
+            own_readers=_roles("archive"), deleters=_roles("archive")),
 )
 
 #: Builders that take a file name and return a key of several kinds (each kind has its own row).

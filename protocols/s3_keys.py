@@ -233,6 +233,12 @@ def archive_run_file_key(run_id: str, name: str) -> str:
     return archive_prefix(run_id) + name
 
 
+def archive_day_rows_key(run_id: str, day: date) -> str:
+    """``archive/<RUN>/days/YYYY_MM_DD.txt``: a completed day's summary rows (the run's summary.txt is
+    their concatenation, so a resumed run need not read every solution again)."""
+    return f"{archive_prefix(run_id)}days/{day_str(day)}.txt"
+
+
 def previews_prefix(station: str, day: date | None = None) -> str:
     """``stations/<S>/previews/`` or one day's ``stations/<S>/previews/YYYY/MM/DD/``."""
     base = station_prefix(station) + "previews/"
@@ -372,6 +378,16 @@ class ArchiveRunFileKey:
 
 
 @dataclass(frozen=True, slots=True)
+class ArchiveDayRowsKey:
+    run_id: str
+    day: date
+
+    @property
+    def key(self) -> str:
+        return archive_day_rows_key(self.run_id, self.day)
+
+
+@dataclass(frozen=True, slots=True)
 class InstanceKey:
     station: str
 
@@ -382,7 +398,7 @@ class InstanceKey:
 
 ParsedKey: TypeAlias = (
     MeteorKey | DailyIndexKey | YearlyIndexKey | MsDetectsKey | EventFileKey | SolutionKey | DayIndexKey | ProbeKey
-    | InstanceKey | PreviewKey | ArchiveEventKey | ArchiveRunFileKey
+    | InstanceKey | PreviewKey | ArchiveEventKey | ArchiveRunFileKey | ArchiveDayRowsKey
 )
 
 _SOLUTION_RE = re.compile(r"^e([1-9][0-9]{0,17})-(.+)\.json$")
@@ -471,6 +487,8 @@ def _parse_parts(parts: list[str], key: str) -> ParsedKey:
             return SolutionKey(day, event_id, int(m[1]), validate_id(m[2], "station id"))
     elif head == "archive" and n == 3 and parts[2] in ARCHIVE_RUN_FILES:
         return ArchiveRunFileKey(validate_id(parts[1], "archive run id"), parts[2])
+    elif head == "archive" and n == 4 and parts[2] == "days":
+        return ArchiveDayRowsKey(validate_id(parts[1], "archive run id"), parse_day(_strip(parts[3], ".txt", key)))
     elif head == "archive" and n == 7 and parts[2] == "events" and parts[6] in ARCHIVE_FILES:
         _day_folder(parts[3], parts[4], key)
         return ArchiveEventKey(validate_id(parts[1], "archive run id"), validate_event_id(parts[5]), parts[6])

@@ -22,7 +22,7 @@ from ams_actors.netsync.correlation import NetworkCorrelator
 from ams_actors.sim.archive_fill import fill_archive, meteor_docs, station_sites
 from ams_actors.store.objectstore import ObjectStore
 from protocols.meteor_index import entry_from_meteor_json
-from protocols.s3_keys import archive_prefix, day_str, meteor_key
+from protocols.s3_keys import archive_day_rows_key, archive_prefix, day_str, meteor_key
 
 distributed = pytest.importorskip("distributed")
 
@@ -66,6 +66,11 @@ async def archived(store: ObjectStore, run: str, name: str) -> dict[str, str]:
     return out
 
 
+async def summary_rows(store: ObjectStore, run: str) -> list[str]:
+    text = (await store.get(archive_prefix(run) + "summary.txt")).body.decode()
+    return [ln for ln in text.splitlines() if not ln.startswith("#") and ln.strip()]
+
+
 @pytest.mark.slow
 async def test_events_equal_the_daily_correlators_each_solved_once_and_a_rerun_rewrites_nothing(
     s3_endpoint: str, store: ObjectStore, client: Any
@@ -91,17 +96,24 @@ async def test_events_equal_the_daily_correlators_each_solved_once_and_a_rerun_r
     assert counts["events"] == n and counts["written"] == n and counts.get("solved", 0) == n, counts
     indexes = {k for k in await store.list_keys("stations/") if "/index/" in k and k[-18:-8] in DAY_STRS}
     assert set(manifest.inputs) == indexes and manifest.solver["version"]
-    summary = (await store.get(archive_prefix("t1") + "summary.txt")).body.decode()
-    assert len([ln for ln in summary.splitlines() if not ln.startswith("#")]) == n
+    rows = await summary_rows(store, "t1")
+    assert len(rows) == n and {r.split(";")[0].strip() for r in rows} == set(expected)
+    day_files = [(await store.get(archive_day_rows_key("t1", d))).body.decode() for d in DAYS]
+    assert sorted(ln for t in day_files for ln in t.splitlines()) == sorted(rows)  # summary = the days' lines
 
-    # the client "died" before recording the last day: a rerun redoes that day only, writing nothing
+    # the client "died" before recording the last day: a rerun redoes that day only, writing nothing;
+    # its lines come back from the stored solutions, and a day left without its file (a run of an
+    # older version) is summarised from its solutions
     m = await read_manifest(spec, "t1")
     del m.days[DAY_STRS[-1]]
     await write_manifest(spec, m)
+    await store.delete(archive_day_rows_key("t1", DAYS[-1]))
+    await store.delete(archive_day_rows_key("t1", DAYS[0]))
     again = await asyncio.to_thread(resolve, client, spec, "t1", DAY_STRS)
     assert await archived(store, "t1", "solution.json") == solutions  # same ETags: nothing rewritten
     last = again.days[DAY_STRS[-1]]
     assert last["events"] >= 2 and last.get("skipped") == last["events"] and last.get("written", 0) == 0
+    assert sorted(await summary_rows(store, "t1")) == sorted(rows)
 
 
 async def test_a_corrupt_meteor_file_is_recorded_and_the_run_goes_on(

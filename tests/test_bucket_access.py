@@ -33,6 +33,7 @@ SAMPLES: dict[str, tuple[str | None, str]] = {
     "preview_key": ("AMS1", k.preview_key("AMS1", DAY, "m1-preview.jpg")),
     "archive_event_key": (None, k.archive_event_key("r1", EV, "solution.json")),
     "archive_run_file_key": (None, k.archive_run_file_key("r1", "manifest.json")),
+    "archive_day_rows_key": (None, k.archive_day_rows_key("r1", DAY)),
 }
 
 

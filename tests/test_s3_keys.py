@@ -52,6 +52,10 @@ def test_parse_gives_typed_keys() -> None:
     assert k.parse_key(f"events/2026/2026_07_12/{EV}/solutions/e12-AMS-2.json") == k.SolutionKey(DAY, EV, 12, "AMS-2")
     assert k.parse_key("events/2026/2026_07_12/index.json") == k.DayIndexKey(DAY)
     assert k.parse_key("_probe/AMS1/abc") == k.ProbeKey("AMS1", "abc")
+    assert k.archive_day_rows_key("r1", DAY) == "archive/r1/days/2026_07_12.txt"
+    assert k.parse_key("archive/r1/days/2026_07_12.txt") == k.ArchiveDayRowsKey("r1", DAY)
+    with pytest.raises(k.InvalidKey):
+        k.parse_key("archive/r1/days/2026_07_12.json")
 
 
 @pytest.mark.parametrize(

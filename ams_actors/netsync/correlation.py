@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -212,8 +212,8 @@ class NetworkCorrelator:
     ) -> tuple[list[tuple[str, MeteorIndex]], list[tuple[str, bytes, str, str, str]]]:
         """(day, index) pairs still valid from the cache, and (key, bytes, etag, station, day) to decode.
 
-        A HEAD first: an index whose ETag has not changed since the last run is neither downloaded
-        nor validated again (a 500-meteor index takes ~0.4 s of schema checks; a network-day of them
+        A HEAD first for an index seen before: one whose ETag has not changed since the last run is
+        neither downloaded nor validated again (a 500-meteor index takes ~0.4 s of schema checks; a network-day of them
         would take minutes every run). A bad one is reported once per version.
         """
         stations = await self.stations(report)
@@ -222,26 +222,42 @@ class NetworkCorrelator:
 
         async def one(station: str, day: str) -> None:
             key = daily_index_key(station, parse_day(day))
-            head = await self.store.head(key)
-            if isinstance(head, NotFound):
-                self._index_cache.pop(key, None)
-                return
             cached = self._index_cache.get(key)
-            if cached is not None and cached[0] == head.etag:
-                if cached[1] is not None:
-                    known.append((day, cached[1]))
-                return
-            try:
+            if cached is not None:
+                head = await self.store.head(key)
+                if isinstance(head, NotFound):
+                    self._index_cache.pop(key, None)
+                    return
+                if cached[0] == head.etag:
+                    if cached[1] is not None:
+                        known.append((day, cached[1]))
+                    return
+            try:  # nothing cached: a GET says as much as a HEAD would, in one request
                 got = await get_bounded(self.store, key, MAX_INDEX_BYTES)
             except InputError as err:
-                self._index_cache[key] = (head.etag, None)
+                head = await self.store.head(key)
+                if not isinstance(head, NotFound):
+                    self._index_cache[key] = (head.etag, None)
                 self._problem(report, f"skipped {err}")
                 return
-            if got is not None:
+            if got is None:
+                self._index_cache.pop(key, None)
+            else:
                 raw.append((key, got.body, got.etag, station, day))
 
         await self._gather(one(s, d) for s in stations for d in days)
         return known, raw
+
+    def keep_indexes(self, keep: Callable[[str], bool]) -> None:
+        """Forget the cached indexes whose key ``keep`` refuses (a long-lived correlator walking
+        through an archive keeps only the days around the one in hand)."""
+        for key in [k for k in self._index_cache if not keep(k)]:
+            del self._index_cache[key]
+
+    def cached_indexes(self, days: Collection[str]) -> list[tuple[str, str, MeteorIndex]]:
+        """``(key, ETag, index)`` of every valid index of ``days`` as the last :meth:`find` saw them."""
+        return [(key, etag, idx) for key, (etag, idx) in sorted(self._index_cache.items())
+                if idx is not None and idx.day in days]
 
     async def find(self, days: Sequence[str], report: CorrelationReport) -> FoundGroups:
         known, raw = await self.fetch_indexes(days, report)

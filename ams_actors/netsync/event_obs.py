@@ -10,6 +10,7 @@ LookupError: the caller tries later.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import date
 from typing import Any
@@ -25,19 +26,27 @@ from protocols.observations import ObservationSet, StationObservation
 MAX_PARTNER_BYTES = 4 * 1024 * 1024
 
 
-async def build_obs(store: Any, event_id: str, event: Event, logged: set[str], log: logging.Logger) -> dict[str, Any]:
-    """The Observation set as a JSON dict; ``logged`` remembers the problems already logged."""
+async def build_obs(store: Any, event_id: str, event: Event, logged: set[str], log: logging.Logger,
+                    sites: dict[tuple[str, date], Site] | None = None) -> dict[str, Any]:
+    """The Observation set as a JSON dict; ``logged`` remembers the problems already logged. ``sites``:
+    stations' sites already read from their validated indexes (the archive's day task passes them), so
+    only the missing ones cost a read. The members' files are read concurrently (latency, not bytes,
+    is what a member costs)."""
+    sites = {} if sites is None else dict(sites)
+    got = await asyncio.gather(*(member_observation(store, m, sites) for m in event.members),
+                               return_exceptions=True)
     observations: list[StationObservation] = []
-    sites: dict[tuple[str, date], Site] = {}
     left_out: list[str] = []
-    for m in event.members:
-        try:
-            observations.append(await member_observation(store, m, sites))
-        except InputError as err:  # the meteor file or its station's index
-            if str(err) not in logged:  # logged once, not on every attempt
-                logged.add(str(err))
-                log.warning("event %s: member left out: %s", event_id, err)
+    for m, res in zip(event.members, got, strict=True):
+        if isinstance(res, InputError):  # the meteor file or its station's index
+            if str(res) not in logged:  # logged once, not on every attempt
+                logged.add(str(res))
+                log.warning("event %s: member left out: %s", event_id, res)
             left_out.append(f"{m.station_id}/{m.meteor_id}")
+        elif isinstance(res, BaseException):
+            raise res
+        else:
+            observations.append(res)
     if len({o.station_id for o in observations}) < 2:
         raise InputError(event_id, "members", f"fewer than 2 stations with a usable meteor file "
                                               f"(left out: {', '.join(left_out) or 'none'})")

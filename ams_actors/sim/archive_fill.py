@@ -13,6 +13,7 @@ import json
 import math
 import random
 from collections import defaultdict
+from collections.abc import Iterable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -35,8 +36,11 @@ def meteor_docs(days: list[date], sites: dict[str, tuple[float, float, float]], 
     out: list[dict[str, Any]] = []
     for d in days:
         night = datetime(d.year, d.month, d.day, 20, 0, tzinfo=UTC)
+        slot = 3.9 * 3600 / max(1, per_day)
         for k in range(per_day):
-            t = night + timedelta(seconds=int(3.9 * 3600 * k / max(1, per_day)) + rng.uniform(0, 5))
+            # jitter within the meteor's slot: two meteors of one station never start in the same frame
+            # (their ids would collide and the station's index be refused) however dense the night
+            t = night + timedelta(seconds=int(slot * k) + rng.uniform(0, min(5.0, 0.9 * slot)))
             speed, late = rng.uniform(25, 60), 0.05
             if k == per_day - 1:  # across midnight: the partners' first frames come after it
                 t, speed, late = datetime(d.year, d.month, d.day, 23, 59, 59, 500000, tzinfo=UTC), 20.0, 0.4
@@ -55,16 +59,26 @@ def meteor_docs(days: list[date], sites: dict[str, tuple[float, float, float]], 
     return out
 
 
-async def fill_archive(store: Any, docs: list[dict[str, Any]], sites: dict[str, tuple[float, float, float]]) -> int:
-    """Upload the meteor files and each station's daily indexes; the number of index files."""
+def archive_objects(docs: Iterable[dict[str, Any]], sites: dict[str, tuple[float, float, float]]
+                    ) -> Iterator[tuple[str, bytes]]:
+    """``(key, body)`` of every meteor file as ``docs`` come (a generator: a big archive is never
+    whole in memory), then of each station's daily indexes."""
     by_index: dict[tuple[str, str], list[MeteorIndexEntry]] = defaultdict(list)
     for doc in docs:
         entry = entry_from_meteor_json(doc)
         day = entry.start_utc.date()
-        await store.put(meteor_key(entry.station_id, day, entry.meteor_id), json.dumps(doc).encode())
+        yield meteor_key(entry.station_id, day, entry.meteor_id), json.dumps(doc).encode()
         by_index[(entry.station_id, day_str(day))].append(entry)
-    for (sid, day_text), entries in by_index.items():
+    for (sid, day_text), entries in sorted(by_index.items()):
         lat, lon, alt = sites[sid]
         idx = MeteorIndex(sid, day_text, SiteInfo(lat, lon, alt), tuple(sorted(entries, key=lambda e: e.meteor_id)))
-        await store.put(daily_index_key(sid, parse_day(day_text)), encode_index(idx))
-    return len(by_index)
+        yield daily_index_key(sid, parse_day(day_text)), encode_index(idx)
+
+
+async def fill_archive(store: Any, docs: list[dict[str, Any]], sites: dict[str, tuple[float, float, float]]) -> int:
+    """Upload the meteor files and each station's daily indexes; the number of index files."""
+    n_idx = 0
+    for key, body in archive_objects(docs, sites):
+        await store.put(key, body)
+        n_idx += "/index/" in key
+    return n_idx

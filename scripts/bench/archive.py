@@ -4,23 +4,30 @@ worker processes.
 
     python scripts/bench/archive.py [--days 30] [--stations 100] [--per-day 100]
 
-The bucket is the embedded moto S3 in its own process (so it does not share the client's GIL). Reported:
-wall time and events/s of each, scaling efficiency (2 workers vs 1: t1 / (2 t2)), Dask overhead at 1
-worker vs the loop, peak RSS per worker, S3 I/O vs solve time summed over the solves. The issue's target
-size is ≥ 30 days × 100 stations (≥ 300,000 observations); give the size you can afford. Last line
+The bucket is the embedded moto S3 in its own process (so it does not share the client's GIL). It is
+filled inside that process, straight into moto's in-memory backend (the same objects the stations' PUTs
+would make, without an HTTP request each: ~1 ms an object instead of ~10), generated day by day so a big
+archive is never whole in memory; the fill is setup, not measured with the runs.
+
+Reported for each of loop / Dask 1 worker / Dask 2 workers: wall time and events/s, the tasks' CPU time
+(process CPU over each task, summed: the figure least disturbed by other work on a shared machine), S3
+I/O vs solve time summed over the solves, peak RSS per worker; then scaling efficiency (2 workers vs 1:
+t1 / (2 t2)), the same from CPU time (cpu1 / cpu2: extra work per event the second worker causes), Dask
+overhead at 1 worker vs the loop (wall and CPU), and per-event costs. The issue's target size is
+≥ 30 days × 100 stations (≥ 300,000 observations); give the size you can afford. Last line
 ``BENCH {json}``.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import multiprocessing as mp
 import os
 import resource
 import sys
 import time
+from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -28,44 +35,87 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from ams_actors.archive.bucket import BucketSpec, open_store  # noqa: E402
+from ams_actors.archive.bucket import BucketSpec  # noqa: E402
 from ams_actors.archive.run import resolve  # noqa: E402
 from ams_actors.archive.tasks import correlate_day, solve_event  # noqa: E402
-from ams_actors.sim.archive_fill import fill_archive, meteor_docs, station_sites  # noqa: E402
+from ams_actors.sim.archive_fill import archive_objects, meteor_docs, station_sites  # noqa: E402
 from protocols.s3_keys import day_str  # noqa: E402
 
 BUCKET = "ams-bench-archive"
 
 
-def serve(q: Any) -> None:
-    """The embedded S3 in a child process, until the parent kills it."""
+def say(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+def serve(q: Any, days: list[date], stations: int, per_day: int) -> None:
+    """The embedded S3 in a child process, filled with the archive, until the parent kills it."""
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.s3.models import s3_backends
+
     from ams_actors.store.embedded.server import EmbeddedS3
 
     with EmbeddedS3() as s3:
-        q.put(s3.url)
+        t0 = time.perf_counter()
+        backend = s3_backends[DEFAULT_ACCOUNT_ID]["aws"]
+        backend.create_bucket(BUCKET, "us-east-1")
+        sites = station_sites(stations)
+
+        def docs() -> Any:
+            for k, d in enumerate(days):
+                yield from meteor_docs([d], sites, per_day, seed=7 + k)
+                say(f"fill: day {k + 1}/{len(days)} generated, {time.perf_counter() - t0:.0f} s")
+
+        n_obs = n_idx = 0
+        for key, body in archive_objects(docs(), sites):
+            backend.put_object(BUCKET, key, body)
+            n_idx += "/index/" in key
+            n_obs += "/meteors/" in key
+        q.put((s3.url, n_obs, n_idx, time.perf_counter() - t0))
         while True:
             time.sleep(3600)
 
 
-async def fill(spec: BucketSpec, days: list[date], stations: int, per_day: int) -> tuple[int, int]:
-    sites = station_sites(stations)
-    docs = meteor_docs(days, sites, per_day, seed=7)
-    async with open_store(spec) as store:
-        await store.ensure_bucket()
-        n_idx = await fill_archive(store, docs, sites)
-    return len(docs), n_idx
+def cpu_of(pid: int) -> float:
+    """User + system CPU seconds of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def plain_loop(spec: BucketSpec, days: list[str]) -> dict[str, float]:
+def measured(server_pid: int, run: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """``run()``'s figures plus the S3 server's CPU time meanwhile."""
+    c0 = cpu_of(server_pid)
+    out = run()
+    out["s3_server_cpu_s"] = cpu_of(server_pid) - c0
+    return out
+
+
+def every_tenth(name: str) -> Callable[[float], None]:
+    last = [-1]
+
+    def show(frac: float) -> None:
+        if int(frac * 10) > last[0]:
+            last[0] = int(frac * 10)
+            say(f"{name}: {frac:.0%}")
+
+    return show
+
+
+def plain_loop(spec: BucketSpec, days: list[str]) -> dict[str, Any]:
     t0 = time.perf_counter()
-    events = io = solve = 0.0
-    for d in days:
-        for ev in correlate_day(spec, d)["events"]:
-            r = solve_event(spec, "loop", ev)
-            events += 1
-            io += r["io_s"]
-            solve += r["solve_s"]
-    return {"wall_s": time.perf_counter() - t0, "events": events, "io_s": io, "solve_s": solve}
+    out: dict[str, Any] = {"events": 0.0, "io_s": 0.0, "solve_s": 0.0, "cpu_s": 0.0, "correlate_cpu_s": 0.0}
+    for k, d in enumerate(days):
+        day = correlate_day(spec, "loop", d)
+        out["correlate_cpu_s"] += day["cpu_s"]
+        for item in day["events"]:
+            r = solve_event(spec, "loop", item)
+            out["events"] += 1
+            for name in ("io_s", "solve_s", "cpu_s"):
+                out[name] += r[name]
+        say(f"loop: day {k + 1}/{len(days)}, {time.perf_counter() - t0:.0f} s")
+    out["cpu_s"] += out["correlate_cpu_s"]
+    out["wall_s"] = time.perf_counter() - t0
+    return out
 
 
 def dask_run(spec: BucketSpec, days: list[str], workers: int) -> dict[str, Any]:
@@ -74,13 +124,26 @@ def dask_run(spec: BucketSpec, days: list[str], workers: int) -> dict[str, Any]:
     with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
             Client(cluster) as client:
         t0 = time.perf_counter()
-        manifest = resolve(client, spec, f"dask{workers}", days)
+        manifest = resolve(client, spec, f"dask{workers}", days, show=every_tenth(f"dask {workers}"))
         wall = time.perf_counter() - t0
         rss = client.run(lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0)
     c = manifest.counts()
     return {"wall_s": wall, "events": c.get("events", 0), "solved": c.get("solved", 0),
             "io_s": c.get("io_ms", 0) / 1000, "solve_s": c.get("solve_ms", 0) / 1000,
+            "cpu_s": c.get("cpu_ms", 0) / 1000,
             "peak_rss_mb_per_worker": sorted(round(v, 1) for v in rss.values()), "failures": len(manifest.failures)}
+
+
+def one_day(spec: BucketSpec, day: str, server_pid: int, size: dict[str, Any]) -> None:
+    t0, c0, s0 = time.perf_counter(), time.process_time(), cpu_of(server_pid)
+    res = correlate_day(spec, "corr", day)
+    out = {"size": size, "day": day, "wall_s": round(time.perf_counter() - t0, 2),
+           "cpu_s": round(time.process_time() - c0, 2), "s3_server_cpu_s": round(cpu_of(server_pid) - s0, 2),
+           "meteors_in_window": res["meteors"], "events": len(res["events"]), "cpu_count": os.cpu_count(),
+           "load_avg_at_end": [round(x, 2) for x in os.getloadavg()]}
+    print(f"correlation of {day} (3 days of indexes, {res['meteors']} meteors): {out['wall_s']} s, "
+          f"CPU {out['cpu_s']} s, {out['events']} events")
+    print("BENCH " + json.dumps(out, sort_keys=True))
 
 
 def main() -> None:
@@ -88,41 +151,56 @@ def main() -> None:
     ap.add_argument("--days", type=int, default=30)
     ap.add_argument("--stations", type=int, default=100)
     ap.add_argument("--per-day", type=int, default=100, help="meteors per day (each seen by 2-4 stations)")
+    ap.add_argument("--correlate-only", action="store_true",
+                    help="only time one day's correlation task (the middle day, nothing cached): the part of a "
+                         "run that grows with the network's density")
     args = ap.parse_args()
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "bench")
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "bench")
+    first = date(2026, 8, 1)
+    days = [first + timedelta(days=k) for k in range(args.days)]
     ctx = mp.get_context("spawn")
     q = ctx.Queue()
-    server = ctx.Process(target=serve, args=(q,), daemon=True)
+    server = ctx.Process(target=serve, args=(q, days, args.stations, args.per_day), daemon=True)
     server.start()
     try:
-        spec = BucketSpec(q.get(timeout=60), BUCKET)
-        first = date(2026, 8, 1)
-        days = [first + timedelta(days=k) for k in range(args.days)]
-        t0 = time.perf_counter()
-        n_obs, n_idx = asyncio.run(fill(spec, days, args.stations, args.per_day))
-        fill_s = time.perf_counter() - t0
+        url, n_obs, n_idx, fill_s = q.get(timeout=24 * 3600)
+        spec = BucketSpec(url, BUCKET)
         names = [day_str(d) for d in days]
-        loop = plain_loop(spec, names)
-        one = dask_run(spec, names, 1)
-        two = dask_run(spec, names, 2)
+        assert server.pid is not None
+        if args.correlate_only:
+            one_day(spec, names[len(names) // 2], server.pid, {"days": args.days, "stations": args.stations,
+                    "meteors_per_day": args.per_day, "observations": n_obs, "fill_s": round(fill_s, 1)})
+            return
+        loop = measured(server.pid, lambda: plain_loop(spec, names))
+        one = measured(server.pid, lambda: dask_run(spec, names, 1))
+        two = measured(server.pid, lambda: dask_run(spec, names, 2))
     finally:
         server.kill()
+    runs = {"loop": loop, "dask_1": one, "dask_2": two}
+    ev = max(1.0, float(loop["events"]))
     out: dict[str, Any] = {
         "size": {"days": args.days, "stations": args.stations, "meteors_per_day": args.per_day,
                  "observations": n_obs, "index_files": n_idx, "fill_s": round(fill_s, 1)},
-        "loop": loop, "dask_1": one, "dask_2": two,
-        "events_per_s": {k: round(v["events"] / v["wall_s"], 2) for k, v in
-                         (("loop", loop), ("dask_1", one), ("dask_2", two))},
+        **runs,
+        "events_per_s": {k: round(v["events"] / v["wall_s"], 2) for k, v in runs.items()},
         "efficiency_2_vs_1": round(one["wall_s"] / (2 * two["wall_s"]), 3),
+        "cpu_efficiency_2_vs_1": round(one["cpu_s"] / two["cpu_s"], 3),
         "dask_overhead_1_vs_loop": round(one["wall_s"] / loop["wall_s"] - 1, 3),
+        "dask_cpu_overhead_1_vs_loop": round(one["cpu_s"] / loop["cpu_s"] - 1, 3),
+        "per_event_ms": {k: {"wall": round(1000 * v["wall_s"] / ev, 1), "cpu": round(1000 * v["cpu_s"] / ev, 1),
+                             "io": round(1000 * v["io_s"] / ev, 1), "solve": round(1000 * v["solve_s"] / ev, 1),
+                             "s3_server_cpu": round(1000 * v["s3_server_cpu_s"] / ev, 1)}
+                         for k, v in runs.items()},
         "cpu_count": os.cpu_count(),
+        "load_avg_at_end": [round(x, 2) for x in os.getloadavg()],
     }
-    for k in ("loop", "dask_1", "dask_2"):
-        v = out[k]
+    for k, v in runs.items():
         print(f"{k:7s} {v['wall_s']:7.1f} s  {v['events']:6.0f} events  {v['events'] / v['wall_s']:6.2f} ev/s  "
-              f"I/O {v['io_s']:.1f} s  solve {v['solve_s']:.1f} s")
-    print(f"efficiency 2 vs 1: {out['efficiency_2_vs_1']}, Dask overhead at 1 worker: {out['dask_overhead_1_vs_loop']}")
+              f"CPU {v['cpu_s']:.1f} s  I/O {v['io_s']:.1f} s  solve {v['solve_s']:.1f} s")
+    print(f"efficiency 2 vs 1: {out['efficiency_2_vs_1']} (CPU time: {out['cpu_efficiency_2_vs_1']}), "
+          f"Dask overhead at 1 worker: {out['dask_overhead_1_vs_loop']} "
+          f"(CPU time: {out['dask_cpu_overhead_1_vs_loop']})")
     print("BENCH " + json.dumps(out, sort_keys=True, default=lambda x: round(x, 3)))
 
 
