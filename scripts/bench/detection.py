@@ -63,7 +63,8 @@ def plan(minutes: int, seed: int, meteors_total: int) -> list[dict[str, Any]]:
     return out
 
 
-def one_minute(job: dict[str, Any], workdir: str, seconds: float, preset: str = "veryfast") -> dict[str, Any]:
+def one_minute(job: dict[str, Any], workdir: str, seconds: float, preset: str = "veryfast",
+               cache: str = "") -> dict[str, Any]:
     from ams_actors.kernels.astrometry import guess_camera
     from ams_actors.kernels.detect import detect_vals
     from ams_actors.kernels.scan import scan_clip
@@ -83,7 +84,16 @@ def one_minute(job: dict[str, Any], workdir: str, seconds: float, preset: str = 
         scene = random_scene(job["seed"], duration=seconds, n_meteors=job["n_meteors"], n_aircraft=job["n_aircraft"],
                              n_satellites=job["n_satellites"], n_flashes=job["n_flashes"], cloud=job["cloud"])
     t0 = time.perf_counter()
-    truth = render_clip(scene, path, threads=1, preset=preset, **render_opts)
+    cached = Path(cache) / f"{job.get('condition', 'plain')}-{job['seed']}-{seconds:g}s-{preset}" if cache else None
+    if cached is not None and (cached / "truth.json").exists():
+        path = next(cached.glob("*.mp4"))
+        truth_d = json.loads((cached / "truth.json").read_text())
+    else:
+        truth_d = render_clip(scene, path, threads=1, preset=preset, **render_opts).to_dict()
+        if cached is not None:
+            cached.mkdir(parents=True, exist_ok=True)
+            path = path.rename(cached / name)
+            (cached / "truth.json").write_text(json.dumps(truth_d))
     t1 = time.perf_counter()
     vals = scan_clip(path).vals
     validate("vals", vals)
@@ -102,10 +112,11 @@ def one_minute(job: dict[str, Any], workdir: str, seconds: float, preset: str = 
             validate("meteor", m)
         rejected = verdict["rejected"]
     t4 = time.perf_counter()
-    path.unlink()
+    if cached is None:
+        path.unlink()
     return {
         "i": job["i"], "condition": job.get("condition"), "seed": job["seed"], "t_decode": t_decode,
-        "truth": truth.to_dict(), "classification": det["classification"],
+        "truth": truth_d, "classification": det["classification"],
         "n_candidates": sum(1 for o in det["objects"] if o["passed"]),
         "meteors": [{"frames": [(f["fn"], f["x"], f["y"]) for f in m["frames"]]} for m in meteors],
         "rejected": [r["reason"] for r in rejected],
@@ -176,6 +187,8 @@ def main() -> None:
                     help="render the harder conditions (ams_actors.sim.hard) on the TUNE or HELD-OUT seeds instead")
     ap.add_argument("--seeds-per-condition", type=int, default=4)
     ap.add_argument("--conditions", default="", help="comma-separated subset of the harder conditions (default all)")
+    ap.add_argument("--cache", default="", help="keep rendered clips (and their truth) in this folder and reuse them: "
+                    "for tuning runs, where rendering is most of the time (render time then reads ~0)")
     args = ap.parse_args()
     if args.harder:
         from ams_actors.sim.hard import CONDITIONS
@@ -195,7 +208,7 @@ def main() -> None:
     t = time.perf_counter()
     results: list[dict[str, Any]] = []
     with ProcessPoolExecutor(max_workers=args.procs, initializer=_init) as ex:
-        futs = [ex.submit(one_minute, j, work, args.seconds, args.preset) for j in jobs]
+        futs = [ex.submit(one_minute, j, work, args.seconds, args.preset, args.cache) for j in jobs]
         for fut in futs:
             left = args.deadline_s - (time.perf_counter() - t) if args.deadline_s else None
             try:
