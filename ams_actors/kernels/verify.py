@@ -65,7 +65,7 @@ class VerifyParams:
     min_frames: int = 4
     max_rms_px: float = 1.0  # perpendicular RMS of the centroids from the fitted line
     max_along_rms_px: float = 1.5  # along-track RMS from a quadratic motion fit
-    min_speed_deg_s: float = 2.0
+    min_speed_deg_s: float = 2.5  # satellites cross at ≤ 2 °/s: a margin over them (and persistent rules besides)
     max_speed_deg_s: float = 90.0
     max_duration_s: float = 5.0
     max_backsteps: float = 0.15
@@ -431,26 +431,9 @@ def verify_object(
         return reject(f"too fast: {speed:.1f} deg/s > {prm.max_speed_deg_s}")
     if dur > prm.max_duration_s:
         return reject(f"too long: {dur:.1f} s > {prm.max_duration_s}")
-    # a plane: its strobe makes single-frame spikes far above its steady light
-    inten = np.maximum(np.asarray(m.intensity), 1e-6)
-    if len(inten) >= 8:
-        base = np.median(inten)
-        spikes = np.flatnonzero(inten > 3.0 * base)
-        groups = int(np.sum(np.diff(spikes) > 2)) + 1 if len(spikes) else 0
-        report["blink_groups"] = groups
-        if groups >= 2:
-            return reject(f"blinking: {groups} separate flashes > 3x its steady light (aircraft strobe)")
-    # a meteor fades in and out; something as bright at both ends of the search as in the middle,
-    # and measured right up to both ends, lasts longer than the window: a plane or satellite
-    # (slow movers only: a long fast meteor caught by the detector in its middle can also fill the
-    # search window, while planes and satellites cross at a few deg/s at most)
-    snr_a = np.asarray(m.snr)
-    if m.fns[0] <= lo + 1 and m.fns[-1] >= hi - 1 and len(snr_a) >= 8 and speed < prm.persistent_max_deg_s:
-        k = max(2, len(snr_a) // 8)
-        ends = min(float(np.median(snr_a[:k])), float(np.median(snr_a[-k:])))
-        report["end_snr_ratio"] = round(ends / float(np.median(snr_a)), 3)
-        if ends >= 0.6 * float(np.median(snr_a)):
-            return reject("persistent: as bright at both ends of the search window as in the middle")
+    why = _plane_or_satellite(m, speed, (lo, hi), (info.width, info.height), k, prm, report)
+    if why:
+        return reject(why)
 
     # HD: same frames, positions scaled from the SD measurement
     hd: dict[int, tuple[float, float]] = {}
@@ -510,6 +493,51 @@ def verify_object(
         "report": {**report, "oid": oid, "trim": [start, stop], "fps": fps},
     }
     return VerifyOutcome(oid=oid, accepted=True, reason=None, report=report, trim=(start, stop), meteor=meteor)
+
+
+def _plane_or_satellite(m: Measurement, speed: float, window: tuple[int, int], size: tuple[int, int], k: float,
+                        prm: VerifyParams, report: dict[str, Any]) -> str | None:
+    """Why this is an aircraft or a satellite rather than a meteor, or None.
+
+    A meteor is seen to start and to end (it fades in and out); a plane or satellite crosses at a few °/s
+    at most and is steady, a plane with strobes. Each of these is its own rule, so the slow steady movers
+    are told apart by more than the speed threshold alone. An end of the track is "open" when it reaches
+    the search window (the clip's first or last frame included) or the frame's edge: there the object was
+    not seen to fade, and its brightness at that end is read before it touches the edge.
+    """
+    inten = np.maximum(np.asarray(m.intensity), 1e-6)
+    slow = speed < prm.persistent_max_deg_s
+    if len(inten) >= 8:
+        base = np.median(inten)
+        spikes = np.flatnonzero(inten > 3.0 * base)
+        groups = int(np.sum(np.diff(spikes) > 2)) + 1 if len(spikes) else 0
+        report["blink_groups"] = groups
+        if groups >= 2:
+            return f"blinking: {groups} separate flashes > 3x its steady light (aircraft strobe)"
+        # one strobe in view (a plane leaving the frame within a second): a flash of one or two frames on
+        # a slow mover; a slow meteor's flare does not stand 3x over both its neighbours' light
+        if groups == 1 and slow and spikes[-1] - spikes[0] <= 1 and 0 < spikes[0] and spikes[-1] < len(inten) - 1:
+            return f"blinking: a {len(spikes)}-frame flash > 3x its steady light on a slow mover (aircraft strobe)"
+    snr_a = np.asarray(m.snr)
+    if len(snr_a) < 8 or not slow:
+        return None
+    lo, hi = window
+    w, h = size
+    margin = 2.5 * prm.psf_px * k
+    xs, ys = np.asarray(m.x), np.asarray(m.y)
+    inside = (xs >= margin) & (xs <= w - 1 - margin) & (ys >= margin) & (ys <= h - 1 - margin)
+    open_start = m.fns[0] <= lo + 1 or not inside[0]
+    open_end = m.fns[-1] >= hi - 1 or not inside[-1]
+    if not (open_start and open_end) or inside.sum() < 6:
+        return None
+    s_in = snr_a[inside]
+    nk = max(2, len(s_in) // 8)
+    ends = min(float(np.median(s_in[:nk])), float(np.median(s_in[-nk:])))
+    report["end_snr_ratio"] = round(ends / float(np.median(s_in)), 3)
+    if ends >= 0.6 * float(np.median(s_in)):
+        edge = "" if inside[0] and inside[-1] else " or the frame's edge"
+        return f"persistent: as bright at both ends (the search window{edge}) as in the middle, {speed:.1f} deg/s"
+    return None
 
 
 def _longest_run(fns: list[int], max_gap: int) -> list[int]:
