@@ -151,3 +151,28 @@ def test_config_pointing_camera() -> None:
     assert abs(dec[0] - 51.5) < 0.3  # (J2000 vs of-date: precession moves it a little)
     # local sidereal time at 22:00 UTC on 12 July 2026 at Greenwich ≈ 17.4 h = 261 deg
     assert abs(ra[0] - 261.0) < 1.5
+
+
+def test_same_sky_at_two_resolutions(tmp_path: Path) -> None:
+    """Issue 15: the rules are in angles, not in the clip's pixels. The same meteor (30 deg/s, through the same
+    90° lens) at 640×360 and at 1280×720 is found in both, with the same angular speed, and the Verifier keeps
+    the frames it measures at both (at 1280×720 a fixed pixel tolerance used to drop genuine frames)."""
+    found = {}
+    for f in (1, 2):
+        m = Meteor(t0=0.3, duration=1.0, x0=150.0 * f, y0=100.0 * f, vx=195.0 * f, vy=90.0 * f, amp=70.0,
+                   sigma=1.0 * f ** 0.7)
+        scene = Scene(width=640 * f, height=360 * f, duration=2.0, meteors=(m,), seed=31, n_random_stars=80)
+        p = tmp_path / f"{f}" / CLIP
+        p.parent.mkdir()
+        render_clip(scene, p, sd_bit_rate=1_500_000 * f * f, preset="ultrafast")
+        scale = 90.0 / (640 * f)
+        det = detect_vals(scan_clip(p).vals, pixel_scale_deg=scale)
+        assert det["classification"] == "maybe-meteors", det["reason"]
+        verdict, meteors, _ = verify_clip(p, det, station="AMS1", pixel_scale_deg=scale)
+        assert len(meteors) == 1, verdict["rejected"]
+        found[f] = meteors[0]["report"]
+    sd, hd = found[1], found[2]
+    assert abs(hd["speed_deg_s"] - sd["speed_deg_s"]) < 0.05 * sd["speed_deg_s"]
+    assert abs(hd["duration_s"] - sd["duration_s"]) <= 0.12, (sd, hd)
+    kept = {f: r["measured_frames"] - r["outlier_frames"] for f, r in found.items()}
+    assert kept[2] >= 0.9 * kept[1], (sd, hd)

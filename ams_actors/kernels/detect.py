@@ -20,7 +20,7 @@ night. Steps, and why:
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -43,7 +43,16 @@ class DetectParams:
     max_duration_s: float = 5.0
     max_objects: int = 15  # more moving objects (≥ min_frames points) than this: toomany
     crowded_frame_frac: float = 0.3  # frames whose peak count hit the scan's cap: toomany if more
-    first_gate_px: float = 22.0  # how far a second detection may be from a first (fast meteors)
+    first_gate_px: float = 30.0  # how far a second detection may be from a first (fast meteors: ≥ 25 px/frame)
+    link_gate_px: float = 4.0  # later links: this + link_gate_speed × the track's speed (px/frame) ...
+    link_gate_speed: float = 0.5  # ... the scan's peak wanders along a motion-blurred streak by up to half a step
+    merge_px: float = 4.0  # peaks of one frame closer than this are one split blob
+    extend_px: float = 2.5  # a peak this close to a track's fitted line beyond its ends joins it
+    join_gap: int = 6  # track pieces ≤ this many frames apart on one line at one speed are one object
+    join_speed_ratio: float = 0.3  # ... their speeds within this fraction of each other
+    # the pixel lengths above are for this pixel scale (SD 640 px over 90°); finer pixels scale them up, so
+    # a rule means the same angle at 640×360 and 1920×1080 (never down: the scan's 2×2 bins set a floor)
+    ref_pixel_scale_deg: float = 90.0 / 640.0
     min_peak_over: float = 2.0  # brightest detection must exceed the threshold by this (DN) ...
     min_peak_ratio: float = 1.3  # ... and be at least this × the threshold: chains of noise sit at it
 
@@ -64,17 +73,17 @@ class _Track:
         self.ys.append(y)
         self.vs.append(v)
 
-    def predict(self, fn: int, first_gate: float) -> tuple[float, float, float]:
+    def predict(self, fn: int, prm: DetectParams) -> tuple[float, float, float]:
         """Predicted (x, y) at frame ``fn`` and the gate radius (px)."""
         n = len(self.fns)
         gap = fn - self.fns[-1]
         if n == 1:
-            return self.xs[-1], self.ys[-1], first_gate * gap
+            return self.xs[-1], self.ys[-1], prm.first_gate_px * gap
         if self.n_fit != n:
             self._fit_velocity()
         sp = math.hypot(self.vx, self.vy)
         return (self.xs[-1] + self.vx * gap, self.ys[-1] + self.vy * gap,
-                4.0 + 0.35 * sp * gap + (2.0 if n < 3 else 0.0))
+                prm.link_gate_px * (1.0 + (0.5 if n < 3 else 0.0)) + prm.link_gate_speed * sp * gap)
 
     def _fit_velocity(self) -> None:
         k = min(len(self.fns), 6)
@@ -125,7 +134,7 @@ def detect_vals(
     ``mask`` (True = ignore): peaks on masked pixels are dropped first, so vals scanned before the
     camera had its mask (or re-run by ``rvd``) obey it too.
     """
-    prm = params or DetectParams()
+    prm = _in_clip_pixels(params or DetectParams(), pixel_scale_deg)
     fps = float(vals["fps"])
     thresh = float(vals["thresh"])
     n_frames = int(vals["n_frames"])
@@ -135,7 +144,7 @@ def detect_vals(
     # A frame is crowded when its capped peak list is full of peaks bright enough to be objects
     # (the same bar as the "faint" rule): a full list of noise at the threshold — compression noise
     # of a long clip, twinkling stars — is not lightning or a lit cloud, and must not hide a meteor.
-    bright = max(thresh + prm.min_peak_over, prm.min_peak_ratio * thresh)
+    bright = _bright_enough(thresh, prm)
     crowded = sum(1 for _, pk in frames if len(pk) >= max_peaks and pk[-1][2] >= bright)
 
     # 1+2: merge split blobs within a frame, then drop static sources
@@ -145,7 +154,7 @@ def detect_vals(
         keep: list[tuple[float, float, float]] = []
         for x, y, v in pk:  # brightest first
             for a, b, _ in keep:
-                if (x - a) ** 2 + (y - b) ** 2 <= 16.0:
+                if (x - a) ** 2 + (y - b) ** 2 <= prm.merge_px**2:
                     break
             else:
                 keep.append((float(x), float(y), float(v)))
@@ -181,7 +190,7 @@ def detect_vals(
         # against ~40 short-lived tracks, and the pairwise loop in Python was most of the detector.
         n_old = len(active)
         if n_old:
-            pred = np.array([t.predict(fn, prm.first_gate_px) for t in active])
+            pred = np.array([t.predict(fn, prm) for t in active])
             pts = np.array([(x, y) for x, y, _ in tpk])
             dist = np.hypot(pts[:, :1] - pred[None, :, 0], pts[:, 1:] - pred[None, :, 1])
             dist[dist > pred[None, :, 2]] = np.inf
@@ -195,12 +204,12 @@ def detect_vals(
                 nt.add(fn, x, y, v)
                 active.append(nt)  # a new track takes nothing more in its own frame
     done.extend(active)
-    tracks = _extend_tracks([t for t in done if t.fns], moving, prm)
+    tracks = _extend_tracks(_join_pieces([t for t in done if t.fns], prm), moving, prm)
     tracks = sorted((t for t in tracks if len(t.fns) >= 2), key=lambda t: t.fns[0])
 
     # 4: rules
     objects: list[dict[str, Any]] = []
-    need = max(thresh + prm.min_peak_over, prm.min_peak_ratio * thresh)
+    need = bright
     # two-point links, and short faint ones, are everywhere in compression noise: counted, not listed
     # (they fail "frames" and "faint" whatever else they do, and would bury the file's real objects)
     n_two = sum(1 for t in tracks if len(t.fns) < 3)
@@ -269,7 +278,7 @@ def _extend_tracks(tracks: list[_Track], moving: list[tuple[int, list[tuple[floa
                     other = owner.get((fn, x, y))
                     if other is t or (other is not None and len(other.fns) >= 4):
                         continue
-                    if (x - ex) ** 2 + (y - ey) ** 2 <= 2.5**2:
+                    if (x - ex) ** 2 + (y - ey) ** 2 <= prm.extend_px**2:
                         if other is not None:
                             i = next(i for i, (a, b, c) in enumerate(zip(other.fns, other.xs, other.ys,
                                                                           strict=True)) if (a, b, c) == (fn, x, y))
@@ -286,6 +295,63 @@ def _extend_tracks(tracks: list[_Track], moving: list[tuple[int, list[tuple[floa
             if not grew:
                 break
     return [t for t in tracks if t.fns]
+
+
+def _in_clip_pixels(prm: DetectParams, pixel_scale_deg: float) -> DetectParams:
+    """``prm`` with its pixel lengths in this clip's pixels (see ``ref_pixel_scale_deg``)."""
+    k = max(1.0, prm.ref_pixel_scale_deg / pixel_scale_deg)
+    if k == 1.0:
+        return prm
+    return replace(prm, min_disp_px=prm.min_disp_px * k, max_rms_px=prm.max_rms_px * k,
+                   first_gate_px=prm.first_gate_px * k, link_gate_px=prm.link_gate_px * k, merge_px=prm.merge_px * k,
+                   extend_px=prm.extend_px * k)
+
+
+def _bright_enough(thresh: float, prm: DetectParams) -> float:
+    """The "faint" rule's bar. Peaks are whole DN: 1.3 × a threshold of 7 is 9.1, which only 10 would pass
+    (1.43×), so the ratio's bar is rounded to the nearest whole DN."""
+    return max(thresh + prm.min_peak_over, math.floor(prm.min_peak_ratio * thresh + 0.5))
+
+
+def _join_pieces(tracks: list[_Track], prm: DetectParams) -> list[_Track]:
+    """Join track pieces that lie on one line at one speed: a fast meteor's blurred streak makes the scan's
+    peak jump along it, and a faint stretch can cut a meteor in two; each piece alone has too few frames."""
+    ts = sorted((t for t in tracks if len(t.fns) >= 3), key=lambda t: t.fns[0])
+    out = [t for t in tracks if len(t.fns) < 3]
+    used: set[int] = set()
+    for i, a in enumerate(ts):
+        if i in used:
+            continue
+        for j in range(i + 1, len(ts)):
+            b = ts[j]
+            if j in used or b.fns[0] <= a.fns[-1] or b.fns[0] - a.fns[-1] > prm.join_gap:
+                continue
+            if not _same_motion(a, b, prm):
+                continue
+            for fn, x, y, v in zip(b.fns, b.xs, b.ys, b.vs, strict=True):
+                a.add(fn, x, y, v)
+            a.n_fit = 0
+            used.add(j)
+        out.append(a)
+    return out
+
+
+def _same_motion(a: _Track, b: _Track, prm: DetectParams) -> bool:
+    """Does ``b`` continue ``a``: speeds alike, and ``b``'s points on ``a``'s line extrapolated (and back)?"""
+    def fit(t: _Track) -> tuple[float, float, float, float]:
+        f = np.asarray(t.fns, float)
+        (ax, bx), (ay, by) = _line(f, t.xs), _line(f, t.ys)
+        return ax, bx, ay, by
+    pa, pb = fit(a), fit(b)
+    va, vb = math.hypot(pa[0], pa[2]), math.hypot(pb[0], pb[2])
+    if min(va, vb) <= 0 or abs(va - vb) > prm.join_speed_ratio * max(va, vb):
+        return False
+    tol = prm.link_gate_px + prm.link_gate_speed * max(va, vb)
+    for (ax, bx, ay, by), t in ((pa, b), (pb, a)):
+        for fn, x, y in zip(t.fns, t.xs, t.ys, strict=True):
+            if math.hypot(x - (ax * fn + bx), y - (ay * fn + by)) > tol:
+                return False
+    return True
 
 
 def _names(failed: list[str]) -> set[str]:

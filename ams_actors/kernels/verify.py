@@ -399,6 +399,7 @@ def verify_object(
     kept = set(m.fns)
     span = [fn for fn in fa.astype(int).tolist() if f[0] <= fn <= f[-1]]
     n_off = sum(1 for fn in span if fn not in kept)
+    report["span_off_frames"] = n_off
     if n_off > prm.max_erratic_frac * max(len(span), 1):
         return reject(f"erratic: {n_off} of {len(span)} frames of the detected span off the fitted motion")
     across = np.asarray(m.across, float)
