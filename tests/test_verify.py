@@ -16,7 +16,7 @@ from ams_actors.kernels.scan import scan_clip
 from ams_actors.kernels.verify import trim_range, verify_clip, write_trim
 from ams_actors.kernels.video import clip_info, iter_y
 from ams_actors.sim.render import Truth, render_clip
-from ams_actors.sim.scene import Aircraft, Flash, Meteor, Satellite, Scene
+from ams_actors.sim.scene import Aircraft, Flash, Insect, Meteor, Satellite, Scene
 from protocols.pipeline_files import validate
 
 CLIP = "2026_07_12_22_15_00_000_010001.mp4"
@@ -91,9 +91,14 @@ def test_meteors_found_at_truth(busy: tuple[Path, Truth]) -> None:
 
 
 def test_plane_satellite_flashes_rejected(tmp_path: Path) -> None:
+    # besides a plane crossing, the harder cases: a plane (3.4 deg/s, steady light) leaving the frame
+    # within the first 20 frames with a single strobe in view, and an insect near the lens (a blur disc)
+    leaving = Aircraft(t0=-1.08, t1=8.0, x0=600.0, y0=250.0 - 18.0, vx=24.0, vy=-3.0, amp=40.0, strobe_amp=150.0,
+                       blink_period=1.4, blink_frames=1)  # at x 626 at frame 0, strobe at frame 8, out by frame 19
     scene = Scene(
         duration=8.0, seed=22,
-        aircraft=(Aircraft(t0=0.0, t1=8.0, x0=100.0, y0=100.0, vx=12.0, vy=5.0, strobe_amp=160.0),),
+        insects=(Insect(t0=4.0, t1=5.0, x0=250.0, y0=120.0, vx=220.0, vy=90.0, amp=60.0, sigma=7.0),),
+        aircraft=(Aircraft(t0=0.0, t1=8.0, x0=100.0, y0=100.0, vx=12.0, vy=5.0, strobe_amp=160.0), leaving),
         satellites=(Satellite(t0=0.0, t1=8.0, x0=300.0, y0=300.0, vx=6.0, vy=-3.0, amp=45.0),),
         flashes=tuple(Flash(fn=int(fn), x=float(x), y=float(y), amp=120.0) for fn, x, y in
                       zip(range(5, 200, 13), np.linspace(40, 600, 15), np.linspace(300, 40, 15), strict=False)),
@@ -103,6 +108,9 @@ def test_plane_satellite_flashes_rejected(tmp_path: Path) -> None:
     det, verdict, meteors = _pipeline(p)
     assert meteors == []
     assert det["classification"] == "detect" or verdict.get("result") == "nometeor"
+    reasons = [r["reason"] for r in verdict["rejected"]]
+    assert any(r.startswith("defocused") for r in reasons), reasons  # the insect
+    assert any(r.startswith("blinking: a 1-frame flash") for r in reasons), reasons  # the plane leaving
 
 
 def test_hd_measurement(tmp_path: Path) -> None:

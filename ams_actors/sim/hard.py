@@ -82,11 +82,11 @@ def hard_scene(condition: str, seed: int, *, duration: float = 30.0, n_meteors: 
 
 def _leaving_aircraft(rng: np.random.Generator, w: int, h: int, pixel_scale_deg: float) -> Aircraft:
     """The issue's false meteor: a plane (steady light, 2.5-5 °/s) in view from the clip's start that
-    leaves the frame between frames 12 and 20 with one strobe in view (frame 8-10, after the scan's first
+    leaves the frame between frames 12 and 19 with one strobe in view (frame 8-10, after the scan's first
     background). Its own random stream: the condition's other objects stay as they were."""
     fps = 25.0
     sp = rng.uniform(2.5, 5.0) / pixel_scale_deg
-    exit_fn = rng.uniform(12.0, 20.0)
+    exit_fn = rng.uniform(12.0, 19.0)
     side = int(rng.integers(0, 4))
     d = sp * exit_fn / fps  # px from the edge at t = 0
     if side < 2:
