@@ -226,7 +226,7 @@ def detect_vals(
         })
     # things that really move coherently (noise chains fail linear/fill/frames and do not count)
     incoherent = {"frames", "static", "linear", "fill", "faint"}
-    n_moving = sum(1 for o in objects if not (_names(o["failed"]) & incoherent))
+    n_moving = _distinct_movers([o for o in objects if not (_names(o["failed"]) & incoherent)], prm)
     passed = [o for o in objects if o["passed"]]
     if n_moving > prm.max_objects or crowded > prm.crowded_frame_frac * max(n_frames, 1):
         cls = "toomany"
@@ -295,6 +295,25 @@ def _extend_tracks(tracks: list[_Track], moving: list[tuple[int, list[tuple[floa
             if not grew:
                 break
     return [t for t in tracks if t.fns]
+
+
+def _distinct_movers(objects: list[dict[str, Any]], prm: DetectParams) -> int:
+    """How many things move: objects on one line at one speed count once. A faint satellite or plane
+    flickering around the threshold for a minute falls into many pieces, and the pieces of two of them must
+    not read as a sky full of objects (clouds, lightning), which would lose the minute's meteors with them."""
+    lines: list[tuple[float, float, float]] = []  # direction (rad, mod pi), offset across it (px), speed
+    for o in objects:
+        th = math.radians(float(o["checks"]["direction_deg"])) % math.pi
+        rho = -math.sin(th) * float(np.mean(o["xs"])) + math.cos(th) * float(np.mean(o["ys"]))
+        sp = float(o["checks"]["speed_px_frame"])
+        for th2, rho2, sp2 in lines:
+            dth = abs(th - th2) % math.pi
+            if (min(dth, math.pi - dth) < math.radians(5.0) and abs(rho - rho2) < 2.0 * prm.extend_px
+                    and abs(sp - sp2) <= prm.join_speed_ratio * max(sp, sp2)):
+                break
+        else:
+            lines.append((th, rho, sp))
+    return len(lines)
 
 
 def _in_clip_pixels(prm: DetectParams, pixel_scale_deg: float) -> DetectParams:
