@@ -307,8 +307,10 @@ def _distinct_movers(objects: list[dict[str, Any]], prm: DetectParams) -> int:
         rho = -math.sin(th) * float(np.mean(o["xs"])) + math.cos(th) * float(np.mean(o["ys"]))
         sp = float(o["checks"]["speed_px_frame"])
         for th2, rho2, sp2 in lines:
-            dth = abs(th - th2) % math.pi
-            if (min(dth, math.pi - dth) < math.radians(5.0) and abs(rho - rho2) < 2.0 * prm.extend_px
+            dth = abs(th - th2)
+            if dth > math.pi / 2:  # the same line across 0/180°: its normal, and so its offset, flips sign
+                dth, rho2 = math.pi - dth, -rho2
+            if (dth < math.radians(5.0) and abs(rho - rho2) < 2.0 * prm.extend_px
                     and abs(sp - sp2) <= prm.join_speed_ratio * max(sp, sp2)):
                 break
         else:

@@ -260,9 +260,12 @@ def _width_across(sm: NDArray[np.float32], cx: float, cy: float, u: tuple[float,
     h, w = sm.shape
     r = int(math.ceil(reach))
     t = np.arange(-r, r + 1, dtype=np.float64)
-    xs = np.clip(np.rint(cx - t * u[1]).astype(int), 0, w - 1)
-    ys = np.clip(np.rint(cy + t * u[0]).astype(int), 0, h - 1)
-    prof = sm[ys, xs]
+    xi = np.rint(cx - t * u[1]).astype(int)
+    yi = np.rint(cy + t * u[0]).astype(int)
+    # off the image (the ROI stops at the frame's edge) the profile ends: repeating the edge pixel there
+    # would read a meteor at the edge as wide
+    prof = np.where((xi >= 0) & (xi < w) & (yi >= 0) & (yi < h), sm[np.clip(yi, 0, h - 1), np.clip(xi, 0, w - 1)],
+                    -np.inf)
     half = 0.5 * float(prof[r])
     if half <= 0:
         return 0.0
