@@ -20,82 +20,17 @@ night. Steps, and why:
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
+from ams_actors.kernels.detect_params import DetectParams
+from ams_actors.kernels.detect_tracks import Track, extend_tracks, join_pieces
 from protocols.pipeline_files import DETECT_FORMAT
 
-
-@dataclass(frozen=True, slots=True)
-class DetectParams:
-    min_frames: int = 5  # detections in the object
-    max_gap: int = 3  # frames without a detection bridged inside one object
-    min_fill: float = 0.5  # detections / frame span
-    static_hits: int = 6  # a 2-px position hot in this many frames of the minute is a static source
-    min_disp_px: float = 4.0  # total motion below this: static
-    max_rms_px: float = 1.6  # perpendicular RMS from the fitted line
-    max_backsteps: float = 0.2  # fraction of steps against the direction of motion
-    min_speed_deg_s: float = 1.5
-    max_speed_deg_s: float = 90.0
-    max_duration_s: float = 5.0
-    max_objects: int = 15  # more moving objects (≥ min_frames points) than this: toomany
-    crowded_frame_frac: float = 0.3  # frames whose peak count hit the scan's cap: toomany if more
-    first_gate_px: float = 30.0  # how far a second detection may be from a first (fast meteors: ≥ 25 px/frame)
-    link_gate_px: float = 4.0  # later links: this + link_gate_speed × the track's speed (px/frame) ...
-    link_gate_speed: float = 0.5  # ... the scan's peak wanders along a motion-blurred streak by up to half a step
-    merge_px: float = 4.0  # peaks of one frame closer than this are one split blob
-    extend_px: float = 2.5  # a peak this close to a track's fitted line beyond its ends joins it
-    join_gap: int = 6  # track pieces ≤ this many frames apart on one line at one speed are one object
-    join_speed_ratio: float = 0.3  # ... their speeds within this fraction of each other
-    # the pixel lengths above are for this pixel scale (SD 640 px over 90°); finer pixels scale them up, so
-    # a rule means the same angle at 640×360 and 1920×1080 (never down: the scan's 2×2 bins set a floor)
-    ref_pixel_scale_deg: float = 90.0 / 640.0
-    min_peak_over: float = 2.0  # brightest detection must exceed the threshold by this (DN) ...
-    min_peak_ratio: float = 1.3  # ... and be at least this × the threshold: chains of noise sit at it
-
-
-@dataclass(slots=True)
-class _Track:
-    fns: list[int] = field(default_factory=list)
-    xs: list[float] = field(default_factory=list)
-    ys: list[float] = field(default_factory=list)
-    vs: list[float] = field(default_factory=list)
-    vx: float = 0.0  # px/frame, least squares over the last few points
-    vy: float = 0.0
-    n_fit: int = 0  # points when vx/vy were last fitted: refitted only when a prediction needs it
-
-    def add(self, fn: int, x: float, y: float, v: float) -> None:
-        self.fns.append(fn)
-        self.xs.append(x)
-        self.ys.append(y)
-        self.vs.append(v)
-
-    def predict(self, fn: int, prm: DetectParams) -> tuple[float, float, float]:
-        """Predicted (x, y) at frame ``fn`` and the gate radius (px)."""
-        n = len(self.fns)
-        gap = fn - self.fns[-1]
-        if n == 1:
-            return self.xs[-1], self.ys[-1], prm.first_gate_px * gap
-        if self.n_fit != n:
-            self._fit_velocity()
-        sp = math.hypot(self.vx, self.vy)
-        return (self.xs[-1] + self.vx * gap, self.ys[-1] + self.vy * gap,
-                prm.link_gate_px * (1.0 + (0.5 if n < 3 else 0.0)) + prm.link_gate_speed * sp * gap)
-
-    def _fit_velocity(self) -> None:
-        k = min(len(self.fns), 6)
-        self.n_fit = len(self.fns)
-        f = self.fns[-k:]
-        fm = sum(f) / k
-        sff = sum((a - fm) ** 2 for a in f)
-        if sff > 0:
-            xm = sum(self.xs[-k:]) / k
-            ym = sum(self.ys[-k:]) / k
-            self.vx = sum((a - fm) * (b - xm) for a, b in zip(f, self.xs[-k:], strict=True)) / sff
-            self.vy = sum((a - fm) * (b - ym) for a, b in zip(f, self.ys[-k:], strict=True)) / sff
+__all__ = ["DetectParams", "detect_vals"]
 
 
 def _unmasked(
@@ -111,16 +46,6 @@ def _unmasked(
         if kept:
             out.append((fn, kept))
     return out
-
-
-def _line(f: NDArray[np.float64], v: list[float]) -> tuple[float, float]:
-    """Least-squares slope and intercept of v(f) (np.polyfit's answer, without its overhead)."""
-    vv = np.asarray(v, float)
-    fm, vm = f.mean(), vv.mean()
-    df = f - fm
-    sff = float(df @ df)
-    slope = float(df @ (vv - vm)) / sff if sff > 0 else 0.0
-    return slope, float(vm - slope * fm)
 
 
 def detect_vals(
@@ -178,10 +103,10 @@ def detect_vals(
         if fn - last > prm.max_gap + 1:
             n_runs += 1
         last = fn
-    active: list[_Track] = []
-    done: list[_Track] = []
+    active: list[Track] = []
+    done: list[Track] = []
     for fn, tpk in moving:
-        still: list[_Track] = []
+        still: list[Track] = []
         for t in active:
             (still if fn - t.fns[-1] <= prm.max_gap + 1 else done).append(t)
         active = still
@@ -200,11 +125,11 @@ def detect_vals(
                 active[best].add(fn, x, y, v)
                 dist[:, best] = np.inf
             else:
-                nt = _Track()
+                nt = Track()
                 nt.add(fn, x, y, v)
                 active.append(nt)  # a new track takes nothing more in its own frame
     done.extend(active)
-    tracks = _extend_tracks(_join_pieces([t for t in done if t.fns], prm), moving, prm)
+    tracks = extend_tracks(join_pieces([t for t in done if t.fns], prm), moving, prm)
     tracks = sorted((t for t in tracks if len(t.fns) >= 2), key=lambda t: t.fns[0])
 
     # 4: rules
@@ -250,53 +175,6 @@ def detect_vals(
     }
 
 
-def _extend_tracks(tracks: list[_Track], moving: list[tuple[int, list[tuple[float, float, float]]]],
-                   prm: DetectParams) -> list[_Track]:
-    """Grow each track of ≥4 points at both ends with peaks on its fitted line (≤2.5 px off).
-
-    Greedy frame-to-frame linking can hand a meteor's first point to a noise peak that happened to
-    be near it a frame earlier; this takes such points back (from short tracks only).
-    """
-    by_fn = {fn: pk for fn, pk in moving}
-    owner: dict[tuple[int, float, float], _Track] = {}
-    for t in tracks:
-        for fn, x, y in zip(t.fns, t.xs, t.ys, strict=True):
-            owner[(fn, x, y)] = t
-    for t in sorted(tracks, key=lambda t: -len(t.fns)):
-        if len(t.fns) < 4:
-            continue
-        for _ in range(2 * prm.max_gap + 4):
-            f = np.asarray(t.fns, float)
-            (ax, bx), (ay, by) = _line(f, t.xs), _line(f, t.ys)
-            grew = False
-            for fn in list(range(t.fns[0] - prm.max_gap - 1, t.fns[0])) + list(
-                    range(t.fns[-1] + 1, t.fns[-1] + prm.max_gap + 2)):
-                if fn in t.fns:
-                    continue
-                ex, ey = ax * fn + bx, ay * fn + by
-                for x, y, v in by_fn.get(fn, ()):
-                    other = owner.get((fn, x, y))
-                    if other is t or (other is not None and len(other.fns) >= 4):
-                        continue
-                    if (x - ex) ** 2 + (y - ey) ** 2 <= prm.extend_px**2:
-                        if other is not None:
-                            i = next(i for i, (a, b, c) in enumerate(zip(other.fns, other.xs, other.ys,
-                                                                          strict=True)) if (a, b, c) == (fn, x, y))
-                            for lst in (other.fns, other.xs, other.ys, other.vs):
-                                del lst[i]
-                        j = int(np.searchsorted(t.fns, fn))
-                        t.fns.insert(j, fn)
-                        t.xs.insert(j, x)
-                        t.ys.insert(j, y)
-                        t.vs.insert(j, v)  # (velocity cache no longer used after tracking)
-                        owner[(fn, x, y)] = t
-                        grew = True
-                        break
-            if not grew:
-                break
-    return [t for t in tracks if t.fns]
-
-
 def _distinct_movers(objects: list[dict[str, Any]], prm: DetectParams) -> int:
     """How many things move: objects on one line at one speed count once. A faint satellite or plane
     flickering around the threshold for a minute falls into many pieces, and the pieces of two of them must
@@ -334,52 +212,11 @@ def _bright_enough(thresh: float, prm: DetectParams) -> float:
     return max(thresh + prm.min_peak_over, math.floor(prm.min_peak_ratio * thresh + 0.5))
 
 
-def _join_pieces(tracks: list[_Track], prm: DetectParams) -> list[_Track]:
-    """Join track pieces that lie on one line at one speed: a fast meteor's blurred streak makes the scan's
-    peak jump along it, and a faint stretch can cut a meteor in two; each piece alone has too few frames."""
-    ts = sorted((t for t in tracks if len(t.fns) >= 3), key=lambda t: t.fns[0])
-    out = [t for t in tracks if len(t.fns) < 3]
-    used: set[int] = set()
-    for i, a in enumerate(ts):
-        if i in used:
-            continue
-        for j in range(i + 1, len(ts)):
-            b = ts[j]
-            if j in used or b.fns[0] <= a.fns[-1] or b.fns[0] - a.fns[-1] > prm.join_gap:
-                continue
-            if not _same_motion(a, b, prm):
-                continue
-            for fn, x, y, v in zip(b.fns, b.xs, b.ys, b.vs, strict=True):
-                a.add(fn, x, y, v)
-            a.n_fit = 0
-            used.add(j)
-        out.append(a)
-    return out
-
-
-def _same_motion(a: _Track, b: _Track, prm: DetectParams) -> bool:
-    """Does ``b`` continue ``a``: speeds alike, and ``b``'s points on ``a``'s line extrapolated (and back)?"""
-    def fit(t: _Track) -> tuple[float, float, float, float]:
-        f = np.asarray(t.fns, float)
-        (ax, bx), (ay, by) = _line(f, t.xs), _line(f, t.ys)
-        return ax, bx, ay, by
-    pa, pb = fit(a), fit(b)
-    va, vb = math.hypot(pa[0], pa[2]), math.hypot(pb[0], pb[2])
-    if min(va, vb) <= 0 or abs(va - vb) > prm.join_speed_ratio * max(va, vb):
-        return False
-    tol = prm.link_gate_px + prm.link_gate_speed * max(va, vb)
-    for (ax, bx, ay, by), t in ((pa, b), (pb, a)):
-        for fn, x, y in zip(t.fns, t.xs, t.ys, strict=True):
-            if math.hypot(x - (ax * fn + bx), y - (ay * fn + by)) > tol:
-                return False
-    return True
-
-
 def _names(failed: list[str]) -> set[str]:
     return {f.split(":", 1)[0] for f in failed}
 
 
-def _rules(t: _Track, fps: float, scale: float, n_frames: int,
+def _rules(t: Track, fps: float, scale: float, n_frames: int,
            prm: DetectParams) -> tuple[dict[str, Any], list[str]]:
     f = np.asarray(t.fns, float)
     x = np.asarray(t.xs, float)
