@@ -9,9 +9,10 @@ from pathlib import Path
 import numpy as np
 
 from ams_actors.kernels.video import iter_y
+from ams_actors.sim.hard import hard_scene
 from ams_actors.sim.population import sample_meteor
 from ams_actors.sim.render import render_clip
-from ams_actors.sim.scene import Insect, Meteor, Scene, random_scene
+from ams_actors.sim.scene import DEFAULT_PIXEL_SCALE_DEG, Insect, Meteor, Scene, random_scene
 
 # sha256 of the decoded Y planes of this scene, recorded with the renderer before the harder-sky options
 # existed (commit 08faae7): the default render must stay bit-identical.
@@ -89,3 +90,18 @@ def test_population_has_fast_and_edge_crossing_meteors(tmp_path: Path) -> None:
     m = Meteor(t0=0.0, duration=1.0, x0=600.0, y0=180.0, vx=100.0, vy=0.0, amp=80.0)
     truth = render_clip(Scene(duration=1.0, meteors=(m,), seed=2), tmp_path / "e.mp4", threads=1, preset="ultrafast")
     assert truth.meteors[0].fns and max(truth.meteors[0].x) <= 639 and len(truth.meteors[0].fns) < 15
+
+
+def test_aircraft_condition_has_a_plane_leaving_with_one_strobe_in_view() -> None:
+    """Issue 15's false meteor: in view from the clip's start, out of the frame within 20 frames, one strobe."""
+    for seed in (1, 2, 3):
+        sc, _ = hard_scene("aircraft", seed)
+        a = sc.aircraft[-1]
+        period = round(a.blink_period * sc.fps)
+        t = np.arange(40) / sc.fps - a.t0
+        x, y = a.x0 + a.vx * t, a.y0 + a.vy * t
+        in_view = np.flatnonzero((x >= 0) & (x <= sc.width - 1) & (y >= 0) & (y <= sc.height - 1)).tolist()
+        assert in_view[0] == 0 and 10 <= in_view[-1] < 20
+        strobes = [fn for fn in in_view if round(fn + -a.t0 * sc.fps) % period < a.blink_frames]
+        assert len(strobes) == 1 and strobes[0] >= 8  # after the scan's first background
+        assert 2.5 <= np.hypot(a.vx, a.vy) * DEFAULT_PIXEL_SCALE_DEG <= 5.0

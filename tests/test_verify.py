@@ -16,7 +16,7 @@ from ams_actors.kernels.scan import scan_clip
 from ams_actors.kernels.verify import trim_range, verify_clip, write_trim
 from ams_actors.kernels.video import clip_info, iter_y
 from ams_actors.sim.render import Truth, render_clip
-from ams_actors.sim.scene import Aircraft, Flash, Meteor, Satellite, Scene
+from ams_actors.sim.scene import Aircraft, Flash, Insect, Meteor, Satellite, Scene
 from protocols.pipeline_files import validate
 
 CLIP = "2026_07_12_22_15_00_000_010001.mp4"
@@ -91,9 +91,14 @@ def test_meteors_found_at_truth(busy: tuple[Path, Truth]) -> None:
 
 
 def test_plane_satellite_flashes_rejected(tmp_path: Path) -> None:
+    # besides a plane crossing, the issue's harder cases: a plane (3.4 deg/s, steady light) leaving the frame
+    # within the first 20 frames with a single strobe in view, and an insect near the lens (a blur disc)
+    leaving = Aircraft(t0=-1.08, t1=8.0, x0=600.0, y0=250.0 - 18.0, vx=24.0, vy=-3.0, amp=40.0, strobe_amp=150.0,
+                       blink_period=1.4, blink_frames=1)  # at x 626 at frame 0, strobe at frame 8, out by frame 19
     scene = Scene(
         duration=8.0, seed=22,
-        aircraft=(Aircraft(t0=0.0, t1=8.0, x0=100.0, y0=100.0, vx=12.0, vy=5.0, strobe_amp=160.0),),
+        insects=(Insect(t0=4.0, t1=5.0, x0=250.0, y0=120.0, vx=220.0, vy=90.0, amp=60.0, sigma=7.0),),
+        aircraft=(Aircraft(t0=0.0, t1=8.0, x0=100.0, y0=100.0, vx=12.0, vy=5.0, strobe_amp=160.0), leaving),
         satellites=(Satellite(t0=0.0, t1=8.0, x0=300.0, y0=300.0, vx=6.0, vy=-3.0, amp=45.0),),
         flashes=tuple(Flash(fn=int(fn), x=float(x), y=float(y), amp=120.0) for fn, x, y in
                       zip(range(5, 200, 13), np.linspace(40, 600, 15), np.linspace(300, 40, 15), strict=False)),
@@ -103,6 +108,9 @@ def test_plane_satellite_flashes_rejected(tmp_path: Path) -> None:
     det, verdict, meteors = _pipeline(p)
     assert meteors == []
     assert det["classification"] == "detect" or verdict.get("result") == "nometeor"
+    reasons = [r["reason"] for r in verdict["rejected"]]
+    assert any(r.startswith("defocused") for r in reasons), reasons  # the insect
+    assert any(r.startswith("blinking: a 1-frame flash") for r in reasons), reasons  # the plane leaving
 
 
 def test_hd_measurement(tmp_path: Path) -> None:
@@ -151,3 +159,28 @@ def test_config_pointing_camera() -> None:
     assert abs(dec[0] - 51.5) < 0.3  # (J2000 vs of-date: precession moves it a little)
     # local sidereal time at 22:00 UTC on 12 July 2026 at Greenwich ≈ 17.4 h = 261 deg
     assert abs(ra[0] - 261.0) < 1.5
+
+
+def test_same_sky_at_two_resolutions(tmp_path: Path) -> None:
+    """Issue 15: the rules are in angles, not in the clip's pixels. The same meteor (30 deg/s, through the same
+    90° lens) at 640×360 and at 1280×720 is found in both, with the same angular speed, and the Verifier keeps
+    the frames it measures at both (at 1280×720 a fixed pixel tolerance used to drop genuine frames)."""
+    found = {}
+    for f in (1, 2):
+        m = Meteor(t0=0.3, duration=1.0, x0=150.0 * f, y0=100.0 * f, vx=195.0 * f, vy=90.0 * f, amp=70.0,
+                   sigma=1.0 * f ** 0.7)
+        scene = Scene(width=640 * f, height=360 * f, duration=2.0, meteors=(m,), seed=31, n_random_stars=80)
+        p = tmp_path / f"{f}" / CLIP
+        p.parent.mkdir()
+        render_clip(scene, p, sd_bit_rate=1_500_000 * f * f, preset="ultrafast")
+        scale = 90.0 / (640 * f)
+        det = detect_vals(scan_clip(p).vals, pixel_scale_deg=scale)
+        assert det["classification"] == "maybe-meteors", det["reason"]
+        verdict, meteors, _ = verify_clip(p, det, station="AMS1", pixel_scale_deg=scale)
+        assert len(meteors) == 1, verdict["rejected"]
+        found[f] = meteors[0]["report"]
+    sd, hd = found[1], found[2]
+    assert abs(hd["speed_deg_s"] - sd["speed_deg_s"]) < 0.05 * sd["speed_deg_s"]
+    assert abs(hd["duration_s"] - sd["duration_s"]) <= 0.12, (sd, hd)
+    kept = {f: r["measured_frames"] - r["outlier_frames"] for f, r in found.items()}
+    assert kept[2] >= 0.9 * kept[1], (sd, hd)

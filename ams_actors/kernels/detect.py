@@ -20,73 +20,17 @@ night. Steps, and why:
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
+from ams_actors.kernels.detect_params import DetectParams
+from ams_actors.kernels.detect_tracks import Track, extend_tracks, join_pieces
 from protocols.pipeline_files import DETECT_FORMAT
 
-
-@dataclass(frozen=True, slots=True)
-class DetectParams:
-    min_frames: int = 5  # detections in the object
-    max_gap: int = 3  # frames without a detection bridged inside one object
-    min_fill: float = 0.5  # detections / frame span
-    static_hits: int = 6  # a 2-px position hot in this many frames of the minute is a static source
-    min_disp_px: float = 4.0  # total motion below this: static
-    max_rms_px: float = 1.6  # perpendicular RMS from the fitted line
-    max_backsteps: float = 0.2  # fraction of steps against the direction of motion
-    min_speed_deg_s: float = 1.5
-    max_speed_deg_s: float = 90.0
-    max_duration_s: float = 5.0
-    max_objects: int = 15  # more moving objects (≥ min_frames points) than this: toomany
-    crowded_frame_frac: float = 0.3  # frames whose peak count hit the scan's cap: toomany if more
-    first_gate_px: float = 22.0  # how far a second detection may be from a first (fast meteors)
-    min_peak_over: float = 2.0  # brightest detection must exceed the threshold by this (DN) ...
-    min_peak_ratio: float = 1.3  # ... and be at least this × the threshold: chains of noise sit at it
-
-
-@dataclass(slots=True)
-class _Track:
-    fns: list[int] = field(default_factory=list)
-    xs: list[float] = field(default_factory=list)
-    ys: list[float] = field(default_factory=list)
-    vs: list[float] = field(default_factory=list)
-    vx: float = 0.0  # px/frame, least squares over the last few points
-    vy: float = 0.0
-    n_fit: int = 0  # points when vx/vy were last fitted: refitted only when a prediction needs it
-
-    def add(self, fn: int, x: float, y: float, v: float) -> None:
-        self.fns.append(fn)
-        self.xs.append(x)
-        self.ys.append(y)
-        self.vs.append(v)
-
-    def predict(self, fn: int, first_gate: float) -> tuple[float, float, float]:
-        """Predicted (x, y) at frame ``fn`` and the gate radius (px)."""
-        n = len(self.fns)
-        gap = fn - self.fns[-1]
-        if n == 1:
-            return self.xs[-1], self.ys[-1], first_gate * gap
-        if self.n_fit != n:
-            self._fit_velocity()
-        sp = math.hypot(self.vx, self.vy)
-        return (self.xs[-1] + self.vx * gap, self.ys[-1] + self.vy * gap,
-                4.0 + 0.35 * sp * gap + (2.0 if n < 3 else 0.0))
-
-    def _fit_velocity(self) -> None:
-        k = min(len(self.fns), 6)
-        self.n_fit = len(self.fns)
-        f = self.fns[-k:]
-        fm = sum(f) / k
-        sff = sum((a - fm) ** 2 for a in f)
-        if sff > 0:
-            xm = sum(self.xs[-k:]) / k
-            ym = sum(self.ys[-k:]) / k
-            self.vx = sum((a - fm) * (b - xm) for a, b in zip(f, self.xs[-k:], strict=True)) / sff
-            self.vy = sum((a - fm) * (b - ym) for a, b in zip(f, self.ys[-k:], strict=True)) / sff
+__all__ = ["DetectParams", "detect_vals"]
 
 
 def _unmasked(
@@ -104,16 +48,6 @@ def _unmasked(
     return out
 
 
-def _line(f: NDArray[np.float64], v: list[float]) -> tuple[float, float]:
-    """Least-squares slope and intercept of v(f) (np.polyfit's answer, without its overhead)."""
-    vv = np.asarray(v, float)
-    fm, vm = f.mean(), vv.mean()
-    df = f - fm
-    sff = float(df @ df)
-    slope = float(df @ (vv - vm)) / sff if sff > 0 else 0.0
-    return slope, float(vm - slope * fm)
-
-
 def detect_vals(
     vals: dict[str, Any], *, pixel_scale_deg: float, params: DetectParams | None = None,
     max_peaks: int = 24, mask: NDArray[np.bool_] | None = None,
@@ -125,7 +59,7 @@ def detect_vals(
     ``mask`` (True = ignore): peaks on masked pixels are dropped first, so vals scanned before the
     camera had its mask (or re-run by ``rvd``) obey it too.
     """
-    prm = params or DetectParams()
+    prm = _in_clip_pixels(params or DetectParams(), pixel_scale_deg)
     fps = float(vals["fps"])
     thresh = float(vals["thresh"])
     n_frames = int(vals["n_frames"])
@@ -135,7 +69,7 @@ def detect_vals(
     # A frame is crowded when its capped peak list is full of peaks bright enough to be objects
     # (the same bar as the "faint" rule): a full list of noise at the threshold — compression noise
     # of a long clip, twinkling stars — is not lightning or a lit cloud, and must not hide a meteor.
-    bright = max(thresh + prm.min_peak_over, prm.min_peak_ratio * thresh)
+    bright = _bright_enough(thresh, prm)
     crowded = sum(1 for _, pk in frames if len(pk) >= max_peaks and pk[-1][2] >= bright)
 
     # 1+2: merge split blobs within a frame, then drop static sources
@@ -145,7 +79,7 @@ def detect_vals(
         keep: list[tuple[float, float, float]] = []
         for x, y, v in pk:  # brightest first
             for a, b, _ in keep:
-                if (x - a) ** 2 + (y - b) ** 2 <= 16.0:
+                if (x - a) ** 2 + (y - b) ** 2 <= prm.merge_px**2:
                     break
             else:
                 keep.append((float(x), float(y), float(v)))
@@ -169,10 +103,10 @@ def detect_vals(
         if fn - last > prm.max_gap + 1:
             n_runs += 1
         last = fn
-    active: list[_Track] = []
-    done: list[_Track] = []
+    active: list[Track] = []
+    done: list[Track] = []
     for fn, tpk in moving:
-        still: list[_Track] = []
+        still: list[Track] = []
         for t in active:
             (still if fn - t.fns[-1] <= prm.max_gap + 1 else done).append(t)
         active = still
@@ -181,7 +115,7 @@ def detect_vals(
         # against ~40 short-lived tracks, and the pairwise loop in Python was most of the detector.
         n_old = len(active)
         if n_old:
-            pred = np.array([t.predict(fn, prm.first_gate_px) for t in active])
+            pred = np.array([t.predict(fn, prm) for t in active])
             pts = np.array([(x, y) for x, y, _ in tpk])
             dist = np.hypot(pts[:, :1] - pred[None, :, 0], pts[:, 1:] - pred[None, :, 1])
             dist[dist > pred[None, :, 2]] = np.inf
@@ -191,16 +125,16 @@ def detect_vals(
                 active[best].add(fn, x, y, v)
                 dist[:, best] = np.inf
             else:
-                nt = _Track()
+                nt = Track()
                 nt.add(fn, x, y, v)
                 active.append(nt)  # a new track takes nothing more in its own frame
     done.extend(active)
-    tracks = _extend_tracks([t for t in done if t.fns], moving, prm)
+    tracks = extend_tracks(join_pieces([t for t in done if t.fns], prm), moving, prm)
     tracks = sorted((t for t in tracks if len(t.fns) >= 2), key=lambda t: t.fns[0])
 
     # 4: rules
     objects: list[dict[str, Any]] = []
-    need = max(thresh + prm.min_peak_over, prm.min_peak_ratio * thresh)
+    need = bright
     # two-point links, and short faint ones, are everywhere in compression noise: counted, not listed
     # (they fail "frames" and "faint" whatever else they do, and would bury the file's real objects)
     n_two = sum(1 for t in tracks if len(t.fns) < 3)
@@ -217,7 +151,7 @@ def detect_vals(
         })
     # things that really move coherently (noise chains fail linear/fill/frames and do not count)
     incoherent = {"frames", "static", "linear", "fill", "faint"}
-    n_moving = sum(1 for o in objects if not (_names(o["failed"]) & incoherent))
+    n_moving = _distinct_movers([o for o in objects if not (_names(o["failed"]) & incoherent)], prm)
     passed = [o for o in objects if o["passed"]]
     if n_moving > prm.max_objects or crowded > prm.crowded_frame_frac * max(n_frames, 1):
         cls = "toomany"
@@ -241,58 +175,48 @@ def detect_vals(
     }
 
 
-def _extend_tracks(tracks: list[_Track], moving: list[tuple[int, list[tuple[float, float, float]]]],
-                   prm: DetectParams) -> list[_Track]:
-    """Grow each track of ≥4 points at both ends with peaks on its fitted line (≤2.5 px off).
-
-    Greedy frame-to-frame linking can hand a meteor's first point to a noise peak that happened to
-    be near it a frame earlier; this takes such points back (from short tracks only).
-    """
-    by_fn = {fn: pk for fn, pk in moving}
-    owner: dict[tuple[int, float, float], _Track] = {}
-    for t in tracks:
-        for fn, x, y in zip(t.fns, t.xs, t.ys, strict=True):
-            owner[(fn, x, y)] = t
-    for t in sorted(tracks, key=lambda t: -len(t.fns)):
-        if len(t.fns) < 4:
-            continue
-        for _ in range(2 * prm.max_gap + 4):
-            f = np.asarray(t.fns, float)
-            (ax, bx), (ay, by) = _line(f, t.xs), _line(f, t.ys)
-            grew = False
-            for fn in list(range(t.fns[0] - prm.max_gap - 1, t.fns[0])) + list(
-                    range(t.fns[-1] + 1, t.fns[-1] + prm.max_gap + 2)):
-                if fn in t.fns:
-                    continue
-                ex, ey = ax * fn + bx, ay * fn + by
-                for x, y, v in by_fn.get(fn, ()):
-                    other = owner.get((fn, x, y))
-                    if other is t or (other is not None and len(other.fns) >= 4):
-                        continue
-                    if (x - ex) ** 2 + (y - ey) ** 2 <= 2.5**2:
-                        if other is not None:
-                            i = next(i for i, (a, b, c) in enumerate(zip(other.fns, other.xs, other.ys,
-                                                                          strict=True)) if (a, b, c) == (fn, x, y))
-                            for lst in (other.fns, other.xs, other.ys, other.vs):
-                                del lst[i]
-                        j = int(np.searchsorted(t.fns, fn))
-                        t.fns.insert(j, fn)
-                        t.xs.insert(j, x)
-                        t.ys.insert(j, y)
-                        t.vs.insert(j, v)  # (velocity cache no longer used after tracking)
-                        owner[(fn, x, y)] = t
-                        grew = True
-                        break
-            if not grew:
+def _distinct_movers(objects: list[dict[str, Any]], prm: DetectParams) -> int:
+    """How many things move: objects on one line at one speed count once. A faint satellite or plane
+    flickering around the threshold for a minute falls into many pieces, and the pieces of two of them must
+    not read as a sky full of objects (clouds, lightning), which would lose the minute's meteors with them."""
+    lines: list[tuple[float, float, float]] = []  # direction (rad, mod pi), offset across it (px), speed
+    for o in objects:
+        th = math.radians(float(o["checks"]["direction_deg"])) % math.pi
+        rho = -math.sin(th) * float(np.mean(o["xs"])) + math.cos(th) * float(np.mean(o["ys"]))
+        sp = float(o["checks"]["speed_px_frame"])
+        for th2, rho2, sp2 in lines:
+            dth = abs(th - th2)
+            if dth > math.pi / 2:  # the same line across 0/180°: its normal, and so its offset, flips sign
+                dth, rho2 = math.pi - dth, -rho2
+            if (dth < math.radians(5.0) and abs(rho - rho2) < 2.0 * prm.extend_px
+                    and abs(sp - sp2) <= prm.join_speed_ratio * max(sp, sp2)):
                 break
-    return [t for t in tracks if t.fns]
+        else:
+            lines.append((th, rho, sp))
+    return len(lines)
+
+
+def _in_clip_pixels(prm: DetectParams, pixel_scale_deg: float) -> DetectParams:
+    """``prm`` with its pixel lengths in this clip's pixels (see ``ref_pixel_scale_deg``)."""
+    k = max(1.0, prm.ref_pixel_scale_deg / pixel_scale_deg)
+    if k == 1.0:
+        return prm
+    return replace(prm, min_disp_px=prm.min_disp_px * k, max_rms_px=prm.max_rms_px * k,
+                   first_gate_px=prm.first_gate_px * k, link_gate_px=prm.link_gate_px * k, merge_px=prm.merge_px * k,
+                   extend_px=prm.extend_px * k)
+
+
+def _bright_enough(thresh: float, prm: DetectParams) -> float:
+    """The "faint" rule's bar. Peaks are whole DN: 1.3 × a threshold of 7 is 9.1, which only 10 would pass
+    (1.43×), so the ratio's bar is rounded to the nearest whole DN."""
+    return max(thresh + prm.min_peak_over, math.floor(prm.min_peak_ratio * thresh + 0.5))
 
 
 def _names(failed: list[str]) -> set[str]:
     return {f.split(":", 1)[0] for f in failed}
 
 
-def _rules(t: _Track, fps: float, scale: float, n_frames: int,
+def _rules(t: Track, fps: float, scale: float, n_frames: int,
            prm: DetectParams) -> tuple[dict[str, Any], list[str]]:
     f = np.asarray(t.fns, float)
     x = np.asarray(t.xs, float)

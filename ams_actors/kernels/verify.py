@@ -19,18 +19,18 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from fractions import Fraction
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 import av
-import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-from ams_actors.kernels.video import ClipUnreadable, clip_info, iter_y, open_clip, stream_fps, y_plane
+from ams_actors.kernels.verify_measure import Measurement, VerifyParams, measure
+from ams_actors.kernels.video import ClipUnreadable, clip_info, open_clip, stream_fps, y_plane
 from protocols.pipeline_files import METEOR_FORMAT, VERIFY_FORMAT, iso_ms, parse_clip_name
 
 F64 = NDArray[np.float64]
@@ -52,35 +52,10 @@ class Calibration(Protocol):
 
 
 # ---------------------------------------------------------------------------------------------
-# measuring
+# judging (the measuring itself: verify_measure.py)
 # ---------------------------------------------------------------------------------------------
 
-@dataclass(frozen=True, slots=True)
-class VerifyParams:
-    pad_s: float = 1.0  # trim / decode window around the detection
-    extend_frames: int = 8  # look for the meteor this far beyond the detected frames
-    roi_margin_px: float = 24.0
-    min_snr: float = 4.0  # smoothed peak over smoothed-noise sigma to accept a frame's measurement
-    psf_px: float = 1.2  # PSF sigma guess (SD px)
-    min_frames: int = 4
-    max_rms_px: float = 1.0  # perpendicular RMS of the centroids from the fitted line
-    max_along_rms_px: float = 1.5  # along-track RMS from a quadratic motion fit
-    min_speed_deg_s: float = 2.0
-    max_speed_deg_s: float = 90.0
-    max_duration_s: float = 5.0
-    max_backsteps: float = 0.15
-    persistent_max_deg_s: float = 5.0  # the "persistent" (plane/satellite) rule applies below this speed
-
-
-@dataclass(slots=True)
-class Measurement:
-    fns: list[int] = field(default_factory=list)
-    x: list[float] = field(default_factory=list)
-    y: list[float] = field(default_factory=list)
-    w: list[float] = field(default_factory=list)
-    h: list[float] = field(default_factory=list)
-    intensity: list[float] = field(default_factory=list)
-    snr: list[float] = field(default_factory=list)
+__all__ = ["Calibration", "VerifyOutcome", "VerifyParams", "trim_range", "verify_clip", "verify_object", "write_trim"]
 
 
 @dataclass(slots=True)
@@ -139,106 +114,6 @@ def write_trim(src: str | Path, dst: str | Path, start: int, stop: int, *, crf: 
     finally:
         out.close()
     return fr_written
-
-
-def _decode_roi(path: str | Path, start: int, stop: int, roi: tuple[int, int, int, int]) -> tuple[list[int],
-                                                                                                  NDArray[np.float32]]:
-    x0, y0, x1, y1 = roi
-    fns: list[int] = []
-    crops: list[NDArray[np.uint8]] = []
-    for fn, y in iter_y(path, start=start, stop=stop):
-        fns.append(fn)
-        crops.append(y[y0:y1, x0:x1].copy())
-    if not crops:
-        raise ClipUnreadable(path, f"no frames decoded in {start}..{stop}")
-    return fns, np.asarray(crops, dtype=np.float32)
-
-
-def _measure(
-    path: str | Path, start: int, stop: int, pred: dict[int, tuple[float, float]], *, width: int, height: int,
-    scale: float, step_px: float, direction: tuple[float, float], quiet: set[int], prm: VerifyParams,
-) -> Measurement:
-    """Centroid the object in each frame of ``pred`` (predicted positions, in this clip's pixels)."""
-    pts = np.array(list(pred.values()))
-    margin = prm.roi_margin_px * scale + step_px
-    x0 = int(max(0, math.floor(pts[:, 0].min() - margin)))
-    x1 = int(min(width, math.ceil(pts[:, 0].max() + margin)))
-    y0 = int(max(0, math.floor(pts[:, 1].min() - margin)))
-    y1 = int(min(height, math.ceil(pts[:, 1].max() + margin)))
-    m = Measurement()
-    if x1 - x0 < 8 or y1 - y0 < 8:
-        return m
-    fns, cube = _decode_roi(path, start, stop, (x0, y0, x1, y1))
-    idx = {fn: i for i, fn in enumerate(fns)}
-    q = [idx[f] for f in fns if f in quiet]
-    bg_frames = cube[q] if len(q) >= 8 else cube
-    bg = np.median(bg_frames, axis=0)
-    res = bg_frames - bg
-    sigma = float(1.4826 * np.median(np.abs(res - np.median(res)))) or 1.0
-    psf = prm.psf_px * scale
-    ksize = int(2 * math.ceil(2 * psf) + 1)
-    # noise of the smoothed difference, measured the same way (correlated compression noise)
-    sm_q = np.stack([cv2.GaussianBlur(r, (ksize, ksize), psf) for r in res[:: max(1, len(res) // 8)]])
-    sigma_sm = float(1.4826 * np.median(np.abs(sm_q - np.median(sm_q)))) or sigma
-    ux, uy = direction
-    half_along = step_px / 2.0 + 2.5 * psf
-    half_across = 2.5 * psf
-    search = 4.0 * scale + 0.5 * step_px
-    for fn, (px, py) in sorted(pred.items()):
-        i = idx.get(fn)
-        if i is None:
-            continue
-        d = cube[i] - bg
-        sm = cv2.GaussianBlur(d, (ksize, ksize), psf)
-        lx, ly = px - x0, py - y0
-        sx0, sx1 = int(max(0, lx - search)), int(min(d.shape[1], lx + search + 1))
-        sy0, sy1 = int(max(0, ly - search)), int(min(d.shape[0], ly + search + 1))
-        if sx1 <= sx0 or sy1 <= sy0:
-            continue
-        win = sm[sy0:sy1, sx0:sx1]
-        k = int(win.argmax())
-        peak = float(win.flat[k])
-        snr = peak / sigma_sm
-        if snr < prm.min_snr:
-            continue
-        cy, cx = sy0 + k // win.shape[1], sx0 + k % win.shape[1]
-        cxf, cyf = float(cx), float(cy)
-        ok = True
-        for _ in range(4):
-            r = int(math.ceil(half_along + 1))
-            bx0, bx1 = max(0, int(cxf) - r), min(d.shape[1], int(cxf) + r + 2)
-            by0, by1 = max(0, int(cyf) - r), min(d.shape[0], int(cyf) + r + 2)
-            gy, gx = np.mgrid[by0:by1, bx0:bx1].astype(np.float64)
-            rx, ry = gx - cxf, gy - cyf
-            al = rx * ux + ry * uy
-            ac = -rx * uy + ry * ux
-            inside = (np.abs(al) <= half_along) & (np.abs(ac) <= half_across)
-            wgt = np.where(inside, np.maximum(d[by0:by1, bx0:bx1], 0.0), 0.0)
-            s = float(wgt.sum())
-            if s <= 0:
-                ok = False
-                break
-            nx, ny = float((gx * wgt).sum() / s), float((gy * wgt).sum() / s)
-            moved = math.hypot(nx - cxf, ny - cyf)
-            cxf, cyf = nx, ny
-            if moved < 0.01:
-                break
-        if not ok:
-            continue
-        above = inside & (d[by0:by1, bx0:bx1] > 2.5 * sigma)
-        if above.any():
-            wx = float(gx[above].max() - gx[above].min() + 1)
-            wy = float(gy[above].max() - gy[above].min() + 1)
-        else:
-            wx = wy = 1.0
-        m.fns.append(fn)
-        m.x.append(cxf + x0)
-        m.y.append(cyf + y0)
-        m.w.append(wx)
-        m.h.append(wy)
-        m.intensity.append(float(np.where(inside, d[by0:by1, bx0:bx1], 0.0).sum()))
-        m.snr.append(round(snr, 2))
-    return m
 
 
 def _fit(fns: F64, xs: F64, ys: F64) -> dict[str, Any]:
@@ -333,7 +208,9 @@ def verify_object(
     sp = math.hypot(px[0], py[0]) or 1.0
     direction = (float(px[0] / sp), float(py[0] / sp))
     quiet = set(range(start, stop)) - set(range(lo - 2, hi + 3))
-    m = _measure(sd_path, start, stop, pred, width=info.width, height=info.height, scale=1.0, step_px=step,
+    k = max(1.0, prm.ref_pixel_scale_deg / float(scale_deg))  # this clip's pixels per reference pixel
+    report["px_per_ref_px"] = round(k, 3)
+    m = measure(sd_path, start, stop, pred, width=info.width, height=info.height, scale=k, step_px=step,
                  direction=direction, quiet=quiet, prm=prm)
     report["measured_frames"] = len(m.fns)
     if len(m.fns) < prm.min_frames:
@@ -350,18 +227,30 @@ def verify_object(
     xa, ya = np.asarray(m.x), np.asarray(m.y)
     cfit = _fit(fa[core], xa[core], ya[core])
     off = _model_offsets(cfit, fa, xa, ya)
-    good_mask = off <= 1.5 + 0.1 * abs(cfit["speed_px_frame"])
+    good_mask = off <= prm.off_motion_px * k + 0.1 * abs(cfit["speed_px_frame"])
     good = [i for i in range(n_meas) if good_mask[i]]
-    for attr in ("fns", "x", "y", "w", "h", "intensity", "snr"):
+    for attr in ("fns", "x", "y", "w", "h", "intensity", "snr", "across"):
         setattr(m, attr, [getattr(m, attr)[i] for i in good])
     keep = _longest_run(m.fns, 3)
-    for attr in ("fns", "x", "y", "w", "h", "intensity", "snr"):
+    for attr in ("fns", "x", "y", "w", "h", "intensity", "snr", "across"):
         setattr(m, attr, [getattr(m, attr)[i] for i in keep])
     report["outlier_frames"] = n_meas - len(m.fns)
     if len(m.fns) < prm.min_frames:
         return reject(f"frames: {len(m.fns)} frames consistent with one motion < {prm.min_frames}")
-    if n_meas - len(m.fns) > 0.3 * n_meas:
-        return reject(f"erratic: {n_meas - len(m.fns)} of {n_meas} frames off the fitted motion")
+    # judged on the frames the detector saw: beyond them the search finds the sky's noise (at a low bit
+    # rate blocky, often above min_snr), and those finds say nothing about the object
+    kept = set(m.fns)
+    span = [fn for fn in fa.astype(int).tolist() if f[0] <= fn <= f[-1]]
+    n_off = sum(1 for fn in span if fn not in kept)
+    report["span_off_frames"] = n_off
+    if n_off > prm.max_erratic_frac * max(len(span), 1):
+        return reject(f"erratic: {n_off} of {len(span)} frames of the detected span off the fitted motion")
+    across = np.asarray(m.across, float)
+    if np.isfinite(across).any():
+        report["width_across_px"] = round(float(np.nanmedian(across)), 2)
+        if report["width_across_px"] > prm.max_across_px * k:
+            return reject(f"defocused: {report['width_across_px']:.1f} px wide across its motion > "
+                          f"{prm.max_across_px * k:.1f} (an insect near the lens)")
     fa = np.asarray(m.fns, float)
     fit = _fit(fa, np.asarray(m.x), np.asarray(m.y))
     speed = fit["speed_px_frame"] * fps * scale_deg
@@ -372,9 +261,9 @@ def verify_object(
         "duration_s": round(float(dur), 3), "backsteps": round(fit["backsteps"], 3),
         "peak_snr": max(m.snr), "pixel_scale_deg": scale_deg,
     })
-    if fit["rms_px"] > prm.max_rms_px:
-        return reject(f"not linear: {fit['rms_px']:.2f} px RMS from the fitted line > {prm.max_rms_px}")
-    if fit["along_rms_px"] > max(prm.max_along_rms_px, 0.15 * fit["speed_px_frame"]):
+    if fit["rms_px"] > prm.max_rms_px * k:
+        return reject(f"not linear: {fit['rms_px']:.2f} px RMS from the fitted line > {prm.max_rms_px * k:.2f}")
+    if fit["along_rms_px"] > max(prm.max_along_rms_px * k, 0.15 * fit["speed_px_frame"]):
         return reject(f"erratic motion: {fit['along_rms_px']:.2f} px RMS along the path")
     if fit["backsteps"] > prm.max_backsteps:
         return reject(f"not one direction: {fit['backsteps']:.0%} of steps backwards")
@@ -386,26 +275,9 @@ def verify_object(
         return reject(f"too fast: {speed:.1f} deg/s > {prm.max_speed_deg_s}")
     if dur > prm.max_duration_s:
         return reject(f"too long: {dur:.1f} s > {prm.max_duration_s}")
-    # a plane: its strobe makes single-frame spikes far above its steady light
-    inten = np.maximum(np.asarray(m.intensity), 1e-6)
-    if len(inten) >= 8:
-        base = np.median(inten)
-        spikes = np.flatnonzero(inten > 3.0 * base)
-        groups = int(np.sum(np.diff(spikes) > 2)) + 1 if len(spikes) else 0
-        report["blink_groups"] = groups
-        if groups >= 2:
-            return reject(f"blinking: {groups} separate flashes > 3x its steady light (aircraft strobe)")
-    # a meteor fades in and out; something as bright at both ends of the search as in the middle,
-    # and measured right up to both ends, lasts longer than the window: a plane or satellite
-    # (slow movers only: a long fast meteor caught by the detector in its middle can also fill the
-    # search window, while planes and satellites cross at a few deg/s at most)
-    snr_a = np.asarray(m.snr)
-    if m.fns[0] <= lo + 1 and m.fns[-1] >= hi - 1 and len(snr_a) >= 8 and speed < prm.persistent_max_deg_s:
-        k = max(2, len(snr_a) // 8)
-        ends = min(float(np.median(snr_a[:k])), float(np.median(snr_a[-k:])))
-        report["end_snr_ratio"] = round(ends / float(np.median(snr_a)), 3)
-        if ends >= 0.6 * float(np.median(snr_a)):
-            return reject("persistent: as bright at both ends of the search window as in the middle")
+    why = _plane_or_satellite(m, speed, (lo, hi), (info.width, info.height), k, prm, report)
+    if why:
+        return reject(why)
 
     # HD: same frames, positions scaled from the SD measurement
     hd: dict[int, tuple[float, float]] = {}
@@ -415,7 +287,7 @@ def verify_object(
             hinfo = clip_info(hd_path)
             s = hinfo.width / info.width
             hpred = {fn: ((x + 0.5) * s - 0.5, (y + 0.5) * s - 0.5) for fn, x, y in zip(m.fns, m.x, m.y, strict=True)}
-            hm = _measure(hd_path, start, stop, hpred, width=hinfo.width, height=hinfo.height, scale=s,
+            hm = measure(hd_path, start, stop, hpred, width=hinfo.width, height=hinfo.height, scale=s,
                           step_px=step * s, direction=fit["direction"], quiet=quiet, prm=prm)
             hd = {fn: (x, y) for fn, x, y in zip(hm.fns, hm.x, hm.y, strict=True)}
             hd_clip = Path(hd_path).name
@@ -465,6 +337,51 @@ def verify_object(
         "report": {**report, "oid": oid, "trim": [start, stop], "fps": fps},
     }
     return VerifyOutcome(oid=oid, accepted=True, reason=None, report=report, trim=(start, stop), meteor=meteor)
+
+
+def _plane_or_satellite(m: Measurement, speed: float, window: tuple[int, int], size: tuple[int, int], k: float,
+                        prm: VerifyParams, report: dict[str, Any]) -> str | None:
+    """Why this is an aircraft or a satellite rather than a meteor, or None.
+
+    A meteor is seen to start and to end (it fades in and out); a plane or satellite crosses at a few °/s
+    at most and is steady, a plane with strobes. Each of these is its own rule, so the slow steady movers
+    are told apart by more than the speed threshold alone. An end of the track is "open" when it reaches
+    the search window (the clip's first or last frame included) or the frame's edge: there the object was
+    not seen to fade, and its brightness at that end is read before it touches the edge.
+    """
+    inten = np.maximum(np.asarray(m.intensity), 1e-6)
+    slow = speed < prm.persistent_max_deg_s
+    if len(inten) >= 8:
+        base = np.median(inten)
+        spikes = np.flatnonzero(inten > 3.0 * base)
+        groups = int(np.sum(np.diff(spikes) > 2)) + 1 if len(spikes) else 0
+        report["blink_groups"] = groups
+        if groups >= 2:
+            return f"blinking: {groups} separate flashes > 3x its steady light (aircraft strobe)"
+        # one strobe in view (a plane leaving the frame within a second): a flash of one or two frames on
+        # a slow mover; a slow meteor's flare does not stand 3x over both its neighbours' light
+        if groups == 1 and slow and spikes[-1] - spikes[0] <= 1 and 0 < spikes[0] and spikes[-1] < len(inten) - 1:
+            return f"blinking: a {len(spikes)}-frame flash > 3x its steady light on a slow mover (aircraft strobe)"
+    snr_a = np.asarray(m.snr)
+    if len(snr_a) < 8 or not slow:
+        return None
+    lo, hi = window
+    w, h = size
+    margin = 2.5 * prm.psf_px * k
+    xs, ys = np.asarray(m.x), np.asarray(m.y)
+    inside = (xs >= margin) & (xs <= w - 1 - margin) & (ys >= margin) & (ys <= h - 1 - margin)
+    open_start = m.fns[0] <= lo + 1 or not inside[0]
+    open_end = m.fns[-1] >= hi - 1 or not inside[-1]
+    if not (open_start and open_end) or inside.sum() < 6:
+        return None
+    s_in = snr_a[inside]
+    nk = max(2, len(s_in) // 8)
+    ends = min(float(np.median(s_in[:nk])), float(np.median(s_in[-nk:])))
+    report["end_snr_ratio"] = round(ends / float(np.median(s_in)), 3)
+    if ends >= 0.6 * float(np.median(s_in)):
+        edge = "" if inside[0] and inside[-1] else " or the frame's edge"
+        return f"persistent: as bright at both ends (the search window{edge}) as in the middle, {speed:.1f} deg/s"
+    return None
 
 
 def _longest_run(fns: list[int], max_gap: int) -> list[int]:

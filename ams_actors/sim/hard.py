@@ -52,6 +52,8 @@ def hard_scene(condition: str, seed: int, *, duration: float = 30.0, n_meteors: 
         aircraft.append(Aircraft(t0=float(t0), t1=float(duration), x0=float(x0), y0=float(y0), vx=float(vx),
                                  vy=float(vy), amp=float(rng.uniform(15, 60)), strobe_amp=float(rng.uniform(80, 200)),
                                  blink_period=float(rng.uniform(0.8, 1.6)), blink_frames=int(rng.integers(1, 3))))
+    if spec.get("aircraft", 0):
+        aircraft.append(_leaving_aircraft(np.random.default_rng(seed + 7), w, h, pixel_scale_deg))
     satellites = []
     for _ in range(spec.get("satellites", 0)):
         sp = rng.uniform(0.5, 2.0) / pixel_scale_deg
@@ -76,3 +78,30 @@ def hard_scene(condition: str, seed: int, *, duration: float = 30.0, n_meteors: 
                   satellites=tuple(satellites), insects=tuple(insects), seed=seed, sky=float(rng.uniform(15, 30)),
                   **opts)
     return scene, dict(spec.get("render", {}))
+
+
+def _leaving_aircraft(rng: np.random.Generator, w: int, h: int, pixel_scale_deg: float) -> Aircraft:
+    """The issue's false meteor: a plane (steady light, 2.5-5 °/s) in view from the clip's start that
+    leaves the frame between frames 12 and 19 with one strobe in view (frame 8-10, after the scan's first
+    background). Its own random stream: the condition's other objects stay as they were."""
+    fps = 25.0
+    sp = rng.uniform(2.5, 5.0) / pixel_scale_deg
+    exit_fn = rng.uniform(12.0, 19.0)
+    side = int(rng.integers(0, 4))
+    d = sp * exit_fn / fps  # px from the edge at t = 0
+    if side < 2:
+        x0, y0 = (d if side == 0 else w - 1 - d), rng.uniform(0.2, 0.8) * h
+        vx, vy = (-sp if side == 0 else sp), 0.0
+    else:
+        x0, y0 = rng.uniform(0.2, 0.8) * w, (d if side == 2 else h - 1 - d)
+        vx, vy = 0.0, (-sp if side == 2 else sp)
+    ang = rng.uniform(-0.4, 0.4)  # not exactly along an axis
+    c, s = np.cos(ang), np.sin(ang)
+    vx, vy = vx * c - vy * s, vx * s + vy * c
+    period = float(rng.uniform(1.2, 1.6))
+    strobe_fn = int(rng.integers(8, 11))
+    # the strobe is on where round(t·fps) is a multiple of the period in frames: put one at strobe_fn
+    t0 = -(round(period * fps) - strobe_fn) / fps
+    return Aircraft(t0=float(t0), t1=2.0, x0=float(x0 + vx * t0), y0=float(y0 + vy * t0), vx=float(vx), vy=float(vy),
+                    amp=float(rng.uniform(25, 50)), strobe_amp=float(rng.uniform(100, 200)), blink_period=period,
+                    blink_frames=1)

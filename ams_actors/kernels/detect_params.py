@@ -1,0 +1,33 @@
+"""The values-detect kernel's tuning (its own module so the tracking and the rules share it without a cycle)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class DetectParams:
+    min_frames: int = 5  # detections in the object
+    max_gap: int = 3  # frames without a detection bridged inside one object
+    min_fill: float = 0.5  # detections / frame span
+    static_hits: int = 6  # a 2-px position hot in this many frames of the minute is a static source
+    min_disp_px: float = 4.0  # total motion below this: static
+    max_rms_px: float = 1.6  # perpendicular RMS from the fitted line
+    max_backsteps: float = 0.2  # fraction of steps against the direction of motion
+    min_speed_deg_s: float = 1.5
+    max_speed_deg_s: float = 90.0
+    max_duration_s: float = 5.0
+    max_objects: int = 15  # more moving objects (≥ min_frames points) than this: toomany
+    crowded_frame_frac: float = 0.3  # frames whose peak count hit the scan's cap: toomany if more
+    first_gate_px: float = 30.0  # how far a second detection may be from a first (fast meteors: ≥ 25 px/frame)
+    link_gate_px: float = 4.0  # later links: this + link_gate_speed × the track's speed (px/frame) ...
+    link_gate_speed: float = 0.5  # ... the scan's peak wanders along a motion-blurred streak by up to half a step
+    merge_px: float = 4.0  # peaks of one frame closer than this are one split blob
+    extend_px: float = 2.5  # a peak this close to a track's fitted line beyond its ends joins it
+    join_gap: int = 6  # track pieces ≤ this many frames apart on one line at one speed are one object
+    join_speed_ratio: float = 0.3  # ... their speeds within this fraction of each other
+    # the pixel lengths above are for this pixel scale (SD 640 px over 90°); finer pixels scale them up, so
+    # a rule means the same angle at 640×360 and 1920×1080 (never down: the scan's 2×2 bins set a floor)
+    ref_pixel_scale_deg: float = 90.0 / 640.0
+    min_peak_over: float = 2.0  # brightest detection must exceed the threshold by this (DN) ...
+    min_peak_ratio: float = 1.3  # ... and be at least this × the threshold: chains of noise sit at it
