@@ -3,9 +3,10 @@
 The sky is drawn through each camera's true model (mild lens distortion included); the station is
 configured with a rough pointing and fits its calibration from the stars of its own first minute
 stack (`sim/selfcal.py`), or, with ``true_calibration``, is handed the true model. Each true 3D
-meteor is projected into every camera that sees it, frame by frame (Earth rotation included), and drawn as a moving PSF along that
-exact pixel track; aircraft, satellites, flashes and a cloud are added to some minutes. The minutes
-appear in the station's SD/ folder when they end on the virtual clock, like a camera writing them.
+meteor is projected into every camera that sees it, frame by frame (Earth rotation included), and
+drawn as a moving PSF along that exact pixel track; aircraft, satellites, flashes and a cloud are
+added to some minutes. The minutes appear in the station's SD/ folder when they end on the virtual
+clock, like a camera writing them.
 
 Cost: a 60 s SD minute takes ~3.5 s to render on one core here (most of it x264), so a camera's empty
 minutes reuse one rendered empty minute of that camera (its stars do not drift between minutes), and a
