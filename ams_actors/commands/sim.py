@@ -49,6 +49,9 @@ def run(args: argparse.Namespace) -> int:
     if args.stations < 1 or args.cameras < 1 or args.minutes <= 0 or args.rate <= 0:
         print("ams sim: --stations, --cameras, --minutes and --rate must be positive", file=sys.stderr)
         return 2
+    if args.true_calibration and args.mode != "video":
+        print("ams sim: --true-calibration: only video mode has cameras to calibrate", file=sys.stderr)
+        return 2
     for opt, folder in (("--workdir", args.workdir), ("--keep", args.keep)):
         if folder is None:
             continue

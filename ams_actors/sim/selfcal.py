@@ -49,13 +49,15 @@ def rough_stations(stations: tuple[SimStation, ...], seed: int) -> tuple[SimStat
     return tuple(replace(st, cameras=tuple(rough_camera(c, rng) for c in st.cameras)) for st in stations)
 
 
-async def calibrate_from_first_stacks(net: Any, minute: datetime, max_wait_s: float = 600.0) -> list[str]:
+async def calibrate_from_first_stacks(net: Any, minute: datetime, max_wait_s: float = 600.0) -> tuple[list[str], float]:
     """Once every camera's stack of ``minute`` is on disk (or ``max_wait_s`` virtual seconds passed),
     each station re-checks its calibration as an operator's `ams admin run calibrate` would make it.
 
     Virtual time stands still during the fits (one pool job per camera, ~1 s each), as it does while
-    the clips are rendered, so no meteor of the next minutes is measured half-way through."""
+    the clips are rendered, so no meteor of the next minutes is measured half-way through. Returns what
+    each camera's check said and the real seconds the checks took."""
     import asyncio
+    import time
 
     from protocols.pipeline_files import format_clip_name, parse_clip_name
 
@@ -73,11 +75,13 @@ async def calibrate_from_first_stacks(net: Any, minute: datetime, max_wait_s: fl
         waited += 5.0
     rate = net.clock.rate
     net.clock.set_rate(0.0)
+    t0 = time.perf_counter()
     try:
         results = await asyncio.gather(*(s.run_task("calibrate") for s in net.stations))
     finally:
         net.clock.set_rate(rate)
-    return [f"{s.config.station_id}: {r.detail}" for s, rs in zip(net.stations, results, strict=True) for r in rs]
+    said = [f"{s.config.station_id}: {r.detail}" for s, rs in zip(net.stations, results, strict=True) for r in rs]
+    return said, time.perf_counter() - t0
 
 
 def model_error(model: Any, truth: Any) -> dict[str, float]:

@@ -144,6 +144,7 @@ class VideoFeeder:
         self.templates: dict[tuple[str, str], Path] = {}
         self.spliced = 0  # busy minutes made of their camera's empty minute and a rendered segment
         self.calibration_log: list[str] = []  # what each station's calibration check said
+        self.calibration_wall_s = 0.0  # real seconds the stations' star fits took (virtual time stood still)
 
     # -- the world in pixels ---------------------------------------------------------------------
     def build(self) -> None:
@@ -320,7 +321,7 @@ class VideoFeeder:
                 await asyncio.to_thread(_place, src, station.paths.sd, mi.clip)
                 self.placed += 1
             if m == 0 and not self.net.opts.true_calibration:  # the first minute has no meteors (world.py)
-                self.calibration_log = await calibrate_from_first_stacks(self.net, NIGHT_START)
+                self.calibration_log, self.calibration_wall_s = await calibrate_from_first_stacks(self.net, NIGHT_START)
             self.update_truth()
         while not self.backlog_done():
             await self.net.clock.sleep(10.0)
@@ -387,6 +388,7 @@ class VideoFeeder:
             "meteors_detected": detected,
             "meteors_verified_total": self.verified,
             "false_meteors": self.false_meteors,
+            "calibration_wall_s": round(self.calibration_wall_s, 1),
             **calibration_figures(self.net.stations, self.cameras),
         }
 
