@@ -49,9 +49,12 @@ def rough_stations(stations: tuple[SimStation, ...], seed: int) -> tuple[SimStat
     return tuple(replace(st, cameras=tuple(rough_camera(c, rng) for c in st.cameras)) for st in stations)
 
 
-async def calibrate_from_first_stacks(net: Any, minute: datetime, max_wait_s: float = 600.0) -> tuple[list[str], float]:
+async def calibrate_from_first_stacks(net: Any, minute: datetime,
+                                      max_wait_s: float = 3600.0) -> tuple[list[str], float]:
     """Once every camera's stack of ``minute`` is on disk (or ``max_wait_s`` virtual seconds passed),
     each station re-checks its calibration as an operator's `ams admin run calibrate` would make it.
+    The next minutes are placed only after that (the caller waits): a station whose scans lag (a loaded
+    machine) would otherwise measure its first meteors with the typed pointing, differently each run.
 
     Virtual time stands still during the fits (one pool job per camera, ~1 s each), as it does while
     the clips are rendered, so no meteor of the next minutes is measured half-way through. Returns what
