@@ -80,10 +80,14 @@ async def calibrate_from_first_stacks(net: Any, minute: datetime,
     net.clock.set_rate(0.0)
     t0 = time.perf_counter()
     try:
-        results = await asyncio.gather(*(s.run_task("calibrate") for s in net.stations))
+        # a check that crashes is restarted by the station's supervisor; the night goes on uncalibrated
+        results = await asyncio.gather(*(s.run_task("calibrate") for s in net.stations), return_exceptions=True)
     finally:
         net.clock.set_rate(rate)
-    said = [f"{s.config.station_id}: {r.detail}" for s, rs in zip(net.stations, results, strict=True) for r in rs]
+    said = []
+    for station, rs in zip(net.stations, results, strict=True):
+        details = [f"failed: {rs!r}"] if isinstance(rs, BaseException) else [r.detail for r in rs]
+        said += [f"{station.config.station_id}: {d}" for d in details]
     return said, time.perf_counter() - t0
 
 
