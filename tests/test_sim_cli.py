@@ -48,3 +48,6 @@ def test_ams_sim_rejects_bad_arguments_in_one_line(tmp_path: Path) -> None:
     proc = subprocess.run([sys.executable, "-m", "ams_actors", "sim", "--workdir", str(not_a_dir / "sub")],
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "--workdir" in proc.stderr
+    proc = subprocess.run([sys.executable, "-m", "ams_actors", "sim", "--mode", "network", "--true-calibration"],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "--true-calibration" in proc.stderr

@@ -27,6 +27,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="how the meteors slow down: the single-body ablation equations through the US76 "
                              "atmosphere (default; a profile the solver does not model) or the exponential lag "
                              "the solver fits")
+    parser.add_argument("--true-calibration", action="store_true",
+                        help="video mode: hand each camera its true model (the old shortcut, for comparison) "
+                             "instead of a rough pointing in station.toml and a star fit of its first minute")
     parser.add_argument("--restricted-keys", action="store_true",
                         help="give every station its own key with the least-privilege policy of "
                              "`ams bucket policies` (the embedded S3 then enforces IAM policies)")
@@ -46,6 +49,9 @@ def run(args: argparse.Namespace) -> int:
     if args.stations < 1 or args.cameras < 1 or args.minutes <= 0 or args.rate <= 0:
         print("ams sim: --stations, --cameras, --minutes and --rate must be positive", file=sys.stderr)
         return 2
+    if args.true_calibration and args.mode != "video":
+        print("ams sim: --true-calibration: only video mode has cameras to calibrate", file=sys.stderr)
+        return 2
     for opt, folder in (("--workdir", args.workdir), ("--keep", args.keep)):
         if folder is None:
             continue
@@ -59,6 +65,7 @@ def run(args: argparse.Namespace) -> int:
     opts = SimOptions(stations=args.stations, cameras=args.cameras, minutes=args.minutes, mode=args.mode,
                       meteors=args.meteors, rate=args.rate, seed=args.seed, workdir=args.workdir,
                       restricted_keys=args.restricted_keys, deceleration=args.deceleration,
+                      true_calibration=args.true_calibration,
                       keep=None if args.keep is None else args.keep.resolve())
     progress = progress_bar() if sys.stderr.isatty() and not args.json else None
     with EmbeddedS3() as s3:
@@ -71,6 +78,10 @@ def run(args: argparse.Namespace) -> int:
     print(f"ams sim: {opts.stations} stations x {opts.cameras} cameras, {report.virtual_s / 60:.0f} virtual minutes "
           f"in {report.wall_s:.1f} s wall ({opts.mode} mode)")
     for key, value in report.figures.items():
+        if key == "calibration_cameras":  # one line per camera: the star fit and its errors against the truth
+            for row in value:
+                print(f"  {'calibration ' + row['camera']:30s} {row}")
+            continue
         print(f"  {key:30s} {value}")
     if args.keep is not None:
         ids = [s["station"] for s in report.stations]

@@ -152,13 +152,14 @@ class NightGrading:
         matched_events = set(found.values())
         solved = [k for k in expected if k in found and found[k] in bucket["accepted"]
                   and bucket["accepted"][found[k]].get("status") == "solved"]
-        dir_err, v_err, begin_err = [], [], []
+        dir_err, v_err, begin_err, begin_h_err = [], [], [], []
         for key in solved:
             sol = bucket["accepted"][found[key]]
-            d, v, b = solution_errors(sol, truth_by_key[key])
+            d, v, b, bh = solution_errors(sol, truth_by_key[key])
             dir_err.append(d)
             v_err.append(v)
             begin_err.append(b)
+            begin_h_err.append(bh)
         active = [e for e, ev in bucket["events"].items() if not ev.get("superseded_by")]
         # One solve per revision of an event is the protocol at work (a partner's meteor joined after
         # the first solve, so the event is solved again with it); a solve beyond that is a duplicate.
@@ -189,6 +190,7 @@ class NightGrading:
             "dir_err_deg_median": med(dir_err),
             "v_init_rel_err_median": med(v_err),
             "begin_dist_m_median": med(begin_err),
+            "begin_height_err_m_median": med(begin_h_err),
             "max_epoch": max((v[1] for v in bucket["claims"].values()), default=0),
             "claims_taken": len(self.claim_log),
             "dead_stations": sorted(self.dead),
@@ -293,8 +295,9 @@ class NightGrading:
         return out
 
 
-def solution_errors(sol: dict[str, Any], truth: SimMeteor) -> tuple[float, float, float]:
-    """(direction error deg, |v_init| relative error, begin point's distance from the true line m).
+def solution_errors(sol: dict[str, Any], truth: SimMeteor) -> tuple[float, float, float, float]:
+    """(direction error deg, |v_init| relative error, begin point's distance from the true line m,
+    |begin height − the true height at the solution's begin time| m).
 
     The solution's begin/end are Earth-fixed positions at their own times, the truth a line in the
     inertial frame of its epoch: the Earth turns ~0.3 km/s under a meteor, half a degree over a 30 km
@@ -314,4 +317,5 @@ def solution_errors(sol: dict[str, Any], truth: SimMeteor) -> tuple[float, float
     dir_err = float(geo.angle_between_deg(ie - ib, truth.meteor.direction))
     v_err = abs(sol["v_init_m_s"] - truth.meteor.v_init_m_s) / truth.meteor.v_init_m_s
     begin_err = float(truth.meteor.distance_from_line_m(ib[None, :])[0])
-    return dir_err, float(v_err), begin_err
+    begin_h_err = abs(float(b["alt_m"]) - float(truth.meteor.geodetic(t_b)[2]))
+    return dir_err, float(v_err), begin_err, begin_h_err

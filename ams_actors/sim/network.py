@@ -37,6 +37,7 @@ from ams_actors.runtime.pool import make_pool
 from ams_actors.sim.detections import meteor_docs_for_station
 from ams_actors.sim.grading import NightGrading, Truth
 from ams_actors.sim.iam_keys import RestrictedKeys, make_station_keys, sim_key_env
+from ams_actors.sim.selfcal import rough_stations
 from ams_actors.sim.stations import BUCKET, ClaimTaken, station_config
 from ams_actors.sim.world import NIGHT_START, World, make_meteors, make_stations
 from ams_actors.station import Station
@@ -83,6 +84,9 @@ class SimOptions:
     restricted_keys: bool = False
     #: "physical" (sim/ablation.py) or "exponential" (the lag the solver also fits)
     deceleration: str = "physical"
+    #: video mode: hand each camera its true model instead of a rough pointing and a star fit of its
+    #: own first minute (`ams sim --true-calibration`, the old shortcut, for comparison)
+    true_calibration: bool = False
 
 
 
@@ -126,7 +130,9 @@ class SimNetwork(NightGrading):
         self._lifecycle = asyncio.Lock()  # a restart and a delivery to that station never interleave
         self.injected_at_s: float | None = None  # virtual s from the start until the injector was done
         self.keys: RestrictedKeys | None = None  # per-station IAM users (opts.restricted_keys)
-        for i, st in enumerate(stations):
+        # in video mode the operators typed a rough pointing; the stations fit the truth from the stars
+        typed = rough_stations(stations, opts.seed) if opts.mode == "video" and not opts.true_calibration else stations
+        for i, st in enumerate(typed):
             roles = ["station", "correlator", "publisher"] if i == 0 else ["station"]
             args: dict[str, Any] = dict(
                 st=st, root=root, partners=[p for p in ids if p != st.id], roles=roles, lease_s=opts.lease_s,

@@ -51,6 +51,8 @@ async def run_sim(opts: SimOptions, endpoint: str, progress: Callable[[float], N
             from ams_actors.sim.keep import keep_night
 
             await keep_night(net, opts.keep)
+        if opts.mode == "video":  # the truth as the stations' files say now, also when the night ran out of time
+            feeder.update_truth()
         figures = net.report(bucket)
         figures["access_denied"] = net.access_denied()
         if opts.mode == "video":

@@ -1,10 +1,12 @@
 """Video mode of the simulator: real H.264 minutes through each fake station's whole pipeline.
 
-Each camera gets a true calibration (a camera model written as its calibration file, so the Verifier
-measures with exactly the model the sky was drawn with). Each true 3D meteor is projected into every
-camera that sees it, frame by frame (Earth rotation included), and drawn as a moving PSF along that
-exact pixel track; aircraft, satellites, flashes and a cloud are added to some minutes. The minutes
-appear in the station's SD/ folder when they end on the virtual clock, like a camera writing them.
+The sky is drawn through each camera's true model (mild lens distortion included); the station is
+configured with a rough pointing and fits its calibration from the stars of its own first minute
+stack (`sim/selfcal.py`), or, with ``true_calibration``, is handed the true model. Each true 3D
+meteor is projected into every camera that sees it, frame by frame (Earth rotation included), and
+drawn as a moving PSF along that exact pixel track; aircraft, satellites, flashes and a cloud are
+added to some minutes. The minutes appear in the station's SD/ folder when they end on the virtual
+clock, like a camera writing them.
 
 Cost: a 60 s SD minute takes ~3.5 s to render on one core here (most of it x264), so a camera's empty
 minutes reuse one rendered empty minute of that camera (its stars do not drift between minutes), and a
@@ -34,6 +36,7 @@ from ams_actors.runtime.files import atomic_move
 from ams_actors.runtime.pool import run_cpu
 from ams_actors.sim.network import SimNetwork
 from ams_actors.sim.scene import Aircraft, Flash, Meteor, Satellite, Scene
+from ams_actors.sim.selfcal import calibrate_from_first_stacks, calibration_figures
 from ams_actors.sim.world import NIGHT_START
 from protocols.pipeline_files import format_clip_name
 
@@ -140,6 +143,8 @@ class VideoFeeder:
         self.verified = 0
         self.templates: dict[tuple[str, str], Path] = {}
         self.spliced = 0  # busy minutes made of their camera's empty minute and a rendered segment
+        self.calibration_log: list[str] = []  # what each station's calibration check said
+        self.calibration_wall_s = 0.0  # real seconds the stations' star fits took (virtual time stood still)
 
     # -- the world in pixels ---------------------------------------------------------------------
     def build(self) -> None:
@@ -296,7 +301,8 @@ class VideoFeeder:
         self.net.clock.set_rate(0.0)
         try:
             self.build()
-            self.write_calibrations()
+            if self.net.opts.true_calibration:
+                self.write_calibrations()
             await self.prerender()
         finally:
             self.net.clock.set_rate(rate)
@@ -314,6 +320,8 @@ class VideoFeeder:
                 # a ~10 MB copy: on a thread, not on the loop all the simulated stations share
                 await asyncio.to_thread(_place, src, station.paths.sd, mi.clip)
                 self.placed += 1
+            if m == 0 and not self.net.opts.true_calibration:  # the first minute has no meteors (world.py)
+                self.calibration_log, self.calibration_wall_s = await calibrate_from_first_stacks(self.net, NIGHT_START)
             self.update_truth()
         while not self.backlog_done():
             await self.net.clock.sleep(10.0)
@@ -380,6 +388,8 @@ class VideoFeeder:
             "meteors_detected": detected,
             "meteors_verified_total": self.verified,
             "false_meteors": self.false_meteors,
+            "calibration_wall_s": round(self.calibration_wall_s, 1),
+            **calibration_figures(self.net.stations, self.cameras),
         }
 
 

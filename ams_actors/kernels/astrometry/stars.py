@@ -115,9 +115,10 @@ def detect_stars(
             cx, cy = nx, ny
             if done:
                 break
-        if not ok or not (0 <= cx < w and 0 <= cy < h):
-            continue
         jc, ic = int(round(cx)), int(round(cy))
+        # the last centroid step may have left the frame's 6-px margin (a star at the edge): no full stamp
+        if not ok or jc - 6 < 0 or ic - 6 < 0 or jc + 7 > w or ic + 7 > h:
+            continue
         stamp = resid[ic - 6 : ic + 7, jc - 6 : jc + 7]
         gx, gy = xx + jc, yy + ic
         ap = (gx - cx) ** 2 + (gy - cy) ** 2 <= aperture_px**2
