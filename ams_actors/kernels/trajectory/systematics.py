@@ -7,7 +7,7 @@ noise does (seen on the physical30 family: v_init 4 % high with a 0.5 % sigma), 
 refinement, which trusts the model, it also turns the line. Two measures of it, taken from the data:
 
 - **v_init**: the same model refitted to the early part of the track only (the first 50, 67 and 80 %
-  of its duration). When the model's shape is right, cutting the end changes v at the first point by
+  of the part v_init was taken from, vinit.py's window). When the model's shape is right, cutting the end changes v at the first point by
   noise only; when it is wrong, the extrapolation to the first point follows the part of the track
   that is kept. The RMS of those changes is the model's share of v_init's uncertainty.
 - **direction**: the joint refinement's turn of the line away from the staged line (which is fitted
@@ -48,6 +48,8 @@ def truncation_shifts(nominal: TrajectoryFit) -> Float:
     tr, keep = nominal.tracks, nominal.inlier
     sig_l = along_track_sigma(nominal.line, tr.pos, tr.los, nominal.lengths, nominal.sigma_cam[tr.cam])
     t, clock, length, sigma = tr.t[keep], tr.clock[keep], nominal.lengths[keep], sig_l[keep]
+    part = t <= t.min() + nominal.vinit_window * float(np.ptp(t)) + 1e-9  # the part v_init came from
+    t, clock, length, sigma = t[part], clock[part], length[part], sigma[part]
     model = ((nominal.timing.model, nominal.timing.with_offsets),)
     full = timing_candidates(t, clock, tr.n_clocks, length, sigma, models=model)[0]
     v_full = v_first(full, t, clock)
