@@ -7,9 +7,10 @@ noise does (seen on the physical30 family: v_init 4 % high with a 0.5 % sigma), 
 refinement, which trusts the model, it also turns the line. Two measures of it, taken from the data:
 
 - **v_init**: the same model refitted to the early part of the track only (the first 50, 67 and 80 %
-  of the part v_init was taken from, vinit.py's window). When the model's shape is right, cutting the end changes v at the first point by
-  noise only; when it is wrong, the extrapolation to the first point follows the part of the track
-  that is kept. The RMS of those changes is the model's share of v_init's uncertainty.
+  of the part v_init was taken from, vinit.py's window). When the model's shape is right, cutting
+  the end changes v at the first point by noise only; when it is wrong, the extrapolation to the
+  first point follows the part of the track that is kept. The RMS of those changes is the model's
+  share of v_init's uncertainty.
 - **direction**: the joint refinement's turn of the line away from the staged line (which is fitted
   to the sight lines alone and does not depend on the speed model).
 
