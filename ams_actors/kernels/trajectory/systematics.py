@@ -27,7 +27,7 @@ from numpy.typing import NDArray
 from ams_actors.kernels.trajectory.fit import TrajectoryFit, along_track_sigma
 from ams_actors.kernels.trajectory.planes import Line
 from ams_actors.kernels.trajectory.timing import POINTS_PER_PARAMETER, n_params, timing_candidates
-from ams_actors.kernels.trajectory.vinit import v_first
+from ams_actors.kernels.trajectory.vinit import early_part, v_first
 
 Float = NDArray[np.float64]
 
@@ -49,7 +49,7 @@ def truncation_shifts(nominal: TrajectoryFit) -> Float:
     tr, keep = nominal.tracks, nominal.inlier
     sig_l = along_track_sigma(nominal.line, tr.pos, tr.los, nominal.lengths, nominal.sigma_cam[tr.cam])
     t, clock, length, sigma = tr.t[keep], tr.clock[keep], nominal.lengths[keep], sig_l[keep]
-    part = t <= t.min() + nominal.vinit_window * float(np.ptp(t)) + 1e-9  # the part v_init came from
+    part = early_part(t, nominal.vinit_window)  # the part v_init came from
     t, clock, length, sigma = t[part], clock[part], length[part], sigma[part]
     model = ((nominal.timing.model, nominal.timing.with_offsets),)
     full = timing_candidates(t, clock, tr.n_clocks, length, sigma, models=model)[0]

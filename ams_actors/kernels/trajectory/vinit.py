@@ -74,7 +74,8 @@ def _reduced_chi2(fit: TimingFit, n_clocks: int) -> tuple[float, int]:
     return fit.rss / dof, dof
 
 
-def _window(t: Float, frac: float) -> NDArray[np.bool_]:
+def early_part(t: Float, frac: float) -> NDArray[np.bool_]:
+    """The points within the first ``frac`` of the track's duration."""
     return np.asarray(t <= t.min() + frac * float(np.ptp(t)) + 1e-9, dtype=np.bool_)
 
 
@@ -85,11 +86,11 @@ def early_window(t: Float, clock: Int, n_clocks: int, length: Float, sigma: Floa
     Relative to the start, not to 1: real cameras' sigmas are only estimates, and a track that every
     model fits equally badly everywhere has noise larger than assumed, not a shape the models miss.
     """
-    usable = [f for f in WINDOWS if int(_window(t, f).sum()) >= MIN_WINDOW_POINTS]
+    usable = [f for f in WINDOWS if int(early_part(t, f).sum()) >= MIN_WINDOW_POINTS]
     if len(usable) < 2:
         return 1.0
     def chi2(frac: float) -> tuple[float, int]:
-        sel = _window(t, frac)
+        sel = early_part(t, frac)
         with np.errstate(all="ignore"):
             fits = timing_candidates(t[sel], clock[sel], n_clocks, length[sel], sigma[sel])
         return _reduced_chi2(min(fits, key=lambda f: f.bic), len(np.unique(clock[sel])))
@@ -124,14 +125,14 @@ def robust_v_init(timing: TimingFit, t: Float, clock: Int, n_clocks: int, length
     if not average:
         if window >= 1.0:
             return own
-        sel = _window(t, window)
+        sel = early_part(t, window)
         with np.errstate(all="ignore"):
             full = timing_candidates(t, clock, n_clocks, length, sigma, models=model)[0]
             part = timing_candidates(t[sel], clock[sel], n_clocks, length[sel], sigma[sel], models=model)[0]
         return own + v_first(part, t[sel], clock[sel]) - v_first(full, t, clock)
     fits = timing_candidates(t, clock, n_clocks, length, sigma)
     best = min(fits, key=lambda f: f.bic)
-    sel = _window(t, window)
+    sel = early_part(t, window)
     with np.errstate(all="ignore"):
         v = _averaged_v(t[sel], clock[sel], n_clocks, length[sel], sigma[sel])
     return float(own + v - v_first(best, t, clock))
