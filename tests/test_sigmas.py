@@ -15,7 +15,7 @@ import numpy as np
 from ams_actors.kernels.trajectory import solve_observation_set_detailed
 from ams_actors.kernels.trajectory.systematics import Systematics, perturbed, systematics
 from ams_actors.kernels.trajectory.timing import fit_timing
-from ams_actors.kernels.trajectory.vinit import is_flat_lag, robust_v_init
+from ams_actors.kernels.trajectory.vinit import is_flat_lag, robust_v_init, v_first
 
 BENCH = Path(__file__).resolve().parents[1] / "scripts" / "bench" / "solver.py"
 
@@ -68,9 +68,10 @@ def test_a_flat_exponential_lag_does_not_overshoot_v_init() -> None:
 
 
 def test_v_init_sigma_covers_a_deceleration_shaped_unlike_the_model() -> None:
-    """A physically decelerating meteor (single-body ablation) whose v_init the exponential lag puts
-    5 % too high with white-looking residuals: the bootstrap around the model alone gave a sigma
-    several times smaller than the error; refitting the early track exposes the model's error. The
+    """A physically decelerating meteor (single-body ablation) whose v_init the exponential lag over
+    the whole track puts 4-5 % too high: the bootstrap around the model alone gave a sigma several
+    times smaller than the error; refitting the early track exposes the model's error. v_init now
+    comes from the early track (0.9 % off); its sigma must still cover that, and not drown it. The
     joint refinement's turn of the line is drawn into every run's direction (the radiant's share)."""
     bench = _bench()
     fam = next(f for f in bench.FAMILIES if f.name == "physical30")
@@ -81,7 +82,11 @@ def test_v_init_sigma_covers_a_deceleration_shaped_unlike_the_model() -> None:
         row = bench.coverage_row(ev, 20, 0, executor=pool)
         fit = solve_observation_set_detailed(ev.obs).fit
     assert row is not None and fit is not None
-    assert abs(row["v_err_pct"]) > 1.0  # the model's shape error this test is about
+    first = np.flatnonzero(fit.inlier)[np.argmin(fit.tau[fit.inlier])]
+    v_true = float(ev.meteor.speed(np.array([ev.true_t[first]]))[0])
+    model_v = v_first(fit.timing, fit.tracks.t[fit.inlier], fit.tracks.clock[fit.inlier])
+    assert model_v > 1.02 * v_true  # the model's shape error this test is about
+    assert fit.vinit_window < 1.0 and abs(row["v_err_pct"]) < 2.0, (fit.vinit_window, row)
     assert row["v_init"] <= 2.0, row
     assert row["v_sigma_pct"] < 5.0 * abs(row["v_err_pct"]), row  # covered, not drowned
 
@@ -93,3 +98,22 @@ def test_v_init_sigma_covers_a_deceleration_shaped_unlike_the_model() -> None:
     draws = np.random.default_rng(0)
     moved = [np.arccos(np.clip(perturbed(fit, syst, draws).line.direction @ d, -1.0, 1.0)) for _ in range(400)]
     assert 0.8 * turn < np.percentile(moved, 68.27) < 1.2 * turn
+
+
+def test_v_init_of_meteors_braking_to_dark_flight_comes_from_their_early_track() -> None:
+    """Two physically decelerating meteors (single-body ablation, tuning seed 3) that brake from
+    44 and 30 km/s to ~3 km/s: no exponential lag follows that over the whole flight. The flat-lag
+    rule then handed v_init to the constant speed, which the data reject by ΔBIC in the hundreds:
+    66.6 % and 36.2 % low. v_init from the part of the track the models still follow is within 2 %."""
+    bench = _bench()
+    fam = next(f for f in bench.FAMILIES if f.name == "physical30")
+    rng = np.random.default_rng(3)
+    events = [bench.make_event(rng, fam, k) for k in range(5)][3:]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for ev in events:
+            row = bench.evaluate(ev)
+            fit = solve_observation_set_detailed(ev.obs).fit
+            assert row["solved"] and fit is not None
+            assert fit.vinit_window < 1.0, fit.vinit_window
+            assert abs(row["v_init_signed"]) < 2.0, row["v_init_signed"]

@@ -19,7 +19,7 @@ from ams_actors.kernels.trajectory.los import cross_track, fit_line
 from ams_actors.kernels.trajectory.planes import Line, PlanesResult, intersecting_planes, project_lengths
 from ams_actors.kernels.trajectory.timing import TimingFit, allowed_models, bic_weights, fit_timing, timing_candidates
 from ams_actors.kernels.trajectory.tracks import SolveFailed, Tracks
-from ams_actors.kernels.trajectory.vinit import robust_v_init
+from ams_actors.kernels.trajectory.vinit import early_window, robust_v_init, v_first
 
 Float = NDArray[np.float64]
 Bool = NDArray[np.bool_]
@@ -62,6 +62,8 @@ class TrajectoryFit:
     #: the line's direction before the joint refinement, which does not depend on the speed model
     #: (systematics.py: how far the model pulled the line is part of the radiant's uncertainty)
     staged_direction: Float
+    #: the early part of the track (fraction of its duration) v_init was taken from (vinit.py)
+    vinit_window: float = 1.0
 
     def residual_rms_arcsec(self) -> Float:
         out = np.full(self.tracks.n_cams, np.nan)
@@ -261,8 +263,15 @@ def refit(nominal: TrajectoryFit, los: Float, *, joint: bool = True,
         refined = _joint_pass(tracks, line, timing, keep, nominal.sigma_cam, ct)
         if refined is not None:
             line, timing, lengths, ct = refined
+    # The runs' data follow the nominal model's shape (the bootstrap is drawn around its prediction),
+    # so cutting them to the window leaves them at the model's v: the window's v_init stands apart
+    # from its model by the shape error, which every run keeps as the nominal's (its spread is the
+    # truncation share in systematics.py).
+    shift = 0.0
+    if nominal.vinit_window < 1.0:
+        shift = nominal.v_init - v_first(nominal.timing, tr.t[keep], tr.clock[keep])
     return _assemble(tracks, line, timing, keep, nominal.sigma_cam, ct, lengths, nominal.planes, staged,
-                     average=False)
+                     average=False, window=nominal.vinit_window, v_shift=shift)
 
 
 def model_weights(nominal: TrajectoryFit) -> tuple[tuple[tuple[str, bool], ...], Float]:
@@ -288,7 +297,8 @@ def _check_coverage(tracks: Tracks, keep: Bool) -> None:
 
 def _assemble(
     tracks: Tracks, line: Line, timing: TimingFit, keep: Bool, sigma: Float, ct: Float, lengths: Float,
-    planes: PlanesResult, staged_direction: Float, *, average: bool = True,
+    planes: PlanesResult, staged_direction: Float, *, average: bool = True, window: float | None = None,
+    v_shift: float = 0.0,
 ) -> TrajectoryFit:
     tau = timing.tau(tracks.t, tracks.clock)
     idx = np.flatnonzero(keep)
@@ -296,8 +306,10 @@ def _assemble(
     last = idx[np.argmax(tau[idx])]
     tau_b, tau_e = float(tau[first]), float(tau[last])
     sig_l = along_track_sigma(line, tracks.pos, tracks.los, lengths, sigma[tracks.cam])
-    v_init = robust_v_init(timing, tracks.t[keep], tracks.clock[keep], tracks.n_clocks, lengths[keep],
-                           sig_l[keep], average=average)
+    args = (tracks.t[keep], tracks.clock[keep], tracks.n_clocks, lengths[keep], sig_l[keep])
+    if window is None:
+        window = early_window(*args)
+    v_init = robust_v_init(timing, *args, average=average, window=window) + v_shift
     v_avg = float((timing.length(np.array([tau_e])) - timing.length(np.array([tau_b])))[0] / (tau_e - tau_b))
     begin = line.point + lengths[first] * line.direction
     end = line.point + lengths[last] * line.direction
@@ -305,5 +317,5 @@ def _assemble(
         raise SolveFailed(f"the timing fit gives no forward speed (v_init={v_init:.0f} m/s)")
     return TrajectoryFit(
         tracks, line, timing, keep, sigma, ct, lengths, tau, begin, end,
-        tau_b + timing.t_b, tau_e + timing.t_b, v_init, v_avg, planes, staged_direction,
+        tau_b + timing.t_b, tau_e + timing.t_b, v_init, v_avg, planes, staged_direction, window,
     )

@@ -7,9 +7,10 @@ noise does (seen on the physical30 family: v_init 4 % high with a 0.5 % sigma), 
 refinement, which trusts the model, it also turns the line. Two measures of it, taken from the data:
 
 - **v_init**: the same model refitted to the early part of the track only (the first 50, 67 and 80 %
-  of its duration). When the model's shape is right, cutting the end changes v at the first point by
-  noise only; when it is wrong, the extrapolation to the first point follows the part of the track
-  that is kept. The RMS of those changes is the model's share of v_init's uncertainty.
+  of the part v_init was taken from, vinit.py's window). When the model's shape is right, cutting
+  the end changes v at the first point by noise only; when it is wrong, the extrapolation to the
+  first point follows the part of the track that is kept. The RMS of those changes is the model's
+  share of v_init's uncertainty.
 - **direction**: the joint refinement's turn of the line away from the staged line (which is fitted
   to the sight lines alone and does not depend on the speed model).
 
@@ -26,7 +27,7 @@ from numpy.typing import NDArray
 from ams_actors.kernels.trajectory.fit import TrajectoryFit, along_track_sigma
 from ams_actors.kernels.trajectory.planes import Line
 from ams_actors.kernels.trajectory.timing import POINTS_PER_PARAMETER, n_params, timing_candidates
-from ams_actors.kernels.trajectory.vinit import v_first
+from ams_actors.kernels.trajectory.vinit import early_part, v_first
 
 Float = NDArray[np.float64]
 
@@ -48,6 +49,8 @@ def truncation_shifts(nominal: TrajectoryFit) -> Float:
     tr, keep = nominal.tracks, nominal.inlier
     sig_l = along_track_sigma(nominal.line, tr.pos, tr.los, nominal.lengths, nominal.sigma_cam[tr.cam])
     t, clock, length, sigma = tr.t[keep], tr.clock[keep], nominal.lengths[keep], sig_l[keep]
+    part = early_part(t, nominal.vinit_window)  # the part v_init came from
+    t, clock, length, sigma = t[part], clock[part], length[part], sigma[part]
     model = ((nominal.timing.model, nominal.timing.with_offsets),)
     full = timing_candidates(t, clock, tr.n_clocks, length, sigma, models=model)[0]
     v_full = v_first(full, t, clock)
