@@ -115,7 +115,16 @@ async def test_reject_and_restore_move_the_meteor_out_of_and_back_into_index_and
 
     assert mid in _index_ids(paths, DAY) and mid in await bucket_ids()
     headers = {"X-AMS-Token": TOKEN, "X-AMS-User": "alice"}
+    night_url = f"{station.web.url}night?day={DAY}"
     async with aiohttp.ClientSession() as s:
+        # the night page is rendered once and kept: every review must show on the next view all the same
+        status, page = await _get(night_url)
+        assert status == 200 and mid.encode() in page and b'class="card confirm"' not in page
+        async with s.post(station.web.url + "api/review", json={"day": DAY, "meteor": mid, "action": "confirm"},
+                          headers=headers) as r:
+            assert r.status == 200, await r.text()
+        _, page = await _get(night_url)
+        assert f'class="card confirm" href="/meteor/{DAY}/{mid}"'.encode() in page
         async with s.post(station.web.url + "api/review", json={"day": DAY, "meteor": mid, "action": "reject"},
                           headers=headers) as r:
             assert r.status == 200, await r.text()
@@ -131,6 +140,8 @@ async def test_reject_and_restore_move_the_meteor_out_of_and_back_into_index_and
         async with s.post(station.web.url + "api/review", json={"day": DAY, "meteor": mid, "action": "restore"},
                           headers=headers) as r:
             assert r.status == 200, await r.text()
+        _, page = await _get(night_url)
+        assert mid.encode() in page
     assert paths.archive_meteor(DAY, mid).exists() and (paths.meteors_dir(DAY) / f"{mid}-preview.jpg").exists()
     assert mid in _index_ids(paths, DAY)
     await station.run_task("sync")
@@ -138,7 +149,8 @@ async def test_reject_and_restore_move_the_meteor_out_of_and_back_into_index_and
     assert type(await store.head(mkey)).__name__ == "ObjectInfo"
     assert station.ctx.ledger is not None
     log = await station.ctx.ledger.review_log()
-    assert [(r[0], r[2], r[3]) for r in log[:2]] == [(mid, "restore", "alice"), (mid, "reject", "alice")]
+    assert [(r[0], r[2], r[3]) for r in log[:3]] == [(mid, "restore", "alice"), (mid, "reject", "alice"),
+                                                    (mid, "confirm", "alice")]
 
 
 async def test_trash_is_purged_after_trash_days(tmp_path: Path) -> None:
