@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from ams_actors.actors.calibrations import Calibrations
 from ams_actors.config import StationConfig
@@ -21,6 +22,8 @@ from ams_actors.web.safe_paths import url_of
 from protocols.calibration import CalibrationRecord, read_calibration
 from protocols.errors import InputError
 from protocols.pipeline_files import parse_clip_name
+
+T = TypeVar("T")
 
 
 @dataclass(slots=True)
@@ -126,6 +129,28 @@ def minute_stacks(paths: StationPaths, day: str, cameras: list[str]) -> dict[str
         if cam in out:
             out[cam].append((f"{stem[11:13]}:{stem[14:16]}", url_of(paths.root, p)))
     return out
+
+
+class StampCache:
+    """Values computed from folders' contents, kept until one of the folders changes (a file added, renamed
+    or removed changes its folder's mtime): a page looked at again costs a few stats, not a re-read.
+    Called from worker threads; each get is one dict read and one dict write."""
+
+    def __init__(self, max_entries: int = 64) -> None:
+        self.max_entries = max_entries
+        self._kept: dict[Any, tuple[tuple[int, ...], Any]] = {}
+
+    def get(self, key: Any, folders: tuple[Path, ...], compute: Callable[[], T]) -> tuple[tuple[int, ...], T]:
+        """(the folders' stamp, the value): the stamp lets a caller key what it derives from the value."""
+        stamp = tuple(f.stat().st_mtime_ns if f.is_dir() else 0 for f in folders)
+        hit = self._kept.get(key)
+        if hit is not None and hit[0] == stamp:
+            return hit
+        got = (stamp, compute())
+        if len(self._kept) >= self.max_entries:
+            self._kept.clear()
+        self._kept[key] = got
+        return got
 
 
 def day_bases(paths: StationPaths) -> tuple[Path, Path]:

@@ -53,9 +53,8 @@ class WebServer:
         self._purge: asyncio.Task[None] | None = None
         self.dash = Dashboard(view)
         self.pacer = Pacer(self.cfg.web.max_busy)
-        self._days: tuple[tuple[int, ...], list[str]] | None = None
-        self._night_bodies: dict[tuple[Any, ...], str] = {}
-        self._day_cache: dict[str, tuple[tuple[int, ...], Any]] = {}  # day -> (folder stamps, stacks and cards)
+        self._by_stamp = data.StampCache()  # the day list, and each day's stacks and cards
+        self._night_bodies = data.StampCache(max_entries=128)
 
     # -- lifecycle -------------------------------------------------------------------------------
     def app(self) -> web.Application:
@@ -165,52 +164,30 @@ class WebServer:
         cams = [c.id for c in self.cfg.cameras]
         if camera not in ("", *cams) or hour not in ("", *(f"{i:02d}" for i in range(24))):
             raise web.HTTPBadRequest(text="unknown camera or hour")
-        stacks, cards = await self.night_data(day)
+        stamp, (stacks, cards) = await self.night_data(day)
         reviews = await self.ctx.ledger.review_states(day) if self.ctx.ledger else {}
         # the body depends only on these: a night looked at again costs a dictionary lookup, not ~10 ms of
         # HTML for its cards (the page's CPU is paced, so a cheaper page is a faster page under load)
-        key = (day, camera, hour, self._day_cache[day][0], tuple(days), tuple(sorted(reviews.items())))
-        body = self._night_bodies.get(key)
-        if body is None:
-            shown = [c for c in cards if (not camera or c.camera == camera) and (not hour or c.hour == int(hour))]
-            body = pages.night(day, days, cams, camera, hour, stacks, shown, reviews)
-            if len(self._night_bodies) > 128:
-                self._night_bodies.clear()
-            self._night_bodies[key] = body
+        key = (day, camera, hour, stamp, tuple(days), tuple(sorted(reviews.items())))
+        shown = [c for c in cards if (not camera or c.camera == camera) and (not hour or c.hour == int(hour))]
+        _, body = self._night_bodies.get(  # no folders: the key says everything the body depends on
+            key, (), lambda: pages.night(day, days, cams, camera, hour, stacks, shown, reviews))
         return self.html(request, f"Night of {day}", body, "/night")
 
     async def days_with_data(self) -> list[str]:
-        """The day picker's days, listed again only when a day folder was added or removed (the parents'
-        mtimes change): a year of nights is two stats, not two directory listings, per page."""
-        bases = data.day_bases(self.paths)
+        """The day picker's days, listed again only when a day folder was added or removed."""
+        return (await asyncio.to_thread(self._by_stamp.get, "days", data.day_bases(self.paths),
+                                        lambda: data.days_with_data(self.paths)))[1]
 
-        def read() -> list[str]:
-            stamp = tuple(b.stat().st_mtime_ns if b.is_dir() else 0 for b in bases)
-            if self._days is None or self._days[0] != stamp:
-                self._days = (stamp, data.days_with_data(self.paths))
-            return self._days[1]
-
-        return await asyncio.to_thread(read)
-
-    async def night_data(self, day: str) -> tuple[dict[str, list[tuple[str, str]]], list[data.MeteorCard]]:
-        """A day's minute stacks and meteor cards, re-read only when one of its folders changed (a
-        file added, renamed or removed changes the folder's mtime): a past night costs three stats."""
+    async def night_data(self, day: str) -> tuple[tuple[int, ...], tuple[dict[str, list[tuple[str, str]]],
+                                                                         list[data.MeteorCard]]]:
+        """(its folders' stamp, (a day's minute stacks, its meteor cards)), re-read only when one of its
+        folders changed: a past night costs three stats."""
         cams = [c.id for c in self.cfg.cameras]
         folders = (self.paths.meteors_dir(day), self.paths.archive_meteor(day, "x").parent, self.paths.images_dir(day))
-
-        def read() -> tuple[tuple[int, ...], Any]:
-            stamp = tuple(f.stat().st_mtime_ns if f.is_dir() else 0 for f in folders)
-            hit = self._day_cache.get(day)
-            if hit is not None and hit[0] == stamp:
-                return hit
-            return stamp, (data.minute_stacks(self.paths, day, cams), data.night_meteors(self.paths, day))
-
-        got = await asyncio.to_thread(read)
-        if len(self._day_cache) > 64:
-            self._day_cache.clear()
-        self._day_cache[day] = got
-        stacks, cards = got[1]
-        return stacks, cards
+        return await asyncio.to_thread(
+            self._by_stamp.get, ("night", day), folders,
+            lambda: (data.minute_stacks(self.paths, day, cams), data.night_meteors(self.paths, day)))
 
     async def meteor(self, request: web.Request) -> web.Response:
         day, mid = request.match_info["day"], request.match_info["meteor_id"]
@@ -248,7 +225,7 @@ class WebServer:
     async def review_page(self, request: web.Request) -> web.Response:
         days = await self.days_with_data()
         day = self._day(request, days)
-        _stacks, cards = await self.night_data(day)
+        _stamp, (_stacks, cards) = await self.night_data(day)
         trash = await asyncio.to_thread(review.trashed, self.paths, day)
         ledger = self.ctx.ledger
         reviews = await ledger.review_states(day) if ledger else {}
