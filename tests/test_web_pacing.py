@@ -124,3 +124,25 @@ def test_concurrent_requests_run_one_at_a_time() -> None:
 def test_share_must_be_a_fraction() -> None:
     with pytest.raises(ValueError, match="share"):
         Pacer(0.0)
+
+
+def test_an_expensive_page_is_paid_back_over_several_requests() -> None:
+    """A cold night page (40 ms) among cheap ones (2 ms): the request after it is not held for the whole
+    40 ms / share, yet over the run the client still gets no more than the share."""
+    t = FakeTime()
+    share = 0.05
+    pacer = t.pacer(share, 0.0)
+    start = t.now
+
+    async def go() -> float:
+        busy = 0.0
+        for i in range(600):
+            cost = 0.040 if i % 10 == 5 else 0.002
+            await pacer.run(t.work(cost))
+            busy += cost
+        return busy
+    busy = asyncio.run(go())
+    assert busy / (t.now - start) <= share * 1.05
+    mean = (0.040 + 9 * 0.002) / 10
+    assert max(t.slept) < 0.040 / share * 0.6  # unspread, the next request would wait 0.8 s
+    assert max(t.slept) <= 2.0 * 1.5 * mean / share  # about twice the (recent) mean cost's share-time

@@ -7,6 +7,7 @@ everything read is checked or skipped, so one bad file never breaks a page.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -73,7 +74,19 @@ def calibration_records(config: StationConfig, camera_id: str) -> list[Calibrati
     return sorted(out, key=lambda r: r.obs_utc, reverse=True)
 
 
-def _card(paths: StationPaths, day: str, doc: dict[str, Any]) -> MeteorCard | None:
+def _names(folder: Path) -> set[str]:
+    """The names of a folder's regular files (one scandir: cheaper than a stat per name asked about)."""
+    try:
+        with os.scandir(folder) as it:
+            return {e.name for e in it if e.is_file()}
+    except OSError:
+        return set()
+
+
+def _card(paths: StationPaths, day: str, doc: dict[str, Any], present: set[str] | None = None,
+          keep_doc: bool = True) -> MeteorCard | None:
+    """A meteor's card; `present` (the names in its meteors folder, when the caller listed them) saves a stat
+    per preview. A night's grid needs no doc: without it a year of nights' cards stays small in memory."""
     try:
         mid = str(doc["meteor_id"])
         frames = doc.get("frames") or []
@@ -84,32 +97,38 @@ def _card(paths: StationPaths, day: str, doc: dict[str, Any]) -> MeteorCard | No
     except (KeyError, TypeError, ValueError, IndexError):
         return None
     folder = paths.meteors_dir(day)
+    if present is None:
+        present = _names(folder)
     previews = doc.get("previews") if isinstance(doc.get("previews"), dict) else {}
+    base = url_of(paths.root, folder) + "/"
 
     def url(key: str) -> str | None:
         name = previews.get(key) if previews else None
         if not isinstance(name, str) or "/" in name or name.startswith("."):
             return None
-        p = folder / name
-        return url_of(paths.root, p) if p.is_file() else None
+        return base + name if name in present else None
 
-    return MeteorCard(mid, day, str(doc.get("camera", "")), t0, len(frames), dur, url("crop"), url("frame"), doc)
+    return MeteorCard(mid, day, str(doc.get("camera", "")), t0, len(frames), dur, url("crop"), url("frame"),
+                      doc if keep_doc else {})
 
 
 def night_meteors(paths: StationPaths, day: str) -> list[MeteorCard]:
     """The day's meteors that are in the archive (a rejected one is not), in time order."""
     archive = paths.archive_meteor(day, "x").parent
-    ids = sorted(p.stem for p in archive.glob("*.json")) if archive.is_dir() else []
+    folder = paths.meteors_dir(day)
+    present = _names(folder)
+    ids = sorted(n[:-5] for n in _names(archive) if n.endswith(".json"))
     out = []
     for mid in ids:
         doc = None
-        for p in (paths.meteors_dir(day) / f"{mid}.json", archive / f"{mid}.json"):
+        for where in ((folder,) if f"{mid}.json" in present else ()) + (archive,):
             try:
-                doc = json.loads(p.read_bytes())
+                with open(os.path.join(where, f"{mid}.json"), "rb") as f:
+                    doc = json.loads(f.read())
                 break
             except (OSError, ValueError):
                 continue
-        card = _card(paths, day, doc) if isinstance(doc, dict) else None
+        card = _card(paths, day, doc, present, keep_doc=False) if isinstance(doc, dict) else None
         if card is not None:
             out.append(card)
     return sorted(out, key=lambda c: (c.start_utc, c.meteor_id))

@@ -10,6 +10,11 @@ handler also waits for a core, and billing that wait would hold the page back fo
 cause. Handling is one request at a time, so concurrent requests cannot add up to more. A share of 1
 turns pacing off.
 
+The hold-back is spread: a request waits at most ``spread`` times the recent mean cost's worth of
+share-time, so one expensive page (a night never looked at before) is paid back over the next few
+requests instead of all by the one after it; the debt still bounds the share over any long run, since
+every wait at the cap repays ``spread`` mean costs while a request adds one.
+
 Clocks and sleeping are injected (the page runs on the real clocks; tests pass fakes).
 """
 
@@ -24,7 +29,7 @@ T = TypeVar("T")
 
 
 class Pacer:
-    def __init__(self, share: float, burst_s: float = 0.25, *,
+    def __init__(self, share: float, burst_s: float = 0.25, *, spread: float = 2.0,
                  monotonic: Callable[[], float] = time.monotonic,
                  cpu: Callable[[], float] = time.process_time,
                  sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
@@ -32,6 +37,8 @@ class Pacer:
             raise ValueError(f"share must be within (0, 1], got {share}")
         self.share = share
         self.burst_s = burst_s
+        self.spread = spread
+        self._mean_cost = 0.0  # CPU seconds per request over the last ~20 (exponential mean)
         self._monotonic = monotonic
         self._cpu = cpu
         self._sleep = sleep
@@ -49,7 +56,8 @@ class Pacer:
     def wait_needed(self) -> float:
         """Seconds to hold the next request back so the debt falls to the burst allowance."""
         self._settle()
-        return max(0.0, (self._debt - self.burst_s) / self.share)
+        owed = max(0.0, (self._debt - self.burst_s) / self.share)
+        return min(owed, self.spread * self._mean_cost / self.share) if self._mean_cost > 0 else owed
 
     async def run(self, work: Callable[[], Awaitable[T]]) -> T:
         if self.share >= 1.0:
@@ -65,4 +73,6 @@ class Pacer:
                 return await work()
             finally:
                 # the handler's CPU is owed; its wall time earns credit like any other time
-                self._settle(max(0.0, self._cpu() - c0))
+                cost = max(0.0, self._cpu() - c0)
+                self._mean_cost = cost if self._mean_cost == 0 else 0.95 * self._mean_cost + 0.05 * cost
+                self._settle(cost)

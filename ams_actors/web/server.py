@@ -14,6 +14,7 @@ import hmac
 import logging
 import os
 import re
+import time
 from importlib import resources
 from typing import Any
 
@@ -35,6 +36,7 @@ TOKEN_HEADER = "X-AMS-Token"
 TOKEN_COOKIE = "ams_token"
 WHO_COOKIE = "ams_who"
 _WHO_RE = re.compile(r"[^A-Za-z0-9 _.@-]")
+DASHBOARD_MAX_AGE_S = 1.0
 CSP = ("default-src 'self'; img-src 'self' data:; media-src 'self'; style-src 'self'; script-src 'self'; "
        "frame-ancestors 'none'; form-action 'self'")
 
@@ -53,12 +55,15 @@ class WebServer:
         self._purge: asyncio.Task[None] | None = None
         self.dash = Dashboard(view)
         self.pacer = Pacer(self.cfg.web.max_busy)
-        self._by_stamp = data.StampCache()  # the day list, and each day's stacks and cards
-        self._night_bodies = data.StampCache(max_entries=128)
+        # the day list, and each day's stacks and cards (a year of nights is a few MB: an operator paging
+        # back through the year, or a crawler, does not read every meteor file again)
+        self._by_stamp = data.StampCache(max_entries=512)
+        self._night_bodies = data.StampCache(max_entries=256)
+        self._dash_body: tuple[float, str] | None = None  # (time.monotonic() when built, body)
 
     # -- lifecycle -------------------------------------------------------------------------------
     def app(self) -> web.Application:
-        app = web.Application(middlewares=[self._headers, self._paced], client_max_size=64 * 1024)
+        app = web.Application(middlewares=[self._paced, self._headers], client_max_size=64 * 1024)
         r = app.router
         r.add_get("/", self.dashboard)
         r.add_get("/night", self.night)
@@ -122,10 +127,18 @@ class WebServer:
     @web.middleware
     async def _paced(self, request: web.Request, handler: Any) -> web.StreamResponse:
         """Pages, metrics and writes share the page's time budget; a page's images and scripts (sent by
-        the kernel from the file, next to no CPU) do not, so a page never loads half its pictures."""
+        the kernel from the file, next to no CPU) do not, so a page never loads half its pictures. A page
+        is sent inside the budget too: writing it to the socket costs as much CPU as building a small one."""
         if request.path.startswith(("/files/", "/static/")):
             return await handler(request)
-        return await self.pacer.run(lambda: handler(request))
+
+        async def build_and_send() -> web.StreamResponse:
+            resp: web.StreamResponse = await handler(request)  # the headers middleware ran inside
+            if isinstance(resp, web.Response) and not resp.prepared:
+                await resp.prepare(request)
+                await resp.write_eof()
+            return resp
+        return await self.pacer.run(build_and_send)
 
     def can_write(self, request: web.Request) -> bool:
         if not self.token:
@@ -154,7 +167,12 @@ class WebServer:
 
     # -- pages -----------------------------------------------------------------------------------
     async def dashboard(self, request: web.Request) -> web.Response:
-        return self.html(request, "Dashboard", pages.dashboard(await self.dash.data()), "/")
+        """Rebuilt at most once every DASHBOARD_MAX_AGE_S: its figures move with every minute scanned, and a
+        tab reloading in a loop should cost a lookup, not a dozen ledger queries, each time."""
+        now = time.monotonic()
+        if self._dash_body is None or now - self._dash_body[0] >= DASHBOARD_MAX_AGE_S:
+            self._dash_body = (now, pages.dashboard(await self.dash.data()))
+        return self.html(request, "Dashboard", self._dash_body[1], "/")
 
     async def night(self, request: web.Request) -> web.Response:
         days = await self.days_with_data()
