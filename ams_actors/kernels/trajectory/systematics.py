@@ -22,7 +22,11 @@ refinement, which trusts the model, it also turns the line. Two measures of it, 
   variance. The draws take the along-track noise to be what the cross-track noise predicts, as the
   fit's weights do; where it is larger (timing jitter) less is taken off, so the sigma errs wide.
 - **direction**: the joint refinement's turn of the line away from the staged line (which is fitted
-  to the sight lines alone and does not depend on the speed model).
+  to the sight lines alone and does not depend on the speed model). That turn too is partly noise:
+  the joint fit adds the timing's information, so even with an exact model it moves the line by
+  about the difference of the two fits' scatter. Its noise share is measured on bootstrap refits
+  (montecarlo.turn_noise, where the model is right by construction) and taken off the same way
+  (:func:`net_of_noise`): only the excess is the model's pull.
 
 Each Monte Carlo run adds both with a Gaussian weight, so v_g and the orbit inherit them too.
 """
@@ -45,7 +49,7 @@ Int = NDArray[np.int64]
 #: Parts of the track's duration (from its start) the model is refitted to.
 TRUNCATIONS = (0.5, 0.67, 0.8)
 #: Noise-only repeats of the cuts (each is one full and up to three part fits of the model).
-NOISE_DRAWS = 16
+NOISE_DRAWS = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +105,14 @@ def systematics(nominal: TrajectoryFit) -> Systematics:
     excess = float(np.mean(shifts[ok] ** 2 - noise[ok])) if ok.any() else 0.0
     v_sigma = float(np.sqrt(max(excess, 0.0)))
     return Systematics(v_sigma, nominal.staged_direction - nominal.line.direction)
+
+
+def net_of_noise(syst: Systematics, turn_noise_sq: float) -> Systematics:
+    """``syst`` with the turn shortened to its excess over the noise's mean square turn (rad²)."""
+    sq = float(syst.dir_shift @ syst.dir_shift)
+    if not (np.isfinite(turn_noise_sq) and sq > 0.0):
+        return syst
+    return replace(syst, dir_shift=syst.dir_shift * np.sqrt(max(sq - turn_noise_sq, 0.0) / sq))
 
 
 def perturbed(fit: TrajectoryFit, syst: Systematics, rng: np.random.Generator) -> TrajectoryFit:
