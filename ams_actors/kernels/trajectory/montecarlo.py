@@ -136,14 +136,18 @@ def monte_carlo(
     """
     seeds = np.random.SeedSequence(seed).spawn(runs)
     nominal_q = quantities(nominal, ctx)
-    syst = net_of_noise(systematics(nominal), turn_noise(nominal, resampling(nominal), seed))
     if runs <= 8 and executor is None:
+        syst = net_of_noise(systematics(nominal), turn_noise(nominal, resampling(nominal), seed))
         samples = _chunk(nominal, ctx, syst, seeds)
         return samples, spread(samples, nominal_q)
     own = executor is None
     workers = os.cpu_count() or 1
     pool: Executor = executor if executor is not None else ProcessPoolExecutor(max_workers=workers)
     try:
+        # the two noise-only measures side by side in the pool (same numbers as in series)
+        f_syst = pool.submit(systematics, nominal)
+        f_turn = pool.submit(turn_noise, nominal, resampling(nominal), seed)
+        syst = net_of_noise(f_syst.result(), f_turn.result())
         n_chunks = max(1, min(runs, 2 * workers))
         bounds = np.linspace(0, runs, n_chunks + 1).astype(int)
         futures = [
