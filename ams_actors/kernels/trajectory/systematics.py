@@ -13,14 +13,14 @@ refinement, which trusts the model, it also turns the line. Two measures of it, 
   bootstrap already draws it, and a fit to half the points over half the time is ~3× noisier, so the
   raw RMS of the changes counted the noise again, several times over (on constant-speed meteors,
   whose model is exact, it was 1.6× the bootstrap's whole sigma and put v_init within 1 sigma 83 %
-  of the time). Each change's expected noise is taken off: for nested least-squares fits the
-  the same cuts are made on NOISE_DRAWS copies of the full fit's own prediction plus Gaussian noise
-  of the points' length sigmas, where the model is right by construction; the mean squared change
-  there is the noise's share (a linearised covariance does not do: cut tracks often fit an
-  exponential lag at a degenerate corner, where it says "no noise" and the draws say 1.5-2.5× the
-  full fit's). What is left, the mean of shift² minus that (≥ 0), is the model's share of v_init's
-  variance. The draws take the along-track noise to be what the cross-track noise predicts, as the
-  fit's weights do; where it is larger (timing jitter) less is taken off, so the sigma errs wide.
+  of the time). So each change's expected noise is taken off: the same cuts are made on
+  NOISE_DRAWS copies of the full fit's own prediction plus Gaussian noise of the points' length
+  sigmas, where the model is right by construction, and the mean squared change there is the
+  noise's share (a linearised covariance does not do: cut tracks often fit an exponential lag at a
+  degenerate corner, where it says "no noise" and the draws say 1.5-2.5× the full fit's). What is
+  left, the mean of shift² minus that (≥ 0), is the model's share of v_init's variance. The draws
+  take the along-track noise to be what the cross-track noise predicts, as the fit's weights do;
+  where it is larger (timing jitter) less is taken off, so the sigma errs wide.
 - **direction**: the joint refinement's turn of the line away from the staged line (which is fitted
   to the sight lines alone and does not depend on the speed model). That turn too is partly noise:
   the joint fit adds the timing's information, so even with an exact model it moves the line by
@@ -44,7 +44,6 @@ from ams_actors.kernels.trajectory.timing import POINTS_PER_PARAMETER, TimingFit
 from ams_actors.kernels.trajectory.vinit import early_part, v_first
 
 Float = NDArray[np.float64]
-Int = NDArray[np.int64]
 
 #: Parts of the track's duration (from its start) the model is refitted to.
 TRUNCATIONS = (0.5, 0.67, 0.8)
