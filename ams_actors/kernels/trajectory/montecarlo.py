@@ -10,6 +10,8 @@ elsewhere is not known better than that difference (issue 13 item 4: the noise-o
 so their uncertainty enters too. On top of the noise every run draws the speed model's own error
 (systematics.py: what refitting the early track alone, and the joint refinement's turn of the line,
 say about a deceleration shaped unlike the model), which no resampling around the model can show.
+Both are measured net of the noise that the bootstrap already draws (a few noise-only repeats each:
+:data:`TURN_DRAWS` refits here, systematics.NOISE_DRAWS timing fits there), or they count it twice.
 
 Runs are grouped into one chunk per worker so the (small) problem is pickled a few times, not N
 times. Workers need numpy and scipy only: the astronomy (EpochContext) is plain numbers computed in
@@ -28,7 +30,7 @@ from numpy.typing import NDArray
 from ams_actors.kernels.trajectory.epoch import EpochContext
 from ams_actors.kernels.trajectory.fit import TrajectoryFit, model_weights, refit
 from ams_actors.kernels.trajectory.quantities import QUANTITIES, quantities, spread
-from ams_actors.kernels.trajectory.systematics import Systematics, perturbed, systematics
+from ams_actors.kernels.trajectory.systematics import Systematics, net_of_noise, perturbed, systematics
 from ams_actors.kernels.trajectory.timing import n_params
 from ams_actors.kernels.trajectory.tracks import SolveFailed
 from ams_actors.kernels.trajectory.vec import cross, norm, rowdot
@@ -83,6 +85,26 @@ def bootstrap_los(nominal: TrajectoryFit, rs: Resampling, rng: np.random.Generat
     return los
 
 
+#: Bootstrap refits (in the parent, before the runs) that measure the joint refinement's turn when
+#: the speed model is exact.
+TURN_DRAWS = 8
+
+
+def turn_noise(nominal: TrajectoryFit, rs: Resampling, seed: int) -> float:
+    """Mean square turn (rad²) of the joint refinement away from the staged line on bootstrap data,
+    which follow the nominal model: the noise's share of the nominal's own turn (NaN: no refit)."""
+    rng = np.random.default_rng(np.random.SeedSequence([seed, 1]))
+    sq = []
+    for _ in range(TURN_DRAWS):
+        try:
+            fit = refit(nominal, bootstrap_los(nominal, rs, rng))
+        except (SolveFailed, ValueError, np.linalg.LinAlgError, FloatingPointError):
+            continue
+        turn = fit.staged_direction - fit.line.direction
+        sq.append(float(turn @ turn))
+    return float(np.mean(sq)) if sq else float("nan")
+
+
 def _chunk(nominal: TrajectoryFit, ctx: EpochContext, syst: Systematics,
            seeds: list[np.random.SeedSequence]) -> Float:
     out = np.full((len(seeds), len(QUANTITIES)), np.nan)
@@ -114,14 +136,18 @@ def monte_carlo(
     """
     seeds = np.random.SeedSequence(seed).spawn(runs)
     nominal_q = quantities(nominal, ctx)
-    syst = systematics(nominal)
     if runs <= 8 and executor is None:
+        syst = net_of_noise(systematics(nominal), turn_noise(nominal, resampling(nominal), seed))
         samples = _chunk(nominal, ctx, syst, seeds)
         return samples, spread(samples, nominal_q)
     own = executor is None
     workers = os.cpu_count() or 1
     pool: Executor = executor if executor is not None else ProcessPoolExecutor(max_workers=workers)
     try:
+        # the two noise-only measures side by side in the pool (same numbers as in series)
+        f_syst = pool.submit(systematics, nominal)
+        f_turn = pool.submit(turn_noise, nominal, resampling(nominal), seed)
+        syst = net_of_noise(f_syst.result(), f_turn.result())
         n_chunks = max(1, min(runs, 2 * workers))
         bounds = np.linspace(0, runs, n_chunks + 1).astype(int)
         futures = [
