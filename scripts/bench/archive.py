@@ -9,6 +9,8 @@ filled inside that process, straight into moto's in-memory backend (the same obj
 would make, without an HTTP request each: ~1 ms an object instead of ~10), generated day by day so a big
 archive is never whole in memory; the fill is setup, not measured with the runs.
 
+``--batch N`` caps the events per solve task (1: one task per event, the layout before batching).
+
 Reported for each of loop / Dask 1 worker / Dask 2 workers: wall time and events/s, the tasks' CPU time
 (process CPU over each task, summed: the figure least disturbed by other work on a shared machine), S3
 I/O vs solve time summed over the solves, peak RSS per worker; then scaling efficiency (2 workers vs 1:
@@ -37,7 +39,8 @@ sys.path.insert(0, str(ROOT))
 
 from ams_actors.archive.bucket import BucketSpec  # noqa: E402
 from ams_actors.archive.run import resolve  # noqa: E402
-from ams_actors.archive.tasks import correlate_day, solve_event  # noqa: E402
+from ams_actors.archive.solve import MAX_BATCH, solve_events, split  # noqa: E402
+from ams_actors.archive.tasks import correlate_day  # noqa: E402
 from ams_actors.sim.archive_fill import archive_objects, meteor_docs, station_sites  # noqa: E402
 from protocols.s3_keys import day_str  # noqa: E402
 
@@ -101,30 +104,32 @@ def every_tenth(name: str) -> Callable[[float], None]:
     return show
 
 
-def plain_loop(spec: BucketSpec, days: list[str]) -> dict[str, Any]:
+def plain_loop(spec: BucketSpec, days: list[str], batch: int) -> dict[str, Any]:
+    """The same task functions called in turn, in the same batches as a 1-worker Dask run."""
     t0 = time.perf_counter()
     out: dict[str, Any] = {"events": 0.0, "io_s": 0.0, "solve_s": 0.0, "cpu_s": 0.0, "correlate_cpu_s": 0.0}
     for k, d in enumerate(days):
-        day = correlate_day(spec, "loop", d)
+        day = correlate_day(spec, d)
         out["correlate_cpu_s"] += day["cpu_s"]
-        for item in day["events"]:
-            r = solve_event(spec, "loop", item)
-            out["events"] += 1
-            for name in ("io_s", "solve_s", "cpu_s"):
-                out[name] += r[name]
+        for items in split(day["events"], 1, batch):
+            for r in solve_events(spec, "loop", items):
+                out["events"] += 1
+                for name in ("io_s", "solve_s", "cpu_s"):
+                    out[name] += r[name]
         say(f"loop: day {k + 1}/{len(days)}, {time.perf_counter() - t0:.0f} s")
     out["cpu_s"] += out["correlate_cpu_s"]
     out["wall_s"] = time.perf_counter() - t0
     return out
 
 
-def dask_run(spec: BucketSpec, days: list[str], workers: int) -> dict[str, Any]:
+def dask_run(spec: BucketSpec, days: list[str], workers: int, batch: int) -> dict[str, Any]:
     from distributed import Client, LocalCluster
 
     with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
             Client(cluster) as client:
         t0 = time.perf_counter()
-        manifest = resolve(client, spec, f"dask{workers}", days, show=every_tenth(f"dask {workers}"))
+        manifest = resolve(client, spec, f"dask{workers}", days, show=every_tenth(f"dask {workers}"),
+                           max_batch=batch)
         wall = time.perf_counter() - t0
         rss = client.run(lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0)
     c = manifest.counts()
@@ -136,7 +141,7 @@ def dask_run(spec: BucketSpec, days: list[str], workers: int) -> dict[str, Any]:
 
 def one_day(spec: BucketSpec, day: str, server_pid: int, size: dict[str, Any]) -> None:
     t0, c0, s0 = time.perf_counter(), time.process_time(), cpu_of(server_pid)
-    res = correlate_day(spec, "corr", day)
+    res = correlate_day(spec, day)
     out = {"size": size, "day": day, "wall_s": round(time.perf_counter() - t0, 2),
            "cpu_s": round(time.process_time() - c0, 2), "s3_server_cpu_s": round(cpu_of(server_pid) - s0, 2),
            "meteors_in_window": res["meteors"], "events": len(res["events"]), "cpu_count": os.cpu_count(),
@@ -154,6 +159,8 @@ def main() -> None:
     ap.add_argument("--correlate-only", action="store_true",
                     help="only time one day's correlation task (the middle day, nothing cached): the part of a "
                          "run that grows with the network's density")
+    ap.add_argument("--batch", type=int, default=MAX_BATCH,
+                    help=f"most events per solve task (default {MAX_BATCH}; 1: one task per event, as before)")
     args = ap.parse_args()
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "bench")
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "bench")
@@ -172,14 +179,15 @@ def main() -> None:
             one_day(spec, names[len(names) // 2], server.pid, {"days": args.days, "stations": args.stations,
                     "meteors_per_day": args.per_day, "observations": n_obs, "fill_s": round(fill_s, 1)})
             return
-        loop = measured(server.pid, lambda: plain_loop(spec, names))
-        one = measured(server.pid, lambda: dask_run(spec, names, 1))
-        two = measured(server.pid, lambda: dask_run(spec, names, 2))
+        loop = measured(server.pid, lambda: plain_loop(spec, names, args.batch))
+        one = measured(server.pid, lambda: dask_run(spec, names, 1, args.batch))
+        two = measured(server.pid, lambda: dask_run(spec, names, 2, args.batch))
     finally:
         server.kill()
     runs = {"loop": loop, "dask_1": one, "dask_2": two}
     ev = max(1.0, float(loop["events"]))
     out: dict[str, Any] = {
+        "max_batch": args.batch,
         "size": {"days": args.days, "stations": args.stations, "meteors_per_day": args.per_day,
                  "observations": n_obs, "index_files": n_idx, "fill_s": round(fill_s, 1)},
         **runs,
