@@ -18,7 +18,7 @@ from unittest import mock
 import pytest
 
 from ams_actors.archive.bucket import BucketSpec
-from ams_actors.archive.run import read_manifest, resolve, write_manifest
+from ams_actors.archive.run import local_cluster, read_manifest, resolve, write_manifest
 from ams_actors.archive.solve import solve_events
 from ams_actors.archive.tasks import correlate_day
 from ams_actors.netsync.correlation import NetworkCorrelator
@@ -36,7 +36,7 @@ DAY_STRS = [day_str(d) for d in DAYS]
 
 @pytest.fixture(scope="module")
 def client() -> Iterator[Any]:
-    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
+    cluster = local_cluster(2)
     with distributed.Client(cluster) as c:
         yield c
     cluster.close()
