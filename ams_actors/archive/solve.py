@@ -1,7 +1,7 @@
 """The solve task: a batch of one day's events per Dask task.
 
 One task per event cost more than the loop it replaces: each task is a message to the worker, a
-result the client fetches and a state change on the scheduler, ~10 ms of the worker's event-loop CPU
+result the client fetches and a state change on the scheduler, 10–15 ms of the worker's event-loop CPU
 and as much on the scheduler per event (measured with per-thread CPU at 238 events), against
 ~110 ms for the event's whole build-solve-write. A batch pays that once for up to ``MAX_BATCH``
 events; it is sized so a day still makes a couple of batches per worker thread (``split``), so a day
