@@ -13,16 +13,19 @@ from collections.abc import AsyncIterator, Iterator
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import pytest
 
 from ams_actors.archive.bucket import BucketSpec
-from ams_actors.archive.run import read_manifest, resolve, write_manifest
+from ams_actors.archive.run import local_cluster, read_manifest, resolve, write_manifest
+from ams_actors.archive.solve import solve_events
+from ams_actors.archive.tasks import correlate_day
 from ams_actors.netsync.correlation import NetworkCorrelator
 from ams_actors.sim.archive_fill import fill_archive, meteor_docs, station_sites
 from ams_actors.store.objectstore import ObjectStore
 from protocols.meteor_index import entry_from_meteor_json
-from protocols.s3_keys import archive_day_rows_key, archive_prefix, day_str, meteor_key
+from protocols.s3_keys import archive_day_rows_key, archive_prefix, day_str, event_prefix, meteor_key
 
 distributed = pytest.importorskip("distributed")
 
@@ -33,7 +36,7 @@ DAY_STRS = [day_str(d) for d in DAYS]
 
 @pytest.fixture(scope="module")
 def client() -> Iterator[Any]:
-    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
+    cluster = local_cluster(2)
     with distributed.Client(cluster) as c:
         yield c
     cluster.close()
@@ -114,6 +117,20 @@ async def test_events_equal_the_daily_correlators_each_solved_once_and_a_rerun_r
     last = again.days[DAY_STRS[-1]]
     assert last["events"] >= 2 and last.get("skipped") == last["events"] and last.get("written", 0) == 0
     assert sorted(await summary_rows(store, "t1")) == sorted(rows)
+
+    # a batch whose worker died half-way (one event's obs.json written, its solution.json not) run
+    # again: that event alone is solved and written, the others of the batch are only read back
+    items = (await asyncio.to_thread(client.submit(correlate_day, spec, DAY_STRS[0], pure=False).result))["events"]
+    assert len(items) >= 2
+    victim = str(items[-1]["event_id"])
+    await store.delete(archive_prefix("t1") + event_prefix(victim) + "solution.json")
+    outs = await asyncio.to_thread(client.submit(solve_events, spec, "t1", items, pure=False).result)  # warm workers
+    assert [o["event_id"] for o in outs] == [i["event_id"] for i in items]
+    assert [(o["event_id"], o["status"], o["written"]) for o in outs if o["status"] != "skipped"] == [
+        (victim, "solved", True)]
+    assert await archived(store, "t1", "solution.json") == {**solutions, victim: mock.ANY}
+    assert sorted(o["row"] for o in outs) == sorted(r for r in rows if r.split(";")[0].strip() in
+                                                    {i["event_id"] for i in items})  # the same solutions
 
 
 async def test_a_corrupt_meteor_file_is_recorded_and_the_run_goes_on(

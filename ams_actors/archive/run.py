@@ -1,5 +1,5 @@
-"""The client side of an archive run: submit the day correlations, fan out one solve per event as each
-day's events arrive, gather with ``as_completed``, record each finished day in the manifest.
+"""The client side of an archive run: submit the day correlations, fan out each day's events in batches
+(``solve.split``) as they arrive, gather with ``as_completed``, record each finished day in the manifest.
 
 Exactly-once comes from the bucket, not from the client: result keys are written with
 ``If-None-Match: *`` and an event whose solution exists is not solved again, so a client restarted with
@@ -7,7 +7,7 @@ the same run id (or a task Dask retried after a worker died) never writes an eve
 done only when every one of its tasks returned; a task that raised (an outage, a bug — not bad data, which
 tasks report as failures) leaves its day out of the manifest, so the next run redoes it.
 
-The summary: each solve returns its event's GMN line (a few hundred bytes, like the event it was handed);
+The summary: a solve returns each event's GMN line (a few hundred bytes, like the event it was handed);
 a finished day's lines go to ``archive/<RUN>/days/YYYY_MM_DD.txt`` before the day enters the manifest, and
 ``summary.txt`` is those files joined, so the client never reads the run's solutions one by one.
 """
@@ -25,7 +25,8 @@ from typing import Any
 
 from ams_actors.archive.bucket import BucketSpec, on_bucket, open_store
 from ams_actors.archive.manifest import MAX_MANIFEST_BYTES, Manifest, decode_manifest
-from ams_actors.archive.tasks import correlate_day, solve_event, stored_row
+from ams_actors.archive.solve import MAX_BATCH, solve_events, split, stored_row
+from ams_actors.archive.tasks import correlate_day
 from ams_actors.netsync.downloads import get_bounded
 from protocols.s3_keys import archive_day_rows_key, archive_prefix, archive_run_file_key, events_day_prefix, parse_day
 
@@ -68,8 +69,20 @@ async def write_manifest(spec: BucketSpec, manifest: Manifest) -> None:
         await save_manifest(store, manifest)
 
 
+def local_cluster(workers: int) -> Any:
+    """A ``distributed.LocalCluster`` of ``workers`` single-threaded processes, without the workers'
+    statistical profiler: it walks the task threads' stacks 100 times a second for a dashboard we do not
+    start, ~2 % of a worker's CPU here (its event-loop thread: 35 ms/s with it, 18 ms/s without)."""
+    import dask
+    from distributed import LocalCluster
+
+    with dask.config.set({"distributed.worker.profile.enabled": False}):  # the nannies pass it to workers
+        return LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
+
+
 def resolve(client: Any, spec: BucketSpec, run_id: str, days: Sequence[str], *, mc_runs: int = 0,
-            show: Callable[[float], None] | None = None, manifest_every_s: float = MANIFEST_EVERY_S) -> Manifest:
+            show: Callable[[float], None] | None = None, manifest_every_s: float = MANIFEST_EVERY_S,
+            max_batch: int = MAX_BATCH) -> Manifest:
     """Run (or finish) archive run ``run_id`` over ``days`` on the Dask ``client``; the final manifest.
 
     The manifest is stored when a day completes at most every ``manifest_every_s`` (and at the end): it
@@ -87,28 +100,31 @@ def resolve(client: Any, spec: BucketSpec, run_id: str, days: Sequence[str], *, 
     # a day being redone reports its failures again: drop those of the unfinished attempt
     manifest.failures = [f for f in manifest.failures if f.get("day") not in todo]
     state = {d: DayState() for d in todo}
-    what: dict[str, tuple[str, str]] = {}  # future key -> (day, event id or "")
-    futures = client.map(correlate_day, [spec] * len(todo), [run_id] * len(todo), todo, pure=False)
-    what.update({fut.key: (d, "") for d, fut in zip(todo, futures, strict=True)})
+    what: dict[str, tuple[str, list[str]]] = {}  # future key -> (day, the batch's event ids; [] for the day task)
+    futures = client.map(correlate_day, [spec] * len(todo), todo, pure=False)
+    what.update({fut.key: (d, []) for d, fut in zip(todo, futures, strict=True)})
     ac = as_completed(futures)
-    done, total = 0, len(futures)
+    done, total = 0, len(futures)  # in days and events
     saved = time.monotonic()
     for fut in ac:
-        day, event_id = what.pop(fut.key)
+        day, ids = what.pop(fut.key)
         st = state[day]
-        done += 1
+        done += max(1, len(ids))
         if fut.status != "finished":
             st.errors += 1
-            manifest.failures.append({"day": day, "event_id": event_id, "reason": f"task error: {fut.exception()!r}"})
-        elif not event_id:
-            items = take_day(fut.result(), st, manifest)
-            subs = client.map(solve_event, [spec] * len(items), [run_id] * len(items), items,
-                              [mc_runs] * len(items), pure=False)  # one message to the scheduler a day
-            what.update({sub.key: (day, str(item["event_id"])) for item, sub in zip(items, subs, strict=True)})
+            manifest.failures.append({"day": day, "event_id": ",".join(ids),
+                                      "reason": f"task error: {fut.exception()!r}"})
+        elif not ids:
+            batches = split(take_day(fut.result(), st, manifest), threads(client), max_batch)
+            subs = client.map(solve_events, [spec] * len(batches), [run_id] * len(batches), batches,
+                              [mc_runs] * len(batches), pure=False)  # one message to the scheduler a day
+            what.update({sub.key: (day, [str(i["event_id"]) for i in batch])
+                         for batch, sub in zip(batches, subs, strict=True)})
             ac.update(subs)
-            total += len(subs)
+            total += sum(len(b) for b in batches)
         else:
-            take_solve(fut.result(), st, manifest)
+            for res in fut.result():
+                take_solve(res, st, manifest)
         fut.release()
         if show is not None:
             show(done / total)
@@ -121,6 +137,11 @@ def resolve(client: Any, spec: BucketSpec, run_id: str, days: Sequence[str], *, 
     on_bucket(spec, lambda store: save_manifest(store, manifest))
     on_bucket(spec, lambda store: write_summary(store, run_id, manifest.days))
     return manifest
+
+
+def threads(client: Any) -> int:
+    """Worker threads in the cluster now (batches are sized to it; at least 1 while workers join)."""
+    return max(1, sum(client.nthreads().values()))
 
 
 def take_day(res: dict[str, Any], st: DayState, manifest: Manifest) -> list[dict[str, Any]]:

@@ -52,10 +52,10 @@ def run(args: argparse.Namespace) -> int:
     from protocols.s3_keys import InvalidId, validate_id
 
     require("archive")
-    from distributed import Client, LocalCluster
+    from distributed import Client
 
     from ams_actors.archive.bucket import BucketSpec
-    from ams_actors.archive.run import resolve
+    from ams_actors.archive.run import local_cluster, resolve
 
     days = day_range(args.first, args.last)
     run_id = args.run_id or datetime.now(UTC).strftime("r%Y%m%d_%H%M%S")
@@ -72,8 +72,7 @@ def run(args: argparse.Namespace) -> int:
         client = Client(args.scheduler)
         cluster = None
     else:
-        cluster = LocalCluster(n_workers=args.workers or os.cpu_count() or 1, threads_per_worker=1,
-                               processes=True, dashboard_address=None)
+        cluster = local_cluster(args.workers or os.cpu_count() or 1)
         client = Client(cluster)
     try:
         manifest = resolve(client, spec, run_id, days, mc_runs=args.mc, show=show)

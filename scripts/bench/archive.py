@@ -9,8 +9,12 @@ filled inside that process, straight into moto's in-memory backend (the same obj
 would make, without an HTTP request each: ~1 ms an object instead of ~10), generated day by day so a big
 archive is never whole in memory; the fill is setup, not measured with the runs.
 
+``--batch N`` caps the events per solve task (1: one event per task, as before batching, plus a listing each).
+
 Reported for each of loop / Dask 1 worker / Dask 2 workers: wall time and events/s, the tasks' CPU time
-(process CPU over each task, summed: the figure least disturbed by other work on a shared machine), S3
+(process CPU over each task, summed: the figure least disturbed by other work on a shared machine), the
+CPU of every process of the run (the workers' whole processes plus the client's, where a LocalCluster's
+scheduler runs; for the loop its one process: Dask's own per-task work included), S3
 I/O vs solve time summed over the solves, peak RSS per worker; then scaling efficiency (2 workers vs 1:
 t1 / (2 t2)), the same from CPU time (cpu1 / cpu2: extra work per event the second worker causes), Dask
 overhead at 1 worker vs the loop (wall and CPU), and per-event costs. The issue's target size is
@@ -36,8 +40,9 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from ams_actors.archive.bucket import BucketSpec  # noqa: E402
-from ams_actors.archive.run import resolve  # noqa: E402
-from ams_actors.archive.tasks import correlate_day, solve_event  # noqa: E402
+from ams_actors.archive.run import local_cluster, resolve  # noqa: E402
+from ams_actors.archive.solve import MAX_BATCH, solve_events, split  # noqa: E402
+from ams_actors.archive.tasks import correlate_day  # noqa: E402
 from ams_actors.sim.archive_fill import archive_objects, meteor_docs, station_sites  # noqa: E402
 from protocols.s3_keys import day_str  # noqa: E402
 
@@ -101,42 +106,46 @@ def every_tenth(name: str) -> Callable[[float], None]:
     return show
 
 
-def plain_loop(spec: BucketSpec, days: list[str]) -> dict[str, Any]:
-    t0 = time.perf_counter()
+def plain_loop(spec: BucketSpec, days: list[str], batch: int) -> dict[str, Any]:
+    """The same task functions called in turn, in the same batches as a 1-worker Dask run."""
+    t0, c0 = time.perf_counter(), time.process_time()
     out: dict[str, Any] = {"events": 0.0, "io_s": 0.0, "solve_s": 0.0, "cpu_s": 0.0, "correlate_cpu_s": 0.0}
     for k, d in enumerate(days):
-        day = correlate_day(spec, "loop", d)
+        day = correlate_day(spec, d)
         out["correlate_cpu_s"] += day["cpu_s"]
-        for item in day["events"]:
-            r = solve_event(spec, "loop", item)
-            out["events"] += 1
-            for name in ("io_s", "solve_s", "cpu_s"):
-                out[name] += r[name]
+        for items in split(day["events"], 1, batch):
+            for r in solve_events(spec, "loop", items):
+                out["events"] += 1
+                for name in ("io_s", "solve_s", "cpu_s"):
+                    out[name] += r[name]
         say(f"loop: day {k + 1}/{len(days)}, {time.perf_counter() - t0:.0f} s")
     out["cpu_s"] += out["correlate_cpu_s"]
-    out["wall_s"] = time.perf_counter() - t0
+    out["wall_s"], out["proc_cpu_s"] = time.perf_counter() - t0, time.process_time() - c0
     return out
 
 
-def dask_run(spec: BucketSpec, days: list[str], workers: int) -> dict[str, Any]:
-    from distributed import Client, LocalCluster
+def dask_run(spec: BucketSpec, days: list[str], workers: int, batch: int) -> dict[str, Any]:
+    from distributed import Client
 
-    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
-            Client(cluster) as client:
-        t0 = time.perf_counter()
-        manifest = resolve(client, spec, f"dask{workers}", days, show=every_tenth(f"dask {workers}"))
-        wall = time.perf_counter() - t0
+    with local_cluster(workers) as cluster, Client(cluster) as client:
+        w0, t0, c0 = client.run(time.process_time), time.perf_counter(), time.process_time()
+        manifest = resolve(client, spec, f"dask{workers}", days, show=every_tenth(f"dask {workers}"),
+                           max_batch=batch)
+        wall, client_cpu = time.perf_counter() - t0, time.process_time() - c0
+        w1 = client.run(time.process_time)
         rss = client.run(lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0)
     c = manifest.counts()
+    workers_cpu = sum(w1[w] - w0[w] for w in w1 if w in w0)
     return {"wall_s": wall, "events": c.get("events", 0), "solved": c.get("solved", 0),
             "io_s": c.get("io_ms", 0) / 1000, "solve_s": c.get("solve_ms", 0) / 1000,
-            "cpu_s": c.get("cpu_ms", 0) / 1000,
+            "cpu_s": c.get("cpu_ms", 0) / 1000, "proc_cpu_s": workers_cpu + client_cpu,
+            "client_scheduler_cpu_s": client_cpu,
             "peak_rss_mb_per_worker": sorted(round(v, 1) for v in rss.values()), "failures": len(manifest.failures)}
 
 
 def one_day(spec: BucketSpec, day: str, server_pid: int, size: dict[str, Any]) -> None:
     t0, c0, s0 = time.perf_counter(), time.process_time(), cpu_of(server_pid)
-    res = correlate_day(spec, "corr", day)
+    res = correlate_day(spec, day)
     out = {"size": size, "day": day, "wall_s": round(time.perf_counter() - t0, 2),
            "cpu_s": round(time.process_time() - c0, 2), "s3_server_cpu_s": round(cpu_of(server_pid) - s0, 2),
            "meteors_in_window": res["meteors"], "events": len(res["events"]), "cpu_count": os.cpu_count(),
@@ -154,6 +163,8 @@ def main() -> None:
     ap.add_argument("--correlate-only", action="store_true",
                     help="only time one day's correlation task (the middle day, nothing cached): the part of a "
                          "run that grows with the network's density")
+    ap.add_argument("--batch", type=int, default=MAX_BATCH,
+                    help=f"most events per solve task (default {MAX_BATCH}; 1: one task per event, as before)")
     args = ap.parse_args()
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "bench")
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "bench")
@@ -172,14 +183,15 @@ def main() -> None:
             one_day(spec, names[len(names) // 2], server.pid, {"days": args.days, "stations": args.stations,
                     "meteors_per_day": args.per_day, "observations": n_obs, "fill_s": round(fill_s, 1)})
             return
-        loop = measured(server.pid, lambda: plain_loop(spec, names))
-        one = measured(server.pid, lambda: dask_run(spec, names, 1))
-        two = measured(server.pid, lambda: dask_run(spec, names, 2))
+        loop = measured(server.pid, lambda: plain_loop(spec, names, args.batch))
+        one = measured(server.pid, lambda: dask_run(spec, names, 1, args.batch))
+        two = measured(server.pid, lambda: dask_run(spec, names, 2, args.batch))
     finally:
         server.kill()
     runs = {"loop": loop, "dask_1": one, "dask_2": two}
     ev = max(1.0, float(loop["events"]))
     out: dict[str, Any] = {
+        "max_batch": args.batch,
         "size": {"days": args.days, "stations": args.stations, "meteors_per_day": args.per_day,
                  "observations": n_obs, "index_files": n_idx, "fill_s": round(fill_s, 1)},
         **runs,
@@ -188,7 +200,10 @@ def main() -> None:
         "cpu_efficiency_2_vs_1": round(one["cpu_s"] / two["cpu_s"], 3),
         "dask_overhead_1_vs_loop": round(one["wall_s"] / loop["wall_s"] - 1, 3),
         "dask_cpu_overhead_1_vs_loop": round(one["cpu_s"] / loop["cpu_s"] - 1, 3),
+        "proc_cpu_efficiency_2_vs_1": round(one["proc_cpu_s"] / two["proc_cpu_s"], 3),
+        "dask_proc_cpu_overhead_1_vs_loop": round(one["proc_cpu_s"] / loop["proc_cpu_s"] - 1, 3),
         "per_event_ms": {k: {"wall": round(1000 * v["wall_s"] / ev, 1), "cpu": round(1000 * v["cpu_s"] / ev, 1),
+                             "proc_cpu": round(1000 * v["proc_cpu_s"] / ev, 1),
                              "io": round(1000 * v["io_s"] / ev, 1), "solve": round(1000 * v["solve_s"] / ev, 1),
                              "s3_server_cpu": round(1000 * v["s3_server_cpu_s"] / ev, 1)}
                          for k, v in runs.items()},
@@ -200,7 +215,8 @@ def main() -> None:
               f"CPU {v['cpu_s']:.1f} s  I/O {v['io_s']:.1f} s  solve {v['solve_s']:.1f} s")
     print(f"efficiency 2 vs 1: {out['efficiency_2_vs_1']} (CPU time: {out['cpu_efficiency_2_vs_1']}), "
           f"Dask overhead at 1 worker: {out['dask_overhead_1_vs_loop']} "
-          f"(CPU time: {out['dask_cpu_overhead_1_vs_loop']})")
+          f"(CPU time: {out['dask_cpu_overhead_1_vs_loop']}; all processes' CPU, client and scheduler "
+          f"included: {out['dask_proc_cpu_overhead_1_vs_loop']})")
     print("BENCH " + json.dumps(out, sort_keys=True, default=lambda x: round(x, 3)))
 
 
