@@ -119,6 +119,11 @@ def measure(
             continue
         cy, cx = sy0 + k // win.shape[1], sx0 + k % win.shape[1]
         cxf, cyf = float(cx), float(cy)
+        if cube[i][cy, cx] >= 250.0:
+            # saturated (a bolide): the smoothed top is flat and its argmax is its first pixel in raster order,
+            # a corner; start from the flat top's centre instead
+            fy, fx = np.nonzero(win >= peak - max(1.0, 0.02 * peak))
+            cxf, cyf = float(sx0 + fx.mean()), float(sy0 + fy.mean())
         ok = True
         for _ in range(4):
             r = int(math.ceil(half_along + 1))
