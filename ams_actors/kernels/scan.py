@@ -65,8 +65,9 @@ class ScanParams:
     # light over √pixels reaches the point threshold (fast meteors whose blur keeps every pixel below it)
     streak: bool = True
     flat_min: int = 60  # a peak this high tied with pixels near it (a saturated flat top) is put at their centre
-    streak_low_sigma: float = 3.5
+    streak_low_sigma: float = 3.0
     streak_min_px: int = 4
+    streak_k: float = 1.6  # a line's summed light over √pixels must reach this × the point threshold
 
 
 @dataclass(slots=True)
@@ -216,7 +217,8 @@ def scan_clip(
                     if cv2.minMaxLoc(small)[1] >= 12:
                         nzl = cv2.findNonZero(low_buf)
                         lp = nzl.reshape(-1, 2)
-                        st = streak_peaks(lp, d[lp[:, 1], lp[:, 0]], thresh, b, min_px=prm.streak_min_px)
+                        st = streak_peaks(lp, d[lp[:, 1], lp[:, 0]], prm.streak_k * thresh, b,
+                                          min_px=prm.streak_min_px)
                         if st:
                             _add_streaks(st, n, mx >= thresh, cells_fn, cells, peaks, rows, cols, ch, cw, b,
                                          prm.max_peaks)
@@ -283,19 +285,18 @@ def binned_keep(mask: NDArray[np.bool_], width: int, height: int, b: int) -> U8:
 
 def _add_streaks(st: list[list[float]], n: int, had_point: bool, cells_fn: list[int], cells: list[list[list[int]]],
                  peaks: list[list[list[float]]], rows: int, cols: int, ch: int, cw: int, b: int, max_peaks: int) -> None:
-    """Frame ``n``'s streaks into the vals lists: merged with its point peaks, or as the frame's entry (and its
-    streaks' cells) when no pixel reached the point threshold."""
-    if had_point:
-        peaks[-1] = merge_streaks(peaks[-1], st, max_peaks)
-        return
-    cells_fn.append(n)
-    hot: dict[int, int] = {}
+    """Frame ``n``'s streaks into the vals lists: merged with its point peaks and hot cells, or as the frame's
+    entry when no pixel reached the point threshold."""
+    if not had_point:
+        cells_fn.append(n)
+        cells.append([])
+        peaks.append([])
+    hot = {i: v for i, v in cells[-1]}
     for x, y, v, _ in st:
-        cy = min(int((y + 0.5) / b) // ch, rows - 1)
-        cx = min(int((x + 0.5) / b) // cw, cols - 1)
-        hot[cy * cols + cx] = max(hot.get(cy * cols + cx, 0), int(v))
-    cells.append([[i, hot[i]] for i in sorted(hot)])
-    peaks.append(merge_streaks([], st, max_peaks))
+        c = min(int((y + 0.5) / b) // ch, rows - 1) * cols + min(int((x + 0.5) / b) // cw, cols - 1)
+        hot[c] = max(hot.get(c, 0), int(v))
+    cells[-1] = [[i, hot[i]] for i in sorted(hot)]
+    peaks[-1] = merge_streaks(peaks[-1], st, max_peaks)
 
 
 def _grow(*arrays: NDArray[np.int32]) -> tuple[NDArray[np.int32], ...]:

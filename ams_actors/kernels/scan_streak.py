@@ -21,7 +21,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 
-def streak_peaks(pts: NDArray[Any], pv: NDArray[Any], thresh: int, b: int, *, min_px: int = 3,
+def streak_peaks(pts: NDArray[Any], pv: NDArray[Any], thresh: float, b: int, *, min_px: int = 3,
                  link_px: float = 2.3, min_elong: float = 3.0, max_pts: int = 200) -> list[list[float]]:
     """[x, y, value, half length] (full SD pixels) of the line-shaped groups among ``pts`` (binned pixels above the low
     threshold, values ``pv``) whose summed value over √n reaches ``thresh``; none when the points are many

@@ -159,7 +159,9 @@ def measure(
         m.h.append(wy)
         m.intensity.append(float(np.where(inside, d[by0:by1, bx0:bx1], 0.0).sum()))
         m.snr.append(round(snr, 2))
-        saturated = float(cube[i][min(int(round(cyf)), d.shape[0] - 1), min(int(round(cxf)), d.shape[1] - 1)]) >= 250.0
+        # any clipped pixel in the aperture flattens the profile: its half maximum then falls in the halo (a bolide's
+        # bloom reads as a blur disc)
+        saturated = float(cube[i][by0:by1, bx0:bx1].max()) >= 250.0
         m.across.append(math.nan if saturated else width_across(sm, cxf, cyf, (ux, uy), 12.0 * scale))
     return m
 

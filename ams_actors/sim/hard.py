@@ -29,7 +29,7 @@ CONDITIONS: dict[str, dict[str, Any]] = {
     # the scan's point threshold while the streak as a whole stands well above the noise; rendered with noise that
     # survives the encoder (crf 20), as the independent renderer had it
     "streak": {"meteor": {"fast_share": 1.0, "fast_deg_s": (40.0, 70.0), "edge_share": 0.0,
-                          "amp_at_median_mag": 30.0}, "scene": {"noise": 4.0}, "render": {"crf": 20}},
+                          "amp_at_median_mag": 40.0}, "scene": {"noise": 4.0}, "render": {"crf": 20}},
 }
 
 
