@@ -173,5 +173,5 @@ def test_streak_stage_finds_a_blurred_fast_meteor(tmp_path: Path) -> None:
         elsewhere[streak] = sum(1 for fn, pk in peaks.items() for q in pk
                                 if fn not in at or abs(q[0] - at[fn][0]) > 12 or abs(q[1] - at[fn][1]) > 12)
     assert max(mt.snr) < 5.0  # the bench would not even count it: every pixel is faint
-    assert found[False] <= 0.5 * len(mt.fns) and found[True] >= found[False] + 3, found
+    assert found[False] <= 0.5 * len(mt.fns) and found[True] >= found[False] + 2, found
     assert elsewhere[True] <= elsewhere[False] + 1, elsewhere

@@ -15,7 +15,13 @@ decode-only ceiling), so:
   saturating ``cv2.subtract``; peak value/position by ``minMaxLoc``;
 - the expensive extras (sum above threshold, per-cell maxima, per-cell peak positions) are computed
   only for frames whose peak reaches the threshold — most frames of a night have nothing;
-- the max-pixel stack is kept at full SD resolution (one ``cv2.max`` per frame).
+- the max-pixel stack is kept at full SD resolution (one ``cv2.max`` per frame);
+- a streak stage (``scan_streak.py``) finds fast meteors whose motion blur keeps every binned pixel under the
+  point threshold: the pixels above a low threshold, grouped into lines, judged by their summed light. A gate
+  of three OpenCV calls per frame (threshold, two 2× INTER_AREA steps, minMaxLoc) lets only frames with a
+  cluster of such pixels reach the grouping, so it costs a few per cent of the scan (scripts/bench/scan.py
+  measures the scan with and without it); its streak centres also replace the wandering brightest pixel of a
+  blurred streak, which steadies the detector's linking.
 
 The threshold is set from the clip itself (robust sigma of the difference image in the first frames),
 because the noise after compression differs between cameras, bit rates and sky brightness.
@@ -65,9 +71,9 @@ class ScanParams:
     # light over √pixels reaches the point threshold (fast meteors whose blur keeps every pixel below it)
     streak: bool = True
     flat_min: int = 60  # a peak this high tied with pixels near it (a saturated flat top) is put at their centre
-    streak_low_sigma: float = 3.0
+    streak_low_sigma: float = 3.5
     streak_min_px: int = 4
-    streak_k: float = 1.6  # a line's summed light over √pixels must reach this × the point threshold
+    streak_k: float = 1.0  # a line's summed light over √pixels must reach this × the point threshold
 
 
 @dataclass(slots=True)
