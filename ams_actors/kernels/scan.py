@@ -290,7 +290,8 @@ def binned_keep(mask: NDArray[np.bool_], width: int, height: int, b: int) -> U8:
 
 
 def _add_streaks(st: list[list[float]], n: int, had_point: bool, cells_fn: list[int], cells: list[list[list[int]]],
-                 peaks: list[list[list[float]]], rows: int, cols: int, ch: int, cw: int, b: int, max_peaks: int) -> None:
+                 peaks: list[list[list[float]]], rows: int, cols: int, ch: int, cw: int, b: int,
+                 max_peaks: int) -> None:
     """Frame ``n``'s streaks into the vals lists: merged with its point peaks and hot cells, or as the frame's
     entry when no pixel reached the point threshold."""
     if not had_point:

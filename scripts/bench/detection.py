@@ -235,7 +235,7 @@ def main() -> None:
     ap.add_argument("--deadline-s", type=float, default=0.0,
                     help="stop after this many seconds and report the minutes done (marked partial)")
     ap.add_argument("--harder", choices=tuple(SEED_SETS), default=None,
-                    help="render the harder conditions (ams_actors.sim.hard) on the TUNE or a HELD-OUT seed set instead")
+                    help="render the harder conditions (ams_actors.sim.hard) on the TUNE or a HELD-OUT seed set")
     ap.add_argument("--no-streak", action="store_true", help="scan without its streak stage (to measure what it adds)")
     ap.add_argument("--seeds-per-condition", type=int, default=4)
     ap.add_argument("--conditions", default="", help="comma-separated subset of the harder conditions (default all)")
