@@ -6,9 +6,10 @@ the scanner; OpenCV's default of one thread per core is reported beside it), all
 Targets (issue 3): ≥ 0.85 of the decode-only ceiling, ≥ 1.5× the OpenCV baseline, worker RSS ≤ 300 MB.
 The scan without its streak stage (issue 15) is measured beside it: the stage may cost ≤ 5 % of the scan's CPU.
 Measured (branch streak, 2-core machine shared with three other sessions, --clips 4 --rounds 3): CPU per 60-s clip
-3.52 s with the stage, 3.19 s without (ratio 1.105: over the 5 % budget; about a third is the per-frame gate, the rest
-the grouping called on frames where a plane's or satellite's steady light forms a cluster); scan/decode-only CPU
-0.746 with, 0.825 without (this machine's load: main measured 0.957 on a quiet one).
+3.52 s with the stage, 3.19 s without (ratio 1.105: over the 5 % budget). Where it goes, profiled on a TUNE aircraft
+clip: the gate's three OpenCV calls ~35 µs a frame (~2 %), the grouping 7 % (called on 534 of 750 frames: a plane's or
+satellite's steady light is a cluster in every frame; skipping clusters a point peak already covers is the next
+step). Scan/decode-only CPU 0.746 with, 0.825 without (this machine's load: main measured 0.957 on a quiet one).
 Ends with one line ``BENCH {json}``.
 
     python3 scripts/bench/scan.py [--procs 2] [--clips 8] [--seconds 60]
