@@ -300,7 +300,7 @@ def _add_streaks(st: list[list[float]], n: int, had_point: bool, cells_fn: list[
         peaks.append([])
     hot = {i: v for i, v in cells[-1]}
     for x, y, v, _ in st:
-        c = min(int((y + 0.5) / b) // ch, rows - 1) * cols + min(int((x + 0.5) / b) // cw, cols - 1)
+        c = min(max(int(y // (ch * b)), 0), rows - 1) * cols + min(max(int(x // (cw * b)), 0), cols - 1)
         hot[c] = max(hot.get(c, 0), int(v))
     cells[-1] = [[i, hot[i]] for i in sorted(hot)]
     peaks[-1] = merge_streaks(peaks[-1], st, max_peaks)
