@@ -69,8 +69,9 @@ Targets not met: recall ≤ 60 °/s (0.97), > 60 °/s (0.85, n 5), false per 60 
 met: the aircraft condition's false figure, centroid median. TUNE bolide seeds 5-8, run after the held-out run:
 recall 1.0, one bolide split in two at a 3-frame gap and reported twice (the Verifier's duplicate rule needs
 common frames). Plain bench (--minutes 20, seed 100, streak stage on): recall 1.0 (17/17), false 0, centroid
-median 0.345 px (p90 1.09), 2 meteors below the bench's population found besides (main's detector, earlier
-session: 0.33 px, p90 1.02; not re-run on the same clips here).
+median 0.345 px (p90 1.09), 2 meteors below the bench's population found besides; the same clips with
+--no-streak: recall 1.0, false 0, 0.329 px (p90 1.01), 1 below found besides (the stage's extra faint meteor is in
+the 0.345; whether it alone explains the difference was not measured).
 
 ``--cache DIR`` keeps rendered clips for tuning runs (rendering is most of a run's time).
 """
