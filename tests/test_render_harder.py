@@ -4,6 +4,7 @@ what it says in the decoded pixels."""
 from __future__ import annotations
 
 import hashlib
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -105,3 +106,24 @@ def test_aircraft_condition_has_a_plane_leaving_with_one_strobe_in_view() -> Non
         strobes = [fn for fn in in_view if round(fn + -a.t0 * sc.fps) % period < a.blink_frames]
         assert len(strobes) == 1 and strobes[0] >= 8  # after the scan's first background
         assert 2.5 <= np.hypot(a.vx, a.vy) * DEFAULT_PIXEL_SCALE_DEG <= 5.0
+
+
+def test_bolide_saturates_blooms_and_flares(tmp_path: Path) -> None:
+    # the real bolide clip's kind of case: a core far above 255 DN, a halo around it, a flare late in its flight
+    m = Meteor(t0=0.0, duration=1.0, x0=200.0, y0=180.0, vx=100.0, vy=0.0, amp=3000.0, sigma=1.6, peak_at=0.4,
+               flare_gain=2.0, flare_at=0.8, flare_width=0.05, bloom=0.1, bloom_sigma=5.0)
+    p = tmp_path / "b.mp4"
+    render_clip(_clean(meteors=(m,)), p, crf=0, threads=1)
+    fr = _frames(p)
+    row = fr[10][180, :] - 20.0
+    assert (row >= 230).sum() >= 6  # saturated over several pixels
+    sat = np.flatnonzero(row >= 230)
+    # 6 px beyond the saturated run on both sides, still > 10 DN: the bloom (a 1.6 px core alone gives ~0.3 DN there)
+    assert row[sat.min() - 6] > 10.0 and row[sat.max() + 6] > 10.0
+    # the flare: at 0.8 s the same meteor without it has far less light in view (clipped at 255 as a camera does)
+    p2 = tmp_path / "b2.mp4"
+    render_clip(_clean(meteors=(replace(m, flare_gain=0.0),)), p2, crf=0, threads=1)
+    fr2 = _frames(p2)
+    flux, flux2 = (float(np.clip(f[20] - 20.0, 0, None).sum()) for f in (fr, fr2))
+    assert flux > 1.4 * flux2
+    assert np.array_equal(fr[5], fr2[5])  # and the flare changes nothing before it

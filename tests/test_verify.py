@@ -184,3 +184,17 @@ def test_same_sky_at_two_resolutions(tmp_path: Path) -> None:
     assert abs(hd["duration_s"] - sd["duration_s"]) <= 0.12, (sd, hd)
     kept = {f: r["measured_frames"] - r["outlier_frames"] for f, r in found.items()}
     assert kept[2] >= 0.9 * kept[1], (sd, hd)
+
+
+def test_saturated_blooming_bolide_is_a_meteor(tmp_path: Path) -> None:
+    # the real bolide clip's kind of case (issue 15): a core saturated over several pixels, a halo, a late flare.
+    # Saturation flattens the scan's peak and the Verifier's profile; neither may read it as erratic or defocused.
+    bolide = Meteor(t0=0.5, duration=1.6, x0=120.0, y0=100.0, vx=230.0, vy=95.0, amp=3000.0, sigma=1.6, peak_at=0.5,
+                    flare_gain=2.0, flare_at=0.75, bloom=0.15, bloom_sigma=4.5)
+    p = tmp_path / CLIP
+    truth = render_clip(Scene(duration=3.0, meteors=(bolide,), seed=23), p, preset="ultrafast")
+    _, verdict, meteors = _pipeline(p)
+    assert len(meteors) == 1, verdict.get("rejected")
+    _, errs, _ = _errors(meteors[0], truth)
+    assert len(errs) >= 0.8 * len(truth.meteors[0].fns), (len(errs), len(truth.meteors[0].fns))
+    assert np.median(errs) < 1.0, errs

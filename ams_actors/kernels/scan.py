@@ -15,7 +15,13 @@ decode-only ceiling), so:
   saturating ``cv2.subtract``; peak value/position by ``minMaxLoc``;
 - the expensive extras (sum above threshold, per-cell maxima, per-cell peak positions) are computed
   only for frames whose peak reaches the threshold — most frames of a night have nothing;
-- the max-pixel stack is kept at full SD resolution (one ``cv2.max`` per frame).
+- the max-pixel stack is kept at full SD resolution (one ``cv2.max`` per frame);
+- a streak stage (``scan_streak.py``) finds fast meteors whose motion blur keeps every binned pixel under the
+  point threshold: the pixels above a low threshold, grouped into lines, judged by their summed light. A gate
+  of three OpenCV calls per frame (threshold, two 2× INTER_AREA steps, minMaxLoc) lets only frames with a
+  cluster of such pixels reach the grouping, so it costs a few per cent of the scan (scripts/bench/scan.py
+  measures the scan with and without it); its streak centres also replace the wandering brightest pixel of a
+  blurred streak, which steadies the detector's linking.
 
 The threshold is set from the clip itself (robust sigma of the difference image in the first frames),
 because the noise after compression differs between cameras, bit rates and sky brightness.
@@ -33,6 +39,7 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
+from ams_actors.kernels.scan_streak import merge_streaks, streak_peaks
 from ams_actors.kernels.video import ClipUnreadable, error_text, open_clip, stream_fps, y_plane
 from protocols.errors import InputError
 from protocols.pipeline_files import VALS_FORMAT, iso_ms, parse_clip_name
@@ -60,6 +67,13 @@ class ScanParams:
     flicker_k: float = 3.0
     flicker_alpha: float = 1.0 / 128.0  # slow: a meteor lingering a few frames barely raises it
     flicker_every: int = 2  # frames between updates of the allowance (its weight scaled to match): ~3% of the scan
+    # the streak stage (scan_streak.py): pixels above streak_low_sigma × sigma grouped into lines whose summed
+    # light over √pixels reaches the point threshold (fast meteors whose blur keeps every pixel below it)
+    streak: bool = True
+    flat_min: int = 60  # a peak this high tied with pixels near it (a saturated flat top) is put at their centre
+    streak_low_sigma: float = 3.5
+    streak_min_px: int = 4
+    streak_k: float = 1.0  # a line's summed light over √pixels must reach this × the point threshold
 
 
 @dataclass(slots=True)
@@ -119,6 +133,11 @@ def scan_clip(
         keep_sub = None if keep is None else keep[::4, ::4] > 0
         sig_samples: list[float] = []
         thresh = 255
+        low = 255
+        low_buf = np.zeros((bh, bw), np.uint8)
+        sh, sw = bh // 4 * 4, bw // 4 * 4
+        half = np.zeros((sh // 2, sw // 2), np.uint8)
+        small = np.zeros((sh // 4, sw // 4), np.uint8)
         n = 0
         init = prm.init_frames
         alpha = prm.alpha
@@ -173,6 +192,7 @@ def scan_clip(
                     sig_samples.append(1.2533 * float(core.mean()) if core.size else 1.0)
                     sig = max(statistics.median(sig_samples[-prm.noise_window:]), 0.5)  # (np.median: 20× slower)
                     thresh = max(prm.min_thresh, int(np.ceil(prm.thresh_sigma * sig)))
+                    low = max(2, int(np.ceil(prm.streak_low_sigma * sig))) if prm.streak else 256
                 thr_fn[n] = thresh
                 _, mx, _, loc = cv2.minMaxLoc(d)
                 max_val[n] = int(mx)
@@ -192,7 +212,22 @@ def scan_clip(
                     cflat = cm.ravel()
                     hot_cells = np.flatnonzero(cflat >= thresh)
                     cells.append([[i, v] for i, v in zip(hot_cells.tolist(), cflat[hot_cells].tolist(), strict=True)])
-                    peaks.append(_cell_peaks(pts, pv, rows, cols, ch, cw, b, prm.max_peaks))
+                    peaks.append(_cell_peaks(pts, pv, rows, cols, ch, cw, b, prm.max_peaks, prm.flat_min))
+                if mx >= low:
+                    # cheap gate first: a 4×4 block (of binned pixels) holding ≥ 3 pixels above the low threshold
+                    # (64 each: the block's mean is 12 for three); noise above it is single scattered pixels
+                    cv2.threshold(d, low - 1, 64, cv2.THRESH_BINARY, dst=low_buf)
+                    # (two 2× INTER_AREA steps: OpenCV's fast path; one 4× step costs five times more)
+                    cv2.resize(low_buf[:sh, :sw], (sw // 2, sh // 2), dst=half, interpolation=cv2.INTER_AREA)
+                    cv2.resize(half, (sw // 4, sh // 4), dst=small, interpolation=cv2.INTER_AREA)
+                    if cv2.minMaxLoc(small)[1] >= 12:
+                        nzl = cv2.findNonZero(low_buf)
+                        lp = nzl.reshape(-1, 2)
+                        st = streak_peaks(lp, d[lp[:, 1], lp[:, 0]], prm.streak_k * thresh, b,
+                                          min_px=prm.streak_min_px)
+                        if st:
+                            _add_streaks(st, n, mx >= thresh, cells_fn, cells, peaks, rows, cols, ch, cw, b,
+                                         prm.max_peaks)
                 cv2.accumulateWeighted(yb, bgf, alpha)
                 cv2.convertScaleAbs(bgf, dst=bg8)
                 n += 1
@@ -254,12 +289,29 @@ def binned_keep(mask: NDArray[np.bool_], width: int, height: int, b: int) -> U8:
     return np.where(binned > 0, 0, 255).astype(np.uint8)
 
 
+def _add_streaks(st: list[list[float]], n: int, had_point: bool, cells_fn: list[int], cells: list[list[list[int]]],
+                 peaks: list[list[list[float]]], rows: int, cols: int, ch: int, cw: int, b: int,
+                 max_peaks: int) -> None:
+    """Frame ``n``'s streaks into the vals lists: merged with its point peaks and hot cells, or as the frame's
+    entry when no pixel reached the point threshold."""
+    if not had_point:
+        cells_fn.append(n)
+        cells.append([])
+        peaks.append([])
+    hot = {i: v for i, v in cells[-1]}
+    for x, y, v, _ in st:
+        c = min(max(int(y // (ch * b)), 0), rows - 1) * cols + min(max(int(x // (cw * b)), 0), cols - 1)
+        hot[c] = max(hot.get(c, 0), int(v))
+    cells[-1] = [[i, hot[i]] for i in sorted(hot)]
+    peaks[-1] = merge_streaks(peaks[-1], st, max_peaks)
+
+
 def _grow(*arrays: NDArray[np.int32]) -> tuple[NDArray[np.int32], ...]:
     return tuple(np.concatenate([a, np.zeros_like(a)]) for a in arrays)
 
 
 def _cell_peaks(pts: NDArray[Any], pv: NDArray[np.uint8], rows: int, cols: int, ch: int, cw: int, b: int,
-                max_peaks: int) -> list[list[float]]:
+                max_peaks: int, flat_min: int = 256) -> list[list[float]]:
     """[x, y, value] (full SD pixels, at the binned pixel's centre) of the brightest above-threshold
     pixel of each cell that has one, brightest first, at most ``max_peaks``.
 
@@ -277,8 +329,17 @@ def _cell_peaks(pts: NDArray[Any], pv: NDArray[np.uint8], rows: int, cols: int, 
     first[1:] = cs[1:] != cs[:-1]
     sel = order[first]
     sel = sel[np.argsort(-pv[sel].astype(np.int16), kind="stable")][:max_peaks]
-    return [[(x + 0.5) * b - 0.5, (y + 0.5) * b - 0.5, int(v)]
-            for x, y, v in zip(xs[sel].tolist(), ys[sel].tolist(), pv[sel].tolist(), strict=True)]
+    fx, fy = xs[sel].astype(np.float64), ys[sel].astype(np.float64)
+    for i, s in enumerate(sel.tolist()):
+        if pv[s] < flat_min:
+            break
+        # a saturated object (a bolide) has a flat top: its first pixel in raster order is its top-left corner,
+        # which wanders across the blob from frame to frame; the centre of the flat top does not
+        near = (pv == pv[s]) & (np.abs(xs - xs[s]) <= 8) & (np.abs(ys - ys[s]) <= 8)
+        if near.sum() > 1:
+            fx[i], fy[i] = float(xs[near].mean()), float(ys[near].mean())
+    return [[round((x + 0.5) * b - 0.5, 1), round((y + 0.5) * b - 0.5, 1), int(v)]
+            for x, y, v in zip(fx.tolist(), fy.tolist(), pv[sel].tolist(), strict=True)]
 
 
 def encode_stack_png(stack: U8) -> bytes:

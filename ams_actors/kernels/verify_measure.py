@@ -119,6 +119,11 @@ def measure(
             continue
         cy, cx = sy0 + k // win.shape[1], sx0 + k % win.shape[1]
         cxf, cyf = float(cx), float(cy)
+        if cube[i][cy, cx] >= 250.0:
+            # saturated (a bolide): the smoothed top is flat and its argmax is its first pixel in raster order,
+            # a corner; start from the flat top's centre instead
+            fy, fx = np.nonzero(win >= peak - max(1.0, 0.02 * peak))
+            cxf, cyf = float(sx0 + fx.mean()), float(sy0 + fy.mean())
         ok = True
         for _ in range(4):
             r = int(math.ceil(half_along + 1))
@@ -154,7 +159,9 @@ def measure(
         m.h.append(wy)
         m.intensity.append(float(np.where(inside, d[by0:by1, bx0:bx1], 0.0).sum()))
         m.snr.append(round(snr, 2))
-        saturated = float(cube[i][min(int(round(cyf)), d.shape[0] - 1), min(int(round(cxf)), d.shape[1] - 1)]) >= 250.0
+        # any clipped pixel in the aperture flattens the profile: its half maximum then falls in the halo (a bolide's
+        # bloom reads as a blur disc)
+        saturated = float(cube[i][by0:by1, bx0:bx1].max()) >= 250.0
         m.across.append(math.nan if saturated else width_across(sm, cxf, cyf, (ux, uy), 12.0 * scale))
     return m
 

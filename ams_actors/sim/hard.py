@@ -22,6 +22,14 @@ CONDITIONS: dict[str, dict[str, Any]] = {
     "moon_noise": {"meteor": {}, "scene": {"moon_glow": 70.0, "noise": 6.0, "hot_pixels": 40, "twinkle": 0.12}},
     "low_bitrate": {"meteor": {}, "insects": 2, "render": {"crf": 36}},
     "slow_long": {"meteor": {"fast_share": 0.0, "max_duration_s": 4.0}, "slow": True},
+    # the second real clip's kind of case: a saturated bolide (blooming, flaring, long) among ordinary meteors
+    # (appended last: the conditions before it keep their seeds)
+    "bolide": {"meteor": {"fast_share": 0.0, "edge_share": 0.0}, "bolide": 1},
+    # issue 15 item 1: fast (40-70 °/s) faint meteors whose motion blur keeps every 2×2-binned pixel near or below
+    # the scan's point threshold while the streak as a whole stands well above the noise; rendered with noise that
+    # survives the encoder (crf 20), as the issue's independent renderer had it
+    "streak": {"meteor": {"fast_share": 1.0, "fast_deg_s": (40.0, 70.0), "edge_share": 0.0,
+                          "amp_at_median_mag": 40.0}, "scene": {"noise": 4.0}, "render": {"crf": 20}},
 }
 
 
@@ -39,6 +47,8 @@ def hard_scene(condition: str, seed: int, *, duration: float = 30.0, n_meteors: 
             # slower would be a satellite by any rule)
             f = rng.uniform(3.0, 8.0) / pixel_scale_deg / float(np.hypot(m.vx, m.vy))
             m = replace(m, duration=float(rng.uniform(2.5, 4.0)), vx=m.vx * f, vy=m.vy * f)
+        if i < spec.get("bolide", 0):
+            m = _bolide(rng, w, h, pixel_scale_deg)
         dur = min(m.duration, slot - 0.6)
         t0 = 0.5 + i * slot + rng.uniform(0.0, max(0.0, slot - dur - 0.6))
         meteors.append(replace(m, t0=float(t0), duration=float(dur)))
@@ -105,3 +115,21 @@ def _leaving_aircraft(rng: np.random.Generator, w: int, h: int, pixel_scale_deg:
     return Aircraft(t0=float(t0), t1=2.0, x0=float(x0 + vx * t0), y0=float(y0 + vy * t0), vx=float(vx), vy=float(vy),
                     amp=float(rng.uniform(25, 50)), strobe_amp=float(rng.uniform(100, 200)), blink_period=period,
                     blink_frames=1)
+
+
+def _bolide(rng: np.random.Generator, w: int, h: int, pixel_scale_deg: float) -> Meteor:
+    """A bolide: 12-35 °/s for 1.2-2.5 s, a core of 1500-5000 DN (saturated at 255 over several pixels) with a
+    halo, flaring ×2-4 late in its flight. Its path's midpoint is placed so that as much of it as fits is in view."""
+    speed = rng.uniform(12.0, 35.0) / pixel_scale_deg
+    dur = float(rng.uniform(1.2, 2.5))
+    ang = rng.uniform(0, 2 * np.pi)
+    vx, vy = speed * np.cos(ang), speed * np.sin(ang)
+    dx, dy = vx * dur, vy * dur
+    m = 20.0
+    mx = rng.uniform(min(w / 2, m + abs(dx) / 2), max(w / 2, w - m - abs(dx) / 2))
+    my = rng.uniform(min(h / 2, m + abs(dy) / 2), max(h / 2, h - m - abs(dy) / 2))
+    return Meteor(t0=0.0, duration=dur, x0=float(mx - dx / 2), y0=float(my - dy / 2), vx=float(vx), vy=float(vy),
+                  amp=float(rng.uniform(1500.0, 5000.0)), sigma=float(rng.uniform(1.3, 2.0)),
+                  peak_at=float(rng.uniform(0.4, 0.7)), flare_gain=float(rng.uniform(1.0, 3.0)),
+                  flare_at=float(rng.uniform(0.5, 0.85)), bloom=float(rng.uniform(0.08, 0.2)),
+                  bloom_sigma=float(rng.uniform(3.0, 6.0)))

@@ -271,6 +271,8 @@ def render_clip(
                     hx, hy = L.xy(x, y)
                     amps = m.amp * b / k
                     peak, _ = _gauss_stamp(img, hx, hy, amps, m.sigma * L.scale)
+                    if m.bloom > 0:  # a bolide's halo (the truth's SNR is its core's peak plus the halo's)
+                        peak += _gauss_stamp(img, hx, hy, amps * m.bloom, m.bloom_sigma * L.scale)[0]
                     if li == 0:
                         wsum = float(b.sum())
                         cx, cy = float((x * b).sum() / wsum), float((y * b).sum() / wsum)

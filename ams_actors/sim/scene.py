@@ -40,6 +40,14 @@ class Meteor:
     sigma: float = 1.0
     peak_at: float = 0.6  # fraction of the duration where the light curve peaks
     decel: float = 0.0  # px/s² along the direction of motion (≥ 0 slows it down)
+    # a bolide (issue 15's real clip): a flare (×(1 + flare_gain) at flare_at of the duration, Gaussian in time of
+    # flare_width of the duration) and a bloom (a wide halo of bloom × amp, sigma bloom_sigma px) around the core;
+    # the defaults leave every other meteor's render unchanged
+    flare_gain: float = 0.0
+    flare_at: float = 0.7
+    flare_width: float = 0.06
+    bloom: float = 0.0
+    bloom_sigma: float = 4.0
 
     def position(self, t: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         dt = np.clip(t - self.t0, 0.0, self.duration)
@@ -55,6 +63,8 @@ class Meteor:
         rise = np.sin(0.5 * np.pi * np.clip(u / p, 0.0, 1.0)) ** 1.5
         fall = np.cos(0.5 * np.pi * np.clip((u - p) / (1.0 - p), 0.0, 1.0))
         out = np.where(u < p, rise, fall)
+        if self.flare_gain:
+            out = out * (1.0 + self.flare_gain * np.exp(-0.5 * ((u - self.flare_at) / self.flare_width) ** 2))
         return np.where((u >= 0.0) & (u <= 1.0), out, 0.0)
 
 

@@ -12,11 +12,11 @@ Targets: recall ≥ 0.95, false_per_60min ≤ 1, centroid_err_px_median ≤ 0.5.
 
     python3 scripts/bench/detection.py [--minutes 60] [--procs 2] [--seconds 60] [--seed 100]
 
-Harder sets (issue 15): ``--harder tune|held-out [--seeds-per-condition 4] --seconds 30`` renders each
-condition of ams_actors.sim.hard (fast, edges, aircraft, moon_noise, low_bitrate, slow_long) on the fixed
-TUNE_SEEDS or HELD_OUT_SEEDS below and adds recall by angular-speed band (<20, 20-40, 40-60, >60 °/s), recall
-and false meteors per condition, and the scan's time against a decode-only pass of the same clip.
-Tune only on TUNE_SEEDS; HELD_OUT_SEEDS are for reporting.
+Harder sets (issue 15): ``--harder tune|held-out|held-out-2 [--seeds-per-condition 4] --seconds 30`` renders each
+condition of ams_actors.sim.hard (fast, edges, aircraft, moon_noise, low_bitrate, slow_long, bolide, streak) on the
+fixed TUNE_SEEDS, HELD_OUT_SEEDS (spent: looked at after its run) or HELD_OUT_SEEDS_2 below and adds recall by
+angular-speed band (<20, 20-40, 40-60, >60 °/s), recall and false meteors per condition, and the scan's time against
+a decode-only pass of the same clip. Tune only on TUNE_SEEDS; the held-out sets are for reporting, once each.
 
 Baseline to beat (detector of commit 08faae7, held-out, 8 seeds × 6 conditions × 30 s = 48 camera-min, 2-core
 busy machine, 5.3 min): recall 0.79 (58/73) — by band <20 °/s 0.78 (n 46), 20-40 0.75 (8), 40-60 0.77 (13),
@@ -46,6 +46,32 @@ met: recall ≤ 60 °/s (0.97), low_bitrate above all; scan/decode-only 0.80-0.9
 machine). Met: recall > 60 °/s (small n), false per 60 camera-min, centroid median.
 Plain bench (--minutes 20, seed 100): recall 1.0 (17/17), false 0, centroid median 0.329 px (p90 1.01); the detector
 of main on the same clips, run just after: recall 1.0, false 0, centroid median 0.33 px (p90 1.02): no regression.
+
+After the streak and bolide work (branch streak; 2-core machine shared with three other sessions throughout).
+Two conditions appended (the earlier ones keep their seeds and scenes): ``bolide`` (a 1500-5000 DN core saturated
+over several pixels, a halo of 8-20 %, a ×2-4 flare late, 12-35 °/s for 1.2-2.5 s, beside three ordinary meteors)
+and ``streak`` (40-70 °/s faint meteors, noise 4 DN kept by crf 20). In this renderer a meteor of the bench's
+population (≥ 5σ in ≥ 6 frames) has ≥ 6 frames whose binned peak reaches the point threshold (fast TUNE 18 of 18,
+streak TUNE 8 of 8, read from the decoded clips): the issue's case of a ≥ 5σ meteor no binned pixel of which
+reaches 5.5σ hardly arises here, so the scan's new streak stage shows its gain on fainter meteors. Streak TUNE
+(8 seeds) with / without the stage (``--no-streak``, same clips): detectable 8/8 vs 7/8, all rendered 22/32 vs 18/32.
+TUNE (first 4 seeds × 8 conditions, 16 camera-min, looked at): recall 0.877 (50/57) — <20 °/s 0.84 (n 31), 20-40
+1.0 (11), 40-60 0.92 (13), >60 0.5 (2); bolide 1.0 (9; 0.67 before the saturated-peak fixes: "linear" in the
+detector, "erratic" and "defocused" in the Verifier), fast 0.91, streak 1.0 (5), low_bitrate 1/7 (its six misses are
+shown in < 6 decoded frames: nothing the detector could recover), the others 1.0; false 0; centroid median 0.24 px.
+HELD-OUT-2 (HELD_OUT_SEEDS_2, run once, first 4 seeds × 8 conditions = 16 camera-min, not looked at before; now spent
+too): recall 0.887 (47/53) — <20 °/s 0.88 (n 33), 20-40 1.0 (8), 40-60 0.86 (7), >60 0.8 (5); fast 1.0 (9), streak
+1.0 (3), moon_noise 1.0 (6), slow_long 1.0 (13), aircraft 0.86 (7), bolide 0.86 (7), edges 0.75 (4), low_bitrate 1/4;
+over meteors the decoded video shows in ≥ 6 frames 0.94 (47/50). False 22.5 per 60 camera-min: all six in the
+bolide condition (two bolides reported as several pieces along their bloom; one, SNR 3773, with no piece within
+3 px of the truth), none in the aircraft condition. Centroid median 0.209 px (p90 0.68); scan/decode-only 0.83.
+Targets not met: recall ≤ 60 °/s (0.97), > 60 °/s (0.85, n 5), false per 60 camera-min (bolide pieces);
+met: the aircraft condition's false figure, centroid median. TUNE bolide seeds 5-8, run after the held-out run:
+recall 1.0, one bolide split in two at a 3-frame gap and reported twice (the Verifier's duplicate rule needs
+common frames). Plain bench (--minutes 20, seed 100, streak stage on): recall 1.0 (17/17), false 0, centroid
+median 0.345 px (p90 1.09), 2 meteors below the bench's population found besides; the same clips with
+--no-streak: recall 1.0, false 0, 0.329 px (p90 1.01), 1 below found besides (the stage's extra faint meteor is in
+the 0.345; whether it alone explains the difference was not measured).
 
 ``--cache DIR`` keeps rendered clips for tuning runs (rendering is most of a run's time).
 """
@@ -87,10 +113,10 @@ def plan(minutes: int, seed: int, meteors_total: int) -> list[dict[str, Any]]:
 
 
 def one_minute(job: dict[str, Any], workdir: str, seconds: float, preset: str = "veryfast",
-               cache: str = "") -> dict[str, Any]:
+               cache: str = "", streak: bool = True) -> dict[str, Any]:
     from ams_actors.kernels.astrometry import guess_camera
     from ams_actors.kernels.detect import detect_vals
-    from ams_actors.kernels.scan import scan_clip
+    from ams_actors.kernels.scan import ScanParams, scan_clip
     from ams_actors.kernels.verify import verify_clip
     from ams_actors.sim.hard import hard_scene
     from ams_actors.sim.render import render_clip
@@ -118,7 +144,7 @@ def one_minute(job: dict[str, Any], workdir: str, seconds: float, preset: str = 
             path = path.rename(cached / name)
             (cached / "truth.json").write_text(json.dumps(truth_d))
     t1 = time.perf_counter()
-    vals = scan_clip(path).vals
+    vals = scan_clip(path, ScanParams(streak=streak)).vals
     validate("vals", vals)
     t2 = time.perf_counter()
     t_decode = _decode_only(path) if job.get("ceiling") else 0.0
@@ -234,8 +260,9 @@ def main() -> None:
     ap.add_argument("--preset", default="veryfast", help="x264 preset for rendering the night")
     ap.add_argument("--deadline-s", type=float, default=0.0,
                     help="stop after this many seconds and report the minutes done (marked partial)")
-    ap.add_argument("--harder", choices=("tune", "held-out"), default=None,
-                    help="render the harder conditions (ams_actors.sim.hard) on the TUNE or HELD-OUT seeds instead")
+    ap.add_argument("--harder", choices=tuple(SEED_SETS), default=None,
+                    help="render the harder conditions (ams_actors.sim.hard) on the TUNE or a HELD-OUT seed set")
+    ap.add_argument("--no-streak", action="store_true", help="scan without its streak stage (to measure what it adds)")
     ap.add_argument("--seeds-per-condition", type=int, default=4)
     ap.add_argument("--conditions", default="", help="comma-separated subset of the harder conditions (default all)")
     ap.add_argument("--cache", default="", help="keep rendered clips (and their truth) in this folder and reuse them: "
@@ -244,7 +271,7 @@ def main() -> None:
     if args.harder:
         from ams_actors.sim.hard import CONDITIONS
 
-        seeds = (TUNE_SEEDS if args.harder == "tune" else HELD_OUT_SEEDS)[: args.seeds_per_condition]
+        seeds = SEED_SETS[args.harder][: args.seeds_per_condition]
         jobs: list[dict[str, Any]] = [
             {"condition": c, "seed": s + 100_000 * k, "ceiling": True}
             for k, c in enumerate(CONDITIONS) for s in seeds if not args.conditions or c in args.conditions.split(",")
@@ -259,7 +286,7 @@ def main() -> None:
     t = time.perf_counter()
     results: list[dict[str, Any]] = []
     with ProcessPoolExecutor(max_workers=args.procs, initializer=_init) as ex:
-        futs = [ex.submit(one_minute, j, work, args.seconds, args.preset, args.cache) for j in jobs]
+        futs = [ex.submit(one_minute, j, work, args.seconds, args.preset, args.cache, not args.no_streak) for j in jobs]
         for fut in futs:
             left = args.deadline_s - (time.perf_counter() - t) if args.deadline_s else None
             try:
@@ -323,12 +350,15 @@ def main() -> None:
     if args.harder:
         bench.update(harder_figures(results, rows, false_by_condition, errs, args.seconds))
         bench["seed_set"] = args.harder
+    bench["scan_streak_stage"] = not args.no_streak
     print("BENCH " + json.dumps(bench), flush=True)
 
 
 #: seeds tuned on (look at these while changing the detector) and held out (report only; never tune on them)
 TUNE_SEEDS = [11, 12, 13, 14, 15, 16, 17, 18]
-HELD_OUT_SEEDS = [70001, 70002, 70003, 70004, 70005, 70006, 70007, 70008]
+HELD_OUT_SEEDS = [70001, 70002, 70003, 70004, 70005, 70006, 70007, 70008]  # SPENT: looked at after its one run
+HELD_OUT_SEEDS_2 = [80001, 80002, 80003, 80004, 80005, 80006, 80007, 80008]  # the streak stage's held-out run
+SEED_SETS = {"tune": TUNE_SEEDS, "held-out": HELD_OUT_SEEDS, "held-out-2": HELD_OUT_SEEDS_2}
 SPEED_BANDS = ((0.0, 20.0), (20.0, 40.0), (40.0, 60.0), (60.0, 1e9))
 
 
@@ -349,7 +379,9 @@ def harder_figures(results: list[dict[str, Any]], rows: list[dict[str, Any]], fa
         cm = [r for r in results if r["condition"] == c]
         cd = [r for r in det if r["condition"] == c]
         minutes = len(cm) * seconds / 60.0
+        ca = [r for r in rows if r["condition"] == c]
         conds[c] = {"detectable": len(cd), "recall": round(sum(r["found"] for r in cd) / len(cd), 3) if cd else None,
+                    "rendered": len(ca), "found_all_rendered": sum(r["found"] for r in ca),
                     "false_per_60min": round(false_by_condition.get(c, 0) * 60.0 / max(minutes, 1e-9), 2)}
     t_scan = sum(r["t_scan"] for r in results)
     t_dec = sum(r["t_decode"] for r in results)
