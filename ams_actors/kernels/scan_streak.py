@@ -3,7 +3,7 @@
 A meteor crossing 15-25 SD px in one 1/25 s exposure puts its light on a line; no single 2×2-binned pixel of
 the difference frame may reach the point threshold (5.5 σ) while the line as a whole is far above the noise.
 A matched filter along every direction on every frame costs several times the scan's budget; this stage
-instead works on the few pixels above a low threshold (≈ 2.5 σ: a handful per frame of noise, found with one
+instead works on the few pixels above a low threshold (3.5 σ by default: a handful per frame of noise, found with one
 ``threshold`` + ``findNonZero``, as the point stage does), groups the ones that touch (allowing a one-pixel
 gap), and keeps a group that is a line — at least ``streak_min_px`` pixels, elongated — whose summed light
 over √(pixels) (the matched filter's statistic for a line of that many pixels, in the units of one pixel)
@@ -19,6 +19,8 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
+from scipy.sparse import csr_matrix
+from scipy.sparse.csgraph import connected_components
 
 
 def streak_peaks(pts: NDArray[Any], pv: NDArray[Any], thresh: float, b: int, *, min_px: int = 3,
@@ -37,14 +39,8 @@ def streak_peaks(pts: NDArray[Any], pv: NDArray[Any], thresh: float, b: int, *, 
     sel = np.flatnonzero(adj.sum(1) >= 2)  # (each point is its own neighbour)
     if len(sel) < min_px:
         return []
-    adj = adj[np.ix_(sel, sel)]
     m = len(sel)
-    lab = np.arange(m)
-    for _ in range(m):  # connected groups: each label becomes the smallest index in reach until they settle
-        new = np.where(adj, lab[None, :], m).min(1)
-        if np.array_equal(new, lab):
-            break
-        lab = new
+    _, lab = connected_components(csr_matrix(adj[np.ix_(sel, sel)]), directed=False)
     v = pv[sel].astype(np.float64)
     sums = np.bincount(lab, weights=v, minlength=m)
     cnt = np.bincount(lab, minlength=m)
