@@ -15,8 +15,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 from numpy.typing import NDArray
+from scipy import ndimage
 
 from ams_actors.kernels.video import ClipUnreadable, iter_y
+
+
+#: a decoded pixel this bright is clipped (8-bit video; the encoder leaves a clipped 255 a few DN under)
+SATURATED_DN = 250.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,13 +124,11 @@ def measure(
             continue
         cy, cx = sy0 + k // win.shape[1], sx0 + k % win.shape[1]
         cxf, cyf = float(cx), float(cy)
-        if cube[i][cy, cx] >= 250.0:
-            # saturated (a bolide): the smoothed top is flat and its argmax is its first pixel in raster order,
-            # a corner; start from the flat top's centre instead
-            fy, fx = np.nonzero(win >= peak - max(1.0, 0.02 * peak))
-            cxf, cyf = float(sx0 + fx.mean()), float(sy0 + fy.mean())
+        clipped = cube[i][cy, cx] >= SATURATED_DN
+        if clipped:
+            cxf, cyf = _plateau_centre(cube[i], cy, cx)
         ok = True
-        for _ in range(4):
+        for _ in range(1 if clipped else 4):
             r = int(math.ceil(half_along + 1))
             bx0, bx1 = max(0, int(cxf) - r), min(d.shape[1], int(cxf) + r + 2)
             by0, by1 = max(0, int(cyf) - r), min(d.shape[0], int(cyf) + r + 2)
@@ -138,6 +141,8 @@ def measure(
             s = float(wgt.sum())
             if s <= 0:
                 ok = False
+                break
+            if clipped:
                 break
             nx, ny = float((gx * wgt).sum() / s), float((gy * wgt).sum() / s)
             moved = math.hypot(nx - cxf, ny - cyf)
@@ -161,9 +166,19 @@ def measure(
         m.snr.append(round(snr, 2))
         # any clipped pixel in the aperture flattens the profile: its half maximum then falls in the halo (a bolide's
         # bloom reads as a blur disc)
-        saturated = float(cube[i][by0:by1, bx0:bx1].max()) >= 250.0
+        saturated = float(cube[i][by0:by1, bx0:bx1].max()) >= SATURATED_DN
         m.across.append(math.nan if saturated else width_across(sm, cxf, cyf, (ux, uy), 12.0 * scale))
     return m
+
+
+def _plateau_centre(frame: NDArray[np.float32], cy: int, cx: int) -> tuple[float, float]:
+    """Centre (x, y) of the clipped plateau through pixel (cx, cy): a bolide's core and halo saturate over up to
+    ~20 px, far more than the search window and the aperture. On the plateau the light has no shape left to
+    centroid (an aperture inside it does not move; one cut by the search window is pulled to the cut), but the
+    plateau is symmetric about the light's centre, motion blur included, so its own centre is the measurement."""
+    lab, _ = ndimage.label(frame >= SATURATED_DN)
+    ys, xs = np.nonzero(lab == lab[cy, cx])
+    return float(xs.mean()), float(ys.mean())
 
 
 def width_across(sm: NDArray[np.float32], cx: float, cy: float, u: tuple[float, float], reach: float) -> float:
