@@ -102,3 +102,26 @@ def test_toomany() -> None:
     validate("detect", doc)
     assert doc["classification"] == "toomany"
     assert "moving objects" in doc["reason"]
+
+
+def test_pieces_of_one_object() -> None:
+    """The one rule the Detector joins track pieces with and the Verifier merges meteors with (issue 15): a piece
+    beside a bolide's core at the same frames is the same light, whatever its own direction; a piece following
+    across a short gap on one line at one speed continues it; a parallel meteor 12 px away, one crossing at
+    another speed, or one after a long gap is another object."""
+    from ams_actors.kernels.track_pieces import Piece, one_object
+
+    def piece(f0: int, f1: int, x0: float, y0: float, vx: float = 7.0, vy: float = 1.0) -> Piece:
+        f = np.arange(f0, f1, dtype=float)
+        return Piece.of(f, x0 + vx * (f - f0), y0 + vy * (f - f0))
+
+    core = piece(100, 120, 50.0, 80.0)
+    rule = {"tol_px": 4.0, "tol_speed": 0.5, "max_gap": 6, "speed_ratio": 0.3}
+    zigzag = Piece.of([104, 105, 106, 107], [78.0, 86.0, 92.0, 98.0], [87.0, 82.0, 88.0, 84.0])  # along the bloom
+    assert one_object(core, zigzag, **rule) == "same light"
+    assert one_object(core, zigzag, same_light=False, **rule) is None  # the Detector's question: no overlap
+    assert one_object(core, piece(124, 140, 50.0 + 7.0 * 24, 80.0 + 24.0), **rule) == "continues"
+    assert one_object(piece(124, 140, 50.0 + 7.0 * 24, 80.0 + 24.0), core, **rule) == "continues"
+    assert one_object(core, piece(100, 120, 50.0, 92.0), **rule) is None  # a parallel meteor
+    assert one_object(core, piece(124, 140, 218.0, 104.0, vx=3.0), **rule) is None  # slower
+    assert one_object(core, piece(130, 140, 50.0 + 7.0 * 30, 80.0 + 30.0), **rule) is None  # 10 frames later

@@ -36,6 +36,7 @@ def merge_pieces(outcomes: list[VerifyOutcome], objects: dict[int, dict[str, Any
                  reverify: Callable[[dict[str, Any]], VerifyOutcome], prm: VerifyParams) -> list[VerifyOutcome]:
     """``outcomes`` with the pieces of one meteor merged (longest measurement first). ``objects``: the detect
     objects by oid; ``reverify``: verify_object for a merged detect object."""
+    objects = dict(objects)
     order = sorted((o for o in outcomes if o.accepted and o.meteor),
                    key=lambda o: -len(o.meteor["frames"]))  # type: ignore[index]
     kept: list[VerifyOutcome] = []
@@ -46,8 +47,10 @@ def merge_pieces(outcomes: list[VerifyOutcome], objects: dict[int, dict[str, Any
             if why is None:
                 continue
             if _reaches_beyond(o, k):
-                merged = reverify(_union(objects[k.oid], objects[o.oid]))
+                union = _union(objects[k.oid], objects[o.oid])
+                merged = reverify(union)
                 if merged.accepted and merged.meteor is not None:
+                    objects[k.oid] = union  # a third piece is merged with both
                     merged.report["merged_oids"] = [*k.report.get("merged_oids", [k.oid]), o.oid]
                     merged.meteor["report"]["merged_oids"] = merged.report["merged_oids"]
                     replaced[k.oid] = kept[n] = k = merged
