@@ -222,6 +222,7 @@ def test_split_bolide_is_one_meteor(bolide: tuple[Path, Truth]) -> None:
     verdict, meteors, outcomes = verify_clip(p, det, station="AMS1", calibration=CAL)
     assert len(meteors) == 1, verdict["rejected"]
     kept = meteors[0]["report"]["oid"]
+    assert sorted(meteors[0]["report"]["merged_oids"]) == [0, 1, 2]
     for o in outcomes:
         assert o.accepted == (o.oid == kept)
         assert o.accepted or (o.reason or "").startswith(f"one meteor with object {kept} ("), o.reason

@@ -46,14 +46,15 @@ def merge_pieces(outcomes: list[VerifyOutcome], objects: dict[int, dict[str, Any
             why = _one_meteor(k, o, prm)
             if why is None:
                 continue
+            oids = [*k.report.get("merged_oids", [k.oid]), o.oid]
             if _reaches_beyond(o, k):
                 union = _union(objects[k.oid], objects[o.oid])
                 merged = reverify(union)
                 if merged.accepted and merged.meteor is not None:
                     objects[k.oid] = union  # a third piece is merged with both
-                    merged.report["merged_oids"] = [*k.report.get("merged_oids", [k.oid]), o.oid]
-                    merged.meteor["report"]["merged_oids"] = merged.report["merged_oids"]
                     replaced[k.oid] = kept[n] = k = merged
+            k.report["merged_oids"] = oids  # the record says which objects it is made of
+            k.meteor["report"]["merged_oids"] = oids  # type: ignore[index]
             o.accepted, o.meteor = False, None
             o.reason = f"one meteor with object {k.oid} ({why})"
             break
