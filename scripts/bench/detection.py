@@ -74,6 +74,23 @@ median 0.345 px (p90 1.09), 2 meteors below the bench's population found besides
 --no-streak: recall 1.0, false 0, 0.329 px (p90 1.01), 1 below found besides (the stage's extra faint meteor is in
 the 0.345; whether it alone explains the difference was not measured).
 
+After the merge work (branch merge; 2-core machine shared with three other sessions). One rule for "pieces of one
+object" (kernels/track_pieces.py) serves the Detector's join and the Verifier, which now merges accepted meteors that
+are the same light (overlapping frames at the same positions, whatever their own direction: a bolide's pieces along
+its bloom) or continue each other within 6 frames on one motion (the union is verified again), where its duplicate
+rule needed common frames; pieces continue each other when one motion fitted through both passes every point (each
+piece's line extrapolated over the other missed by 6 px on a plane's 2-px-stepping peaks); a saturated frame whose
+clipped plateau is wider than the aperture is measured at the plateau's centre (the search window used to cut it).
+TUNE bolide (8 seeds, looked at): false 15.0 -> 0 per 60 camera-min (the bolide split at a 3-frame gap is one meteor),
+recall 1.0 (18/18) both, centroid median 0.171 -> 0.141 px (p90 1.00 -> 0.43; seed 12's bolide 1.47 -> 0.14 px).
+TUNE_SEEDS_2 (21-28, a second tuning set, looked at), edges + aircraft + bolide, 24 camera-min: main recall 0.976
+(40/41: a bolide of SNR 3359 with no piece within 3 px of the truth, the HELD-OUT-2 symptom), false 20.0 (three bolide
+pieces, one plane's steady light between strobes), centroid 0.197 px; after: recall 1.0 (41/41), false 0, 0.171 px.
+TUNE edges + aircraft + bolide (8 seeds): recall 1.0 (38/38), false 0, 0.161 px (main: the same recall, false 2.5: the
+split bolide). No misses in edges, aircraft or bolide on either TUNE set to work on. TUNE all conditions (first 4
+seeds): recall 0.877 (50/57), false 0, centroid 0.224 px, as before. Plain (--minutes 20): recall 1.0 (17/17), false
+0, 0.345 px (p90 1.089), as before.
+
 ``--cache DIR`` keeps rendered clips for tuning runs (rendering is most of a run's time).
 """
 
