@@ -125,3 +125,9 @@ def test_pieces_of_one_object() -> None:
     assert one_object(core, piece(100, 120, 50.0, 92.0), **rule) is None  # a parallel meteor
     assert one_object(core, piece(124, 140, 218.0, 104.0, vx=3.0), **rule) is None  # slower
     assert one_object(core, piece(130, 140, 50.0 + 7.0 * 30, 80.0 + 30.0), **rule) is None  # 10 frames later
+    # a plane's steady light at 1.25 px/frame, drifting 7 px across over 80 frames, its scan peaks stepping by whole
+    # 2-px bins: the first 18 frames read as level, and their line extrapolated misses the rest by up to 7 px
+    f1, f2 = np.arange(157, 175, dtype=float), np.arange(179, 237, dtype=float)
+    level = Piece.of(f1, 350.4 - 1.25 * f1, np.full(f1.size, 220.5))
+    drifting = Piece.of(f2, 348.7 - 1.24 * f2, 2.0 * np.floor((220.5 - 0.09 * (f2 - 157)) / 2.0) + 0.5)
+    assert one_object(level, drifting, **rule) == "continues"
