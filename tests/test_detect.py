@@ -102,3 +102,32 @@ def test_toomany() -> None:
     validate("detect", doc)
     assert doc["classification"] == "toomany"
     assert "moving objects" in doc["reason"]
+
+
+def test_pieces_of_one_object() -> None:
+    """The one rule the Detector joins track pieces with and the Verifier merges meteors with (issue 15): a piece
+    beside a bolide's core at the same frames is the same light, whatever its own direction; a piece following
+    across a short gap on one line at one speed continues it; a parallel meteor 12 px away, one crossing at
+    another speed, or one after a long gap is another object."""
+    from ams_actors.kernels.track_pieces import Piece, one_object
+
+    def piece(f0: int, f1: int, x0: float, y0: float, vx: float = 7.0, vy: float = 1.0) -> Piece:
+        f = np.arange(f0, f1, dtype=float)
+        return Piece.of(f, x0 + vx * (f - f0), y0 + vy * (f - f0))
+
+    core = piece(100, 120, 50.0, 80.0)
+    rule = {"tol_px": 4.0, "tol_speed": 0.5, "max_gap": 6, "speed_ratio": 0.3}
+    zigzag = Piece.of([104, 105, 106, 107], [78.0, 86.0, 92.0, 98.0], [87.0, 82.0, 88.0, 84.0])  # along the bloom
+    assert one_object(core, zigzag, **rule) == "same light"
+    assert one_object(core, zigzag, same_light=False, **rule) is None  # the Detector's question: no overlap
+    assert one_object(core, piece(124, 140, 50.0 + 7.0 * 24, 80.0 + 24.0), **rule) == "continues"
+    assert one_object(piece(124, 140, 50.0 + 7.0 * 24, 80.0 + 24.0), core, **rule) == "continues"
+    assert one_object(core, piece(100, 120, 50.0, 92.0), **rule) is None  # a parallel meteor
+    assert one_object(core, piece(124, 140, 218.0, 104.0, vx=3.0), **rule) is None  # slower
+    assert one_object(core, piece(130, 140, 50.0 + 7.0 * 30, 80.0 + 30.0), **rule) is None  # 10 frames later
+    # a plane's steady light at 1.25 px/frame, drifting 7 px across over 80 frames, its scan peaks stepping by whole
+    # 2-px bins: the first 18 frames read as level, and their line extrapolated misses the rest by up to 7 px
+    f1, f2 = np.arange(157, 175, dtype=float), np.arange(179, 237, dtype=float)
+    level = Piece.of(f1, 350.4 - 1.25 * f1, np.full(f1.size, 220.5))
+    drifting = Piece.of(f2, 348.7 - 1.24 * f2, 2.0 * np.floor((220.5 - 0.09 * (f2 - 157)) / 2.0) + 0.5)
+    assert one_object(level, drifting, **rule) == "continues"

@@ -186,15 +186,46 @@ def test_same_sky_at_two_resolutions(tmp_path: Path) -> None:
     assert kept[2] >= 0.9 * kept[1], (sd, hd)
 
 
-def test_saturated_blooming_bolide_is_a_meteor(tmp_path: Path) -> None:
-    # the real bolide clip's kind of case (issue 15): a core saturated over several pixels, a halo, a late flare.
+@pytest.fixture(scope="module")
+def bolide(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Truth]:
+    """The real bolide clip's kind of case (issue 15): a core saturated over several pixels, a halo, a late flare."""
+    m = Meteor(t0=0.5, duration=1.6, x0=120.0, y0=100.0, vx=230.0, vy=95.0, amp=3000.0, sigma=1.6, peak_at=0.5,
+               flare_gain=2.0, flare_at=0.75, bloom=0.15, bloom_sigma=4.5)
+    p = tmp_path_factory.mktemp("bolide") / CLIP
+    return p, render_clip(Scene(duration=3.0, meteors=(m,), seed=23), p, preset="ultrafast")
+
+
+def test_saturated_blooming_bolide_is_a_meteor(bolide: tuple[Path, Truth]) -> None:
     # Saturation flattens the scan's peak and the Verifier's profile; neither may read it as erratic or defocused.
-    bolide = Meteor(t0=0.5, duration=1.6, x0=120.0, y0=100.0, vx=230.0, vy=95.0, amp=3000.0, sigma=1.6, peak_at=0.5,
-                    flare_gain=2.0, flare_at=0.75, bloom=0.15, bloom_sigma=4.5)
-    p = tmp_path / CLIP
-    truth = render_clip(Scene(duration=3.0, meteors=(bolide,), seed=23), p, preset="ultrafast")
+    p, truth = bolide
     _, verdict, meteors = _pipeline(p)
     assert len(meteors) == 1, verdict.get("rejected")
     _, errs, _ = _errors(meteors[0], truth)
     assert len(errs) >= 0.8 * len(truth.meteors[0].fns), (len(errs), len(truth.meteors[0].fns))
     assert np.median(errs) < 1.0, errs
+
+
+def test_split_bolide_is_one_meteor(bolide: tuple[Path, Truth]) -> None:
+    """Issue 15: the Detector handed over a bolide in pieces — its first and last stretches (18 frames apart, so
+    their measurements, each extended 8 frames, share no frame) and a piece beside the first one's core along its
+    bloom.
+    One meteor comes out, spanning the flight and on the truth; each other piece says which meteor it went into."""
+    p, truth = bolide
+    t = truth.meteors[0]
+    n = len(t.fns)
+    cut = [range(1, 9), range(n - 12, n - 1), range(3, 8)]
+    det = {"format": "ams-detect/1", "clip": CLIP, "camera": "010001", "start_utc": "2026-07-12T22:15:00.000Z",
+           "classification": "maybe-meteors", "pixel_scale_deg": CAL.pixel_scale_deg,
+           "objects": [{"oid": k, "passed": True, "fns": [t.fns[i] for i in r],
+                        "xs": [t.x[i] + (2.5 if k == 2 else 0.0) for i in r],  # the bloom piece: beside the core
+                        "ys": [t.y[i] - (2.5 if k == 2 else 0.0) for i in r]} for k, r in enumerate(cut)]}
+    verdict, meteors, outcomes = verify_clip(p, det, station="AMS1", calibration=CAL)
+    assert len(meteors) == 1, verdict["rejected"]
+    kept = meteors[0]["report"]["oid"]
+    assert sorted(meteors[0]["report"]["merged_oids"]) == [0, 1, 2]
+    for o in outcomes:
+        assert o.accepted == (o.oid == kept)
+        assert o.accepted or (o.reason or "").startswith(f"one meteor with object {kept} ("), o.reason
+    _, errs, _ = _errors(meteors[0], truth)
+    assert len(errs) >= 0.8 * n, (len(errs), n)
+    assert np.median(errs) < 0.5, errs

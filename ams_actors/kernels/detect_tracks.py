@@ -12,9 +12,9 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
-from numpy.typing import NDArray
 
 from ams_actors.kernels.detect_params import DetectParams
+from ams_actors.kernels.track_pieces import Piece, line_fit, one_object
 
 Peaks = list[tuple[int, list[tuple[float, float, float]]]]
 
@@ -58,16 +58,6 @@ class Track:
             ym = sum(self.ys[-k:]) / k
             self.vx = sum((a - fm) * (b - xm) for a, b in zip(f, self.xs[-k:], strict=True)) / sff
             self.vy = sum((a - fm) * (b - ym) for a, b in zip(f, self.ys[-k:], strict=True)) / sff
-
-
-def line_fit(f: NDArray[np.float64], v: list[float]) -> tuple[float, float]:
-    """Least-squares slope and intercept of v(f) (np.polyfit's answer, without its overhead)."""
-    vv = np.asarray(v, float)
-    fm, vm = f.mean(), vv.mean()
-    df = f - fm
-    sff = float(df @ df)
-    slope = float(df @ (vv - vm)) / sff if sff > 0 else 0.0
-    return slope, float(vm - slope * fm)
 
 
 def extend_tracks(tracks: list[Track], moving: Peaks,
@@ -119,7 +109,8 @@ def extend_tracks(tracks: list[Track], moving: Peaks,
 
 def join_pieces(tracks: list[Track], prm: DetectParams) -> list[Track]:
     """Join track pieces that lie on one line at one speed: a fast meteor's blurred streak makes the scan's
-    peak jump along it, and a faint stretch can cut a meteor in two; each piece alone has too few frames."""
+    peak jump along it, and a faint stretch can cut a meteor in two; each piece alone has too few frames.
+    Overlapping tracks are left apart (they share no points to merge): the Verifier merges their meteors."""
     ts = sorted((t for t in tracks if len(t.fns) >= 3), key=lambda t: t.fns[0])
     out = [t for t in tracks if len(t.fns) < 3]
     used: set[int] = set()
@@ -130,7 +121,8 @@ def join_pieces(tracks: list[Track], prm: DetectParams) -> list[Track]:
             b = ts[j]
             if j in used or b.fns[0] <= a.fns[-1] or b.fns[0] - a.fns[-1] > prm.join_gap:
                 continue
-            if not same_motion(a, b, prm):
+            if not one_object(_piece(a), _piece(b), tol_px=prm.link_gate_px, tol_speed=prm.link_gate_speed,
+                              max_gap=prm.join_gap, speed_ratio=prm.join_speed_ratio, same_light=False):
                 continue
             for fn, x, y, v in zip(b.fns, b.xs, b.ys, b.vs, strict=True):
                 a.add(fn, x, y, v)
@@ -140,19 +132,5 @@ def join_pieces(tracks: list[Track], prm: DetectParams) -> list[Track]:
     return out
 
 
-def same_motion(a: Track, b: Track, prm: DetectParams) -> bool:
-    """Does ``b`` continue ``a``: speeds alike, and ``b``'s points on ``a``'s line extrapolated (and back)?"""
-    def fit(t: Track) -> tuple[float, float, float, float]:
-        f = np.asarray(t.fns, float)
-        (ax, bx), (ay, by) = line_fit(f, t.xs), line_fit(f, t.ys)
-        return ax, bx, ay, by
-    pa, pb = fit(a), fit(b)
-    va, vb = math.hypot(pa[0], pa[2]), math.hypot(pb[0], pb[2])
-    if min(va, vb) <= 0 or abs(va - vb) > prm.join_speed_ratio * max(va, vb):
-        return False
-    tol = prm.link_gate_px + prm.link_gate_speed * max(va, vb)
-    for (ax, bx, ay, by), t in ((pa, b), (pb, a)):
-        for fn, x, y in zip(t.fns, t.xs, t.ys, strict=True):
-            if math.hypot(x - (ax * fn + bx), y - (ay * fn + by)) > tol:
-                return False
-    return True
+def _piece(t: Track) -> Piece:
+    return Piece.of(t.fns, t.xs, t.ys)

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from fractions import Fraction
 from pathlib import Path
@@ -30,6 +29,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ams_actors.kernels.verify_measure import Measurement, VerifyParams, measure
+from ams_actors.kernels.verify_pieces import VerifyOutcome, merge_pieces
 from ams_actors.kernels.video import ClipUnreadable, clip_info, open_clip, stream_fps, y_plane
 from protocols.pipeline_files import METEOR_FORMAT, VERIFY_FORMAT, iso_ms, parse_clip_name
 
@@ -56,18 +56,6 @@ class Calibration(Protocol):
 # ---------------------------------------------------------------------------------------------
 
 __all__ = ["Calibration", "VerifyOutcome", "VerifyParams", "trim_range", "verify_clip", "verify_object", "write_trim"]
-
-
-@dataclass(slots=True)
-class VerifyOutcome:
-    """Result for one object: ``meteor`` (the §7 record) when accepted, else ``reason``."""
-
-    oid: int
-    accepted: bool
-    reason: str | None
-    report: dict[str, Any]
-    trim: tuple[int, int]
-    meteor: dict[str, Any] | None = None
 
 
 def trim_range(fns: Sequence[int], n_frames: int, fps: float, pad_s: float = 1.0) -> tuple[int, int]:
@@ -413,8 +401,8 @@ def verify_clip(
 
     Returns ``(verdict, meteors, outcomes)``: the ``-meteor.json``/``-nometeor.json`` document
     (VERIFY_SCHEMA; its ``result`` picks the suffix), the meteor records (METEOR_SCHEMA), and the
-    per-object outcomes (with trim ranges, for the trims the actor writes). Objects whose accepted
-    frames overlap an earlier accepted meteor are rejected as duplicates.
+    per-object outcomes (with trim ranges, for the trims the actor writes). Accepted objects that are pieces
+    of one meteor come out as one (``kernels.verify_pieces``).
     """
     clip = detect_doc["clip"]
     outcomes: list[VerifyOutcome] = []
@@ -424,26 +412,12 @@ def verify_clip(
         outcomes.append(verify_object(
             sd_path, obj, station=station, clip_name=clip, hd_path=hd_path, calibration=calibration,
             pixel_scale_deg=pixel_scale_deg or detect_doc.get("pixel_scale_deg"), params=params))
-    # one meteor can come out of the detector as two objects (split by a faint stretch): the same
-    # light measured twice. Keep the longer measurement, reject the other as a duplicate.
-    accepted = sorted((o for o in outcomes if o.accepted and o.meteor), key=lambda o: -len(o.meteor["frames"]))  # type: ignore[index]
-    kept: list[VerifyOutcome] = []
-    for o in accepted:
-        assert o.meteor is not None
-        mine = {f["fn"]: (f["x"], f["y"]) for f in o.meteor["frames"]}
-        dup_of = None
-        for k in kept:
-            assert k.meteor is not None
-            common = [(mine[f["fn"]], (f["x"], f["y"])) for f in k.meteor["frames"] if f["fn"] in mine]
-            if common and float(np.median([math.hypot(a[0] - b[0], a[1] - b[1]) for a, b in common])) < 3.0:
-                dup_of = k
-                break
-        if dup_of is None:
-            kept.append(o)
-        else:
-            o.accepted = False
-            o.reason = f"duplicate of object {dup_of.oid} (same light)"
-            o.meteor = None
+    # one meteor can come out of the detector as several objects (a bolide's pieces along its bloom, a track
+    # cut by a faint stretch): one meteor record, and each piece's outcome says where it went
+    objects = {int(o["oid"]): o for o in detect_doc["objects"]}
+    outcomes = merge_pieces(outcomes, objects, lambda obj: verify_object(
+        sd_path, obj, station=station, clip_name=clip, hd_path=hd_path, calibration=calibration,
+        pixel_scale_deg=pixel_scale_deg or detect_doc.get("pixel_scale_deg"), params=params), params or VerifyParams())
     meteors = [o.meteor for o in outcomes if o.accepted and o.meteor is not None]
     seen: set[str] = set()
     for mm in meteors:  # two meteors with the same trim start: keep ids (and trim names) unique

@@ -15,8 +15,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 from numpy.typing import NDArray
+from scipy import ndimage
 
 from ams_actors.kernels.video import ClipUnreadable, iter_y
+
+#: a decoded pixel this bright is clipped (8-bit video; the encoder leaves a clipped 255 a few DN under)
+SATURATED_DN = 250.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +47,8 @@ class VerifyParams:
     off_motion_px: float = 1.5  # a frame further than this (+ 0.1 × speed in px/frame) from the fitted motion
     max_erratic_frac: float = 0.3  # ... is off; more than this share of the detected span off: erratic
     max_across_px: float = 8.0  # median width across the motion at half maximum (smoothed): wider is defocused
+    join_gap_frames: int = 6  # accepted meteors ≤ this many frames apart on one line at one speed are one meteor ...
+    join_speed_ratio: float = 0.3  # ... their speeds within this fraction of each other (as the Detector's join)
 
 
 @dataclass(slots=True)
@@ -119,13 +125,11 @@ def measure(
             continue
         cy, cx = sy0 + k // win.shape[1], sx0 + k % win.shape[1]
         cxf, cyf = float(cx), float(cy)
-        if cube[i][cy, cx] >= 250.0:
-            # saturated (a bolide): the smoothed top is flat and its argmax is its first pixel in raster order,
-            # a corner; start from the flat top's centre instead
-            fy, fx = np.nonzero(win >= peak - max(1.0, 0.02 * peak))
-            cxf, cyf = float(sx0 + fx.mean()), float(sy0 + fy.mean())
+        wide = False  # a clipped plateau wider than the aperture: its centre is the measurement, the aperture stays
+        if cube[i][cy, cx] >= SATURATED_DN:
+            cxf, cyf, wide = _flat_top_centre(cube[i], sm, cy, cx, peak - max(1.0, 0.02 * peak), (ux, uy), half_across)
         ok = True
-        for _ in range(4):
+        for _ in range(1 if wide else 4):
             r = int(math.ceil(half_along + 1))
             bx0, bx1 = max(0, int(cxf) - r), min(d.shape[1], int(cxf) + r + 2)
             by0, by1 = max(0, int(cyf) - r), min(d.shape[0], int(cyf) + r + 2)
@@ -138,6 +142,8 @@ def measure(
             s = float(wgt.sum())
             if s <= 0:
                 ok = False
+                break
+            if wide:
                 break
             nx, ny = float((gx * wgt).sum() / s), float((gy * wgt).sum() / s)
             moved = math.hypot(nx - cxf, ny - cyf)
@@ -161,9 +167,29 @@ def measure(
         m.snr.append(round(snr, 2))
         # any clipped pixel in the aperture flattens the profile: its half maximum then falls in the halo (a bolide's
         # bloom reads as a blur disc)
-        saturated = float(cube[i][by0:by1, bx0:bx1].max()) >= 250.0
+        saturated = float(cube[i][by0:by1, bx0:bx1].max()) >= SATURATED_DN
         m.across.append(math.nan if saturated else width_across(sm, cxf, cyf, (ux, uy), 12.0 * scale))
     return m
+
+
+def _flat_top_centre(raw: NDArray[np.float32], sm: NDArray[np.float32], cy: int, cx: int, level: float,
+                     u: tuple[float, float], half_across: float) -> tuple[float, float, bool]:
+    """Where to centroid a clipped light through pixel (cx, cy), and whether that is the measurement itself.
+
+    The smoothed top of a clipped light is flat and its argmax is its first pixel in raster order, a corner. A
+    bolide's core and halo clip over up to ~20 px, far more than the search window and the aperture: an aperture
+    inside such a plateau does not move, and a top cut by the window's edge pulls the centre to the cut (TUNE
+    bolide seed 12: 1.5 px off). The clipped plateau is symmetric about the light's centre, motion blur included,
+    so when it is wider across the motion than the aperture its own centre is the measurement (``True``); a
+    smaller one is centred on its smoothed top and left to the aperture, which then sees the light's shape."""
+    lab, _ = ndimage.label(raw >= SATURATED_DN)
+    ys, xs = np.nonzero(lab == lab[cy, cx])
+    mx, my = float(xs.mean()), float(ys.mean())
+    if float(np.max(np.abs(-(xs - mx) * u[1] + (ys - my) * u[0]))) > half_across:
+        return mx, my, True
+    lab, _ = ndimage.label(sm >= level)
+    ys, xs = np.nonzero(lab == lab[cy, cx])
+    return float(xs.mean()), float(ys.mean()), False
 
 
 def width_across(sm: NDArray[np.float32], cx: float, cy: float, u: tuple[float, float], reach: float) -> float:
