@@ -12,12 +12,12 @@ Targets: recall ≥ 0.95, false_per_60min ≤ 1, centroid_err_px_median ≤ 0.5.
 
     python3 scripts/bench/detection.py [--minutes 60] [--procs 2] [--seconds 60] [--seed 100]
 
-Harder sets (issue 15): ``--harder tune|tune-2|held-out|held-out-2|held-out-3 [--seeds-per-condition 4] --seconds 30`` renders
-each condition of ams_actors.sim.hard (fast, edges, aircraft, moon_noise, low_bitrate, slow_long, bolide, streak) on
-the fixed TUNE_SEEDS, TUNE_SEEDS_2, HELD_OUT_SEEDS (spent: looked at after its run) or HELD_OUT_SEEDS_2 (spent too) or
-HELD_OUT_SEEDS_3 below and adds recall by angular-speed band (<20, 20-40, 40-60, >60 °/s), recall and false meteors per condition, and
-the scan's time against a decode-only pass of the same clip. Tune only on the TUNE sets; a held-out set is for
-reporting, once: a new one must avoid every seed listed below.
+Harder sets (issue 15): ``--harder SET [--seeds-per-condition 4] --seconds 30`` renders each condition of
+ams_actors.sim.hard (fast, edges, aircraft, moon_noise, low_bitrate, slow_long, bolide, streak) on one fixed seed set
+below — tune (TUNE_SEEDS), tune-2 (TUNE_SEEDS_2), held-out and held-out-2 (both spent: looked at after their run) or
+held-out-3 — and adds recall by angular-speed band (<20, 20-40, 40-60, >60 °/s), recall and false meteors per
+condition, and the scan's time against a decode-only pass of the same clip. Tune only on the TUNE sets; a held-out set
+is for reporting, once: a new one must avoid every seed listed below.
 
 Baseline to beat (detector of commit 08faae7, held-out, 8 seeds × 6 conditions × 30 s = 48 camera-min, 2-core
 busy machine, 5.3 min): recall 0.79 (58/73) — by band <20 °/s 0.78 (n 46), 20-40 0.75 (8), 40-60 0.77 (13),
