@@ -40,7 +40,7 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-from ams_actors.kernels.scan_streak import merge_streaks, streak_peaks
+from ams_actors.kernels.scan_streak import frame_streaks, merge_streaks
 from ams_actors.kernels.video import ClipUnreadable, error_text, open_clip, stream_fps, y_plane
 from protocols.errors import InputError
 from protocols.pipeline_files import VALS_FORMAT, iso_ms, parse_clip_name
@@ -139,6 +139,10 @@ def scan_clip(
         sh, sw = bh // 4 * 4, bw // 4 * 4
         half = np.zeros((sh // 2, sw // 2), np.uint8)
         small = np.zeros((sh // 4, sw // 4), np.uint8)
+        # this frame's point peaks and those of the two frames before (steady lights: scan_streak.frame_streaks)
+        pk_now: list[list[float]] = []
+        pk_prev: list[list[float]] = []
+        pk_before: list[list[float]] = []
         n = 0
         init = prm.init_frames
         alpha = prm.alpha
@@ -195,6 +199,7 @@ def scan_clip(
                     thresh = max(prm.min_thresh, int(np.ceil(prm.thresh_sigma * sig)))
                     low = max(2, int(np.ceil(prm.streak_low_sigma * sig))) if prm.streak else 256
                 thr_fn[n] = thresh
+                pk_before, pk_prev, pk_now = pk_prev, pk_now, []
                 _, mx, _, loc = cv2.minMaxLoc(d)
                 max_val[n] = int(mx)
                 max_xy[n] = loc
@@ -213,7 +218,8 @@ def scan_clip(
                     cflat = cm.ravel()
                     hot_cells = np.flatnonzero(cflat >= thresh)
                     cells.append([[i, v] for i, v in zip(hot_cells.tolist(), cflat[hot_cells].tolist(), strict=True)])
-                    peaks.append(_cell_peaks(pts, pv, rows, cols, ch, cw, b, prm.max_peaks, prm.flat_min))
+                    pk_now = _cell_peaks(pts, pv, rows, cols, ch, cw, b, prm.max_peaks, prm.flat_min)
+                    peaks.append(pk_now)
                 if mx >= low:
                     # cheap gate first: a 4×4 block (of binned pixels) holding ≥ 3 pixels above the low threshold
                     # (64 each: the block's mean is 12 for three); noise above it is single scattered pixels
@@ -222,10 +228,8 @@ def scan_clip(
                     cv2.resize(low_buf[:sh, :sw], (sw // 2, sh // 2), dst=half, interpolation=cv2.INTER_AREA)
                     cv2.resize(half, (sw // 4, sh // 4), dst=small, interpolation=cv2.INTER_AREA)
                     if cv2.minMaxLoc(small)[1] >= 12:
-                        nzl = cv2.findNonZero(low_buf)
-                        lp = nzl.reshape(-1, 2)
-                        st = streak_peaks(lp, d[lp[:, 1], lp[:, 0]], prm.streak_k * thresh, b,
-                                          min_px=prm.streak_min_px)
+                        st = frame_streaks(small, low_buf, d, prm.streak_k * thresh, b, min_px=prm.streak_min_px,
+                                           points=pk_now, before=pk_before)
                         if st:
                             _add_streaks(st, n, mx >= thresh, cells_fn, cells, peaks, rows, cols, ch, cw, b,
                                          prm.max_peaks)
