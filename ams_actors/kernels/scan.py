@@ -40,7 +40,7 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-from ams_actors.kernels.scan_streak import frame_streaks, merge_streaks
+from ams_actors.kernels.scan_streak import StreakGate, clear_steady, frame_streaks, merge_streaks
 from ams_actors.kernels.video import ClipUnreadable, error_text, open_clip, stream_fps, y_plane
 from protocols.errors import InputError
 from protocols.pipeline_files import VALS_FORMAT, iso_ms, parse_clip_name
@@ -135,11 +135,8 @@ def scan_clip(
         sig_samples: list[float] = []
         thresh = 255
         low = 255
-        low_buf = np.zeros((bh, bw), np.uint8)
-        sh, sw = bh // 4 * 4, bw // 4 * 4
-        half = np.zeros((sh // 2, sw // 2), np.uint8)
-        small = np.zeros((sh // 4, sw // 4), np.uint8)
-        # this frame's point peaks and those of the two frames before (steady lights: scan_streak.frame_streaks)
+        gate = StreakGate(bh, bw)
+        # this frame's point peaks and those of the two frames before (steady lights: scan_streak.clear_steady)
         pk_now: list[list[float]] = []
         pk_prev: list[list[float]] = []
         pk_before: list[list[float]] = []
@@ -220,19 +217,13 @@ def scan_clip(
                     cells.append([[i, v] for i, v in zip(hot_cells.tolist(), cflat[hot_cells].tolist(), strict=True)])
                     pk_now = _cell_peaks(pts, pv, rows, cols, ch, cw, b, prm.max_peaks, prm.flat_min)
                     peaks.append(pk_now)
-                if mx >= low:
-                    # cheap gate first: a 4×4 block (of binned pixels) holding ≥ 3 pixels above the low threshold
-                    # (64 each: the block's mean is 12 for three); noise above it is single scattered pixels
-                    cv2.threshold(d, low - 1, 64, cv2.THRESH_BINARY, dst=low_buf)
-                    # (two 2× INTER_AREA steps: OpenCV's fast path; one 4× step costs five times more)
-                    cv2.resize(low_buf[:sh, :sw], (sw // 2, sh // 2), dst=half, interpolation=cv2.INTER_AREA)
-                    cv2.resize(half, (sw // 4, sh // 4), dst=small, interpolation=cv2.INTER_AREA)
-                    if cv2.minMaxLoc(small)[1] >= 12:
-                        st = frame_streaks(small, low_buf, d, prm.streak_k * thresh, b, min_px=prm.streak_min_px,
-                                           points=pk_now, before=pk_before)
-                        if st:
-                            _add_streaks(st, n, mx >= thresh, cells_fn, cells, peaks, rows, cols, ch, cw, b,
-                                         prm.max_peaks)
+                # the streak stage: a cheap gate first, then the blocks of steady lights cleared, then the grouping
+                if mx >= low and gate.passes(d, low) and (not (pk_now and pk_before)
+                                                          or clear_steady(gate.small, pk_now, pk_before, b)):
+                    st = frame_streaks(gate.small, gate.low, d, prm.streak_k * thresh, b, min_px=prm.streak_min_px)
+                    if st:
+                        _add_streaks(st, n, mx >= thresh, cells_fn, cells, peaks, rows, cols, ch, cw, b,
+                                     prm.max_peaks)
                 cv2.accumulateWeighted(yb, bgf, alpha)
                 cv2.convertScaleAbs(bgf, dst=bg8)
                 n += 1
