@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
 import resource
 import tempfile
@@ -30,12 +31,32 @@ from pathlib import Path
 import numpy as np
 
 CLIP = "2026_07_12_22_15_00_000_010001.mp4"
+CONDITION_SEED = 11  # --condition: the first of scripts/bench/detection.py's TUNE seeds
 
 
 def _init() -> None:
     import cv2
 
     cv2.setNumThreads(1)
+
+
+def _init_code(code: str) -> None:
+    """A worker that scans with another checkout's code (``--baseline-code``): its folder first on the path, before
+    anything of ours is imported (the pool spawns fresh interpreters; with a baseline, every job's pool does, so that
+    both codes are measured in workers started alike)."""
+    import sys
+
+    if code:
+        sys.path.insert(0, code)
+    _init()
+
+
+def job_code_file(path: str) -> tuple[int, float]:
+    """Which scan module a worker imports (reported, so the baseline's figure says whose code it measured)."""
+    import ams_actors.kernels.scan as scan_module
+
+    print(f"{os.getpid()}: {scan_module.__file__}", flush=True)
+    return 0, _rss_mb()
 
 
 def _rss_mb() -> float:
@@ -115,9 +136,13 @@ def _timed(fn: Callable[[str], tuple[int, float]], path: str) -> tuple[int, floa
 
 
 def run(fn: Callable[[str], tuple[int, float]], path: str, procs: int,
-        clips: int) -> tuple[float, int, float, float]:
-    """(camera-minutes per wall-clock minute, frames, max worker RSS MB, CPU seconds per clip)."""
-    with ProcessPoolExecutor(max_workers=procs, initializer=_init) as ex:
+        clips: int, code: str | None = None) -> tuple[float, int, float, float]:
+    """(camera-minutes per wall-clock minute, frames, max worker RSS MB, CPU seconds per clip); ``code``: spawned
+    workers, with that checkout's code first on their path if not empty."""
+    pool = (ProcessPoolExecutor(max_workers=procs, initializer=_init_code, initargs=(code,),
+                                mp_context=multiprocessing.get_context("spawn")) if code is not None
+            else ProcessPoolExecutor(max_workers=procs, initializer=_init))
+    with pool as ex:
         list(ex.map(_timed, [fn] * procs, [path] * procs))  # warm the workers (imports, first open)
         t = time.perf_counter()
         res = list(ex.map(_timed, [fn] * clips, [path] * clips))
@@ -133,16 +158,25 @@ def main() -> None:
     ap.add_argument("--clips", type=int, default=6, help="clip scans per measurement")
     ap.add_argument("--seconds", type=float, default=60.0)
     ap.add_argument("--rounds", type=int, default=3, help="alternating rounds (median taken)")
+    ap.add_argument("--condition", default="", help="scan a clip of this ams_actors.sim.hard condition (its first "
+                    "TUNE seed, at its own render options) instead of the default scene")
+    ap.add_argument("--baseline-code", default="", help="another checkout (e.g. /work/main) whose scan is measured "
+                    "in the same rounds, on the same clip, as 'scan_baseline'")
     args = ap.parse_args()
 
+    from ams_actors.sim.hard import hard_scene
     from ams_actors.sim.render import render_clip
     from ams_actors.sim.scene import random_scene
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-scan-"))
     path = tmp / CLIP
     t = time.perf_counter()
-    scene = random_scene(5, duration=args.seconds, n_meteors=2, n_aircraft=1, n_satellites=1, n_flashes=5)
-    render_clip(scene, path, sd_bit_rate=1_500_000, threads=0)
+    if args.condition:
+        scene, opts = hard_scene(args.condition, CONDITION_SEED, duration=args.seconds)
+        render_clip(scene, path, threads=0, **opts)
+    else:
+        scene = random_scene(5, duration=args.seconds, n_meteors=2, n_aircraft=1, n_satellites=1, n_flashes=5)
+        render_clip(scene, path, sd_bit_rate=1_500_000, threads=0)
     size_mbit = path.stat().st_size * 8 / 1e6
     print(f"rendered {path.name}: {args.seconds:.0f} s, {size_mbit / args.seconds:.2f} Mbit/s "
           f"in {time.perf_counter() - t:.1f} s", flush=True)
@@ -156,9 +190,18 @@ def main() -> None:
         "opencv": job_opencv,
         "opencv_mt": job_opencv_default_threads,
     }
+    code: dict[str, str | None] = {k: "" if args.baseline_code else None for k in jobs}
+    if args.baseline_code:
+        base_jobs: dict[str, Callable[[str], tuple[int, float]]] = {
+            "scan_baseline": job_scan, "scan_baseline_no_streak": job_scan_no_streak}
+        for k, job in base_jobs.items():
+            jobs[k], code[k], results[k], cpu[k] = job, str(Path(args.baseline_code).resolve()), [], []
+        order = ["scan", "scan_baseline", "scan_no_streak", "scan_baseline_no_streak"]  # each beside its twin
+        jobs = {k: jobs[k] for k in order + [k for k in jobs if k not in order]}
+        run(job_code_file, str(path), 1, 1, code["scan_baseline"])
     for r in range(args.rounds):
         for k, fn in jobs.items():
-            rate, frames, mem, cpu_s = run(fn, str(path), args.procs, args.clips)
+            rate, frames, mem, cpu_s = run(fn, str(path), args.procs, args.clips, code[k])
             results[k].append(rate)
             cpu[k].append(cpu_s)
             rss[k] = max(rss.get(k, 0.0), mem)
@@ -189,6 +232,16 @@ def main() -> None:
         "cpu_count": os.cpu_count(),
         "targets": {"ratio_to_ceiling": 0.85, "ratio_to_opencv": 1.5, "rss_mb": 300},
     }
+    if args.baseline_code:  # the other checkout's scan, same clip, same rounds
+        bench["baseline"] = {
+            "code": args.baseline_code, "sd_min_per_min": round(med["scan_baseline"], 1),
+            "ratio_to_ceiling": round(med["scan_baseline"] / med["decode"], 3),
+            "ratio_to_ceiling_cpu": round(mcpu["decode"] / mcpu["scan_baseline"], 3),
+            # this checkout's scan CPU over the baseline's (< 1: cheaper)
+            "scan_cpu_ratio": round(mcpu["scan"] / mcpu["scan_baseline"], 3),
+            "streak_stage_cpu_ratio": round(mcpu["scan_baseline"] / mcpu["scan_baseline_no_streak"], 3),
+        }
+    bench["condition"] = args.condition or "default"
     bench["targets_met"] = (bench["ratio_to_ceiling"] >= 0.85 and bench["ratio_to_opencv"] >= 1.5
                             and bench["rss_mb"] <= 300)
     for p in tmp.iterdir():
