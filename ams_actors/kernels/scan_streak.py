@@ -3,13 +3,19 @@
 A meteor crossing 15-25 SD px in one 1/25 s exposure puts its light on a line; no single 2×2-binned pixel of
 the difference frame may reach the point threshold (5.5 σ) while the line as a whole is far above the noise.
 A matched filter along every direction on every frame costs several times the scan's budget; this stage
-instead works on the few pixels above a low threshold (3.5 σ by default: a handful per frame of noise, found with one
-``threshold`` + ``findNonZero``, as the point stage does), groups the ones that touch (allowing a one-pixel
-gap), and keeps a group that is a line — at least ``streak_min_px`` pixels, elongated — whose summed light
-over √(pixels) (the matched filter's statistic for a line of that many pixels, in the units of one pixel)
-reaches the point threshold. Such a group becomes one peak at its light-weighted centre (where the truth and
-the Verifier put a blurred meteor), with that statistic as its value, so the detector links and judges it like
-any other peak.
+instead works on the few pixels above a low threshold (3.5 σ by default: a handful per frame of noise), groups the
+ones that touch (allowing a one-pixel gap), and keeps a group that is a line — at least ``streak_min_px`` pixels,
+elongated — whose summed light over √(pixels) (the matched filter's statistic for a line of that many pixels, in
+the units of one pixel) reaches the point threshold. Such a group becomes one peak at its light-weighted centre
+(where the truth and the Verifier put a blurred meteor), with that statistic as its value, so the detector links
+and judges it like any other peak.
+
+What keeps it cheap (it runs on every frame of every minute; the budget is ~3 % of the scan's CPU): a gate of three
+OpenCV calls (``StreakGate``: a 4×4 block holding ≥ 3 low pixels) on every frame; then the blocks of steady lights
+cleared (``clear_steady``: a plane's or a star's light passes the gate in frame after frame, and its blob is never a
+line); then the grouping only on the pixels near the blocks left (``frame_streaks``), in a few numpy calls. On a
+busy 2-core machine the numpy calls' own cost (µs each), not the arithmetic on a few dozen points, is most of the
+grouping's time, which is why the code counts them.
 """
 
 from __future__ import annotations
@@ -49,7 +55,8 @@ class StreakGate:
 def frame_streaks(small: NDArray[np.uint8], low_img: NDArray[np.uint8], d: NDArray[np.uint8], thresh: float, b: int, *,
                   gate: int = StreakGate.GATE, block: int = 4, margin: int = 16, min_px: int = 3, max_pts: int = 200,
                   max_windows: int = 8) -> list[list[float]]:
-    """The frame's streaks (as ``streak_peaks``), grouping only the low-threshold pixels near the gated blocks.
+    """The frame's streaks ([x, y, value, half length], SD px; see ``_line_groups``), grouping only the low-threshold
+    pixels near the gated blocks.
 
     ``small`` holds each ``block``×``block`` block's mean of ``low_img`` (non-zero where the binned difference ``d`` is
     over the low threshold); a block reaching ``gate`` passed the gate. A line the stage can find has a gated block on
@@ -136,24 +143,15 @@ def _merged(boxes: list[list[int]], gap: int = 3) -> list[list[int]]:
     return boxes
 
 
-def streak_peaks(pts: NDArray[Any], pv: NDArray[Any], thresh: float, b: int, *, min_px: int = 3,
-                 link_px: float = 2.3, min_elong: float = 3.0, max_pts: int = 200) -> list[list[float]]:
-    """[x, y, value, half length] (full SD pixels) of the line-shaped groups among ``pts`` (binned pixels above the low
-    threshold, values ``pv``) whose summed value over √n reaches ``thresh``; none when the points are many
-    (a cloud, a lit frame: the point stage and the detector's crowding rules deal with those)."""
-    if len(pv) > max_pts:
-        return []
-    return [g for _, g in _line_groups(pts, pv, thresh, b, min_px=min_px, link_px=link_px, min_elong=min_elong)]
-
-
 def _line_groups(pts: NDArray[Any], pv: NDArray[Any], thresh: float, b: int, *, min_px: int = 3,
                  link_px: float = 2.3, min_elong: float = 3.0, origin: tuple[int, int] = (0, 0),
                  width: int = 1 << 20) -> list[tuple[int, list[float]]]:
-    """``streak_peaks``' groups among ``pts`` (binned px from ``origin``), each with the raster index (y·``width`` + x)
-    of its first pixel. (Few numpy calls: their per-call cost, not the arithmetic on a few dozen points, is most of
-    the time. Every group's count and light by ``bincount`` at once; the moments only for the few that pass those,
-    with the very arithmetic of the whole-frame version, so that a group whose elongation is exactly the limit on
-    the pixel grid is judged alike.)"""
+    """[x, y, value, half length] (full SD pixels) of the line-shaped groups among ``pts`` (binned px from
+    ``origin``, above the low threshold, values ``pv``) whose summed value over √n reaches ``thresh``, each with the
+    raster index (y·``width`` + x) of its first pixel. (Few numpy calls: their per-call cost, not the arithmetic on a
+    few dozen points, is most of the time. Every group's count and light by ``bincount`` at once; the moments only
+    for the few that pass those, with the very arithmetic of the whole-frame grouping this replaced, so that a group
+    whose elongation is exactly the limit on the pixel grid is judged alike.)"""
     n = len(pv)
     if n < min_px:
         return []
