@@ -73,6 +73,12 @@ median 0.345 px (p90 1.09), 2 meteors below the bench's population found besides
 --no-streak: recall 1.0, false 0, 0.329 px (p90 1.01), 1 below found besides (the stage's extra faint meteor is in
 the 0.345; whether it alone explains the difference was not measured).
 
+After the streak stage was made cheap (branch scancost: grouping only near the gate's blocks, steady lights' blocks
+skipped; 2-core machine shared with three other sessions): on the same cached TUNE clips, main's code and this
+branch's give the same figures — streak (8 seeds): detectable 8/8, all rendered 22/32; fast (8 seeds): 16/18, all
+rendered 24/32, the same two misses; aircraft (4 seeds): 7/7, all rendered 10/16, false 0 (the Verifier saw 9
+too-slow plane/satellite tracks instead of 15: the steady lights' peaks no longer move to a blob's centre).
+
 ``--cache DIR`` keeps rendered clips for tuning runs (rendering is most of a run's time).
 """
 
