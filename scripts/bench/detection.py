@@ -91,6 +91,12 @@ split bolide). No misses in edges, aircraft or bolide on either TUNE set to work
 seeds): recall 0.877 (50/57), false 0, centroid 0.224 px, as before. Plain (--minutes 20): recall 1.0 (17/17), false
 0, 0.345 px (p90 1.089), as before.
 
+After the streak stage was made cheap (branch scancost: grouping only near the gate's blocks, steady lights' blocks
+skipped; 2-core machine shared with three other sessions): on the same cached TUNE clips, main's code and this
+branch's give the same figures — streak (8 seeds): detectable 8/8, all rendered 22/32; fast (8 seeds): 16/18, all
+rendered 24/32, the same two misses; aircraft (4 seeds): 7/7, all rendered 10/16, false 0 (the Verifier saw 9
+too-slow plane/satellite tracks instead of 15: the steady lights' peaks no longer move to a blob's centre).
+
 ``--cache DIR`` keeps rendered clips for tuning runs (rendering is most of a run's time).
 """
 
