@@ -12,6 +12,8 @@ so their uncertainty enters too. On top of the noise every run draws the speed m
 say about a deceleration shaped unlike the model), which no resampling around the model can show.
 Both are measured net of the noise that the bootstrap already draws (a few noise-only repeats each:
 :data:`TURN_DRAWS` refits here, systematics.NOISE_DRAWS timing fits there), or they count it twice.
+Begin and end are each one sight line's meeting with the line: the runs give the line's share there,
+the sight line's own noise is added in closed form (endpoints.py).
 
 Runs are grouped into one chunk per worker so the (small) problem is pickled a few times, not N
 times. Workers need numpy and scipy only: the astronomy (EpochContext) is plain numbers computed in
@@ -27,6 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from ams_actors.kernels.trajectory.endpoints import model_ends, point_sigmas
 from ams_actors.kernels.trajectory.epoch import EpochContext
 from ams_actors.kernels.trajectory.fit import TrajectoryFit, model_weights, refit
 from ams_actors.kernels.trajectory.quantities import QUANTITIES, quantities, spread
@@ -114,7 +117,7 @@ def _chunk(nominal: TrajectoryFit, ctx: EpochContext, syst: Systematics,
         los = bootstrap_los(nominal, rs, rng)
         model = rs.models[int(rng.choice(len(rs.models), p=rs.weights))]
         try:
-            out[j] = quantities(perturbed(refit(nominal, los, model=model), syst, rng), ctx)
+            out[j] = quantities(perturbed(model_ends(refit(nominal, los, model=model)), syst, rng), ctx)
         except (SolveFailed, ValueError, np.linalg.LinAlgError, FloatingPointError):
             continue  # a run that fails counts as missing, not as a crash of the whole estimate
     return out
@@ -139,7 +142,7 @@ def monte_carlo(
     if runs <= 8 and executor is None:
         syst = net_of_noise(systematics(nominal), turn_noise(nominal, resampling(nominal), seed))
         samples = _chunk(nominal, ctx, syst, seeds)
-        return samples, spread(samples, nominal_q)
+        return samples, spread(samples, nominal_q, point_sigmas(nominal))
     own = executor is None
     workers = os.cpu_count() or 1
     pool: Executor = executor if executor is not None else ProcessPoolExecutor(max_workers=workers)
@@ -158,4 +161,4 @@ def monte_carlo(
     finally:
         if own:
             pool.shutdown()
-    return samples, spread(samples, nominal_q)
+    return samples, spread(samples, nominal_q, point_sigmas(nominal))
