@@ -43,7 +43,9 @@ def _bench() -> ModuleType:
 def test_monte_carlo_sigmas_cover_the_truth_on_seeded_events() -> None:
     """Twelve seeded events with clock offsets, outliers and deceleration: every true v_init, begin
     height and radiant lies within 3 of the reported sigmas. With noise-only sigmas one event's
-    v_init was 11 sigmas off (sigma 0.03 %, error 0.28 %: the speed model's choice was ignored)."""
+    v_init was 11 sigmas off (sigma 0.03 %, error 0.28 %: the speed model's choice was ignored).
+    30 runs: a 68th percentile of 20 is noisy enough to put begin heights within 1 sigma 5 times in
+    12 here (6 at 30 and at 40 runs)."""
     bench = _bench()
     fam = next(f for f in bench.FAMILIES if f.name == "clock_outl")
     rng = np.random.default_rng(7)
@@ -52,7 +54,7 @@ def test_monte_carlo_sigmas_cover_the_truth_on_seeded_events() -> None:
         warnings.simplefilter("ignore")
         for k in range(12):
             ev = bench.make_event(rng, fam, k)
-            row = bench.coverage_row(ev, 20, k, executor=pool)
+            row = bench.coverage_row(ev, 30, k, executor=pool)
             assert row is not None
             rows.append(row)
     for key in ("v_init", "begin_alt", "radiant"):
@@ -192,6 +194,6 @@ def test_the_begin_points_own_share_is_its_sight_lines_noise_through_the_geometr
                 los[first] = (los[first] + a * u + b * w) / np.sqrt(1.0 + a * a + b * b)
                 f = refit(fit, los)
                 moved.append(geodetic_at(f.begin, f.t_begin)[2] - h0)
-            point = point_sigmas(fit)
+            point = point_sigmas(fit, fit.sigma_cam)
             assert 0.75 < np.std(moved) / point[alt] < 1.25, (k, np.std(moved), point[alt])
             assert point[QUANTITIES.index("end.alt_m")] > 0.0 and point[QUANTITIES.index("v_init_m_s")] == 0.0

@@ -65,10 +65,9 @@ def spread(samples: Float, nominal: Float, point: Float | None = None) -> Float:
     by its share of the runs, not by its own size.
 
     Begin and end are the exception (ONE_POINT): each is where one point's sight line meets the line.
-    The runs give only the line's share there, as the line and model at that point's time
-    (endpoints.model_ends), measured about the runs' median, since the nominal's own point sits off
-    it by that point's noise; ``point`` (endpoints.point_sigmas) is the sight line's own share,
-    added in quadrature."""
+    The runs give only the line's share there (where the observed sight line meets each run's line,
+    endpoints.line_ends), measured about the runs' median; ``point`` (endpoints.point_sigmas), the
+    sight line's own share, is added in quadrature."""
     diff = samples - nominal[None, :]
     for k, name in enumerate(QUANTITIES):
         if name in WRAPPING:
