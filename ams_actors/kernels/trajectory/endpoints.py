@@ -7,15 +7,13 @@ line by range × angular noise / sin(angle between sight line and trajectory) (f
 
 Monte Carlo measures the first part well: where the observed sight line meets every run's line
 (:func:`line_ends`). It measured the second badly: each run redrew the one point from the ~10
-residuals of its camera, so the sigma's size hung on a handful of draws, and it drew the along-track
-residuals, which carry the timing's scatter (jitter, the speed model's misfit) although the point's
-place does not depend on its time. On the solver bench's tuning seeds begin heights were within
-1/2 sigma 62 %/93 % of the time (each part alone about right). So the sight line's share is added in
-closed form (:func:`point_sigmas`); only the line's share comes from the runs. Its noise level is the
-camera's astrometric one, which the fit weighs its points by (from the cross-track residuals), or the
-camera's along-track residual scale where that is larger: on real cameras a moving meteor's centroid
-can be worse along its streak than across it, and the residuals cannot tell that apart from timing
-scatter, so the sigma errs wide there.
+residuals of its camera, so the sigma's size hung on a handful of draws: on the solver bench's
+tuning seeds begin heights were within 1/2 sigma 62 %/93 % of the time (each part alone about
+right). So the sight line's share is added in closed form (:func:`point_sigmas`); only the line's
+share comes from the runs. Its noise level is the camera's astrometric one, which the fit weighs its
+points by (from the cross-track residuals), or the camera's along-track residual scale where that is
+larger: on real cameras a moving meteor's centroid can be worse along its streak than across it, and
+the residuals cannot tell that apart from timing scatter, so the sigma errs wide there.
 """
 
 from __future__ import annotations
