@@ -12,6 +12,8 @@ so their uncertainty enters too. On top of the noise every run draws the speed m
 say about a deceleration shaped unlike the model), which no resampling around the model can show.
 Both are measured net of the noise that the bootstrap already draws (a few noise-only repeats each:
 :data:`TURN_DRAWS` refits here, systematics.NOISE_DRAWS timing fits there), or they count it twice.
+Begin and end are each one sight line's meeting with the line: the runs give the line's share there,
+the sight line's own noise is added in closed form (endpoints.py).
 
 Runs are grouped into one chunk per worker so the (small) problem is pickled a few times, not N
 times. Workers need numpy and scipy only: the astronomy (EpochContext) is plain numbers computed in
@@ -27,6 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from ams_actors.kernels.trajectory.endpoints import line_ends, point_sigmas
 from ams_actors.kernels.trajectory.epoch import EpochContext
 from ams_actors.kernels.trajectory.fit import TrajectoryFit, model_weights, refit
 from ams_actors.kernels.trajectory.quantities import QUANTITIES, quantities, spread
@@ -73,6 +76,14 @@ def resampling(nominal: TrajectoryFit) -> Resampling:
     return Resampling(pred, e_ct, e_at, resid, groups, models, weights)
 
 
+def point_noise(nominal: TrajectoryFit) -> Float:
+    """Each camera's noise along the track for one sight line's own place (endpoints.py): its
+    astrometric level, or its along-track residuals' RMS where larger."""
+    rs = resampling(nominal)
+    along = np.array([float(np.sqrt(np.mean(rs.resid[g, 1] ** 2))) if len(g) else 0.0 for g in rs.groups])
+    return np.maximum(nominal.sigma_cam, along)
+
+
 def bootstrap_los(nominal: TrajectoryFit, rs: Resampling, rng: np.random.Generator) -> Float:
     """Prediction + a residual drawn (with a random sign per component) from the same camera's own."""
     los = nominal.tracks.los.copy()
@@ -114,7 +125,7 @@ def _chunk(nominal: TrajectoryFit, ctx: EpochContext, syst: Systematics,
         los = bootstrap_los(nominal, rs, rng)
         model = rs.models[int(rng.choice(len(rs.models), p=rs.weights))]
         try:
-            out[j] = quantities(perturbed(refit(nominal, los, model=model), syst, rng), ctx)
+            out[j] = quantities(perturbed(line_ends(refit(nominal, los, model=model), nominal), syst, rng), ctx)
         except (SolveFailed, ValueError, np.linalg.LinAlgError, FloatingPointError):
             continue  # a run that fails counts as missing, not as a crash of the whole estimate
     return out
@@ -139,7 +150,7 @@ def monte_carlo(
     if runs <= 8 and executor is None:
         syst = net_of_noise(systematics(nominal), turn_noise(nominal, resampling(nominal), seed))
         samples = _chunk(nominal, ctx, syst, seeds)
-        return samples, spread(samples, nominal_q)
+        return samples, spread(samples, nominal_q, point_sigmas(nominal, point_noise(nominal)))
     own = executor is None
     workers = os.cpu_count() or 1
     pool: Executor = executor if executor is not None else ProcessPoolExecutor(max_workers=workers)
@@ -158,4 +169,4 @@ def monte_carlo(
     finally:
         if own:
             pool.shutdown()
-    return samples, spread(samples, nominal_q)
+    return samples, spread(samples, nominal_q, point_sigmas(nominal, point_noise(nominal)))

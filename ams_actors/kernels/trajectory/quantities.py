@@ -57,18 +57,17 @@ def quantities(fit: TrajectoryFit, ctx: EpochContext) -> Float:
     ])
 
 
-def spread(samples: Float, nominal: Float) -> Float:
+def spread(samples: Float, nominal: Float, point: Float | None = None) -> Float:
     """The Monte Carlo sigma of each quantity: the 68.27th percentile of the runs' distance from the
     nominal solution (angles unwrapped around it) — σ for Gaussian runs, and about the nominal, not
     the runs' own mean, so a bias of the re-solves counts too. A percentile, not an RMS, because a
     run drawn with a barely supported speed model can extrapolate wildly; it should widen the sigma
     by its share of the runs, not by its own size.
 
-    Begin and end are the exception (ONE_POINT): each is where one point's sight line meets the line,
-    and every run moves that point from the model's prediction, not from where it was seen; so the
-    runs sit off the nominal by that point's own measured residual, and about the nominal its noise
-    would count twice (begin heights were within 1 sigma 80–90 % of the time). They are measured
-    about the runs' median."""
+    Begin and end are the exception (ONE_POINT): each is where one point's sight line meets the line.
+    The runs give only the line's share there (where the observed sight line meets each run's line,
+    endpoints.line_ends), measured about the runs' median; ``point`` (endpoints.point_sigmas), the
+    sight line's own share, is added in quadrature."""
     diff = samples - nominal[None, :]
     for k, name in enumerate(QUANTITIES):
         if name in WRAPPING:
@@ -81,4 +80,6 @@ def spread(samples: Float, nominal: Float) -> Float:
             if name in ONE_POINT:
                 col = col - np.median(col)
             out[k] = float(np.percentile(np.abs(col), 68.27))
+            if name in ONE_POINT and point is not None:
+                out[k] = float(np.hypot(out[k], point[k]))
     return out
