@@ -117,8 +117,12 @@ def detect_vals(
         if n_old:
             pred = np.array([t.predict(fn, prm) for t in active])
             pts = np.array([(x, y) for x, y, _ in tpk])
-            dist = np.hypot(pts[:, :1] - pred[None, :, 0], pts[:, 1:] - pred[None, :, 1])
-            dist[dist > pred[None, :, 2]] = np.inf
+            dx, dy = pts[:, :1] - pred[None, :, 0], pts[:, 1:] - pred[None, :, 1]
+            dist = np.hypot(dx, dy)
+            # the gate is an ellipse along the track's motion (Track.predict)
+            al = (dx * pred[None, :, 4] + dy * pred[None, :, 5]) / pred[None, :, 2]
+            ac = (dy * pred[None, :, 4] - dx * pred[None, :, 5]) / pred[None, :, 3]
+            dist[al**2 + ac**2 > 1.0] = np.inf
         for j, (x, y, v) in enumerate(tpk):
             best = int(np.argmin(dist[j])) if n_old else -1
             if best >= 0 and dist[j, best] < np.inf:
