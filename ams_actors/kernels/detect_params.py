@@ -20,7 +20,7 @@ class DetectParams:
     max_objects: int = 15  # more moving objects (≥ min_frames points) than this: toomany
     crowded_frame_frac: float = 0.3  # frames whose peak count hit the scan's cap: toomany if more
     first_gate_px: float = 30.0  # how far a second detection may be from a first (fast meteors: ≥ 25 px/frame)
-    link_gate_px: float = 4.0  # later links: this + link_gate_speed × the track's speed (px/frame) ...
+    link_gate_px: float = 4.0  # later links: this across the motion, this + link_gate_speed × speed × gap along ...
     link_gate_speed: float = 0.5  # ... the scan's peak wanders along a motion-blurred streak by up to half a step
     merge_px: float = 4.0  # peaks of one frame closer than this are one split blob
     extend_px: float = 2.5  # a peak this close to a track's fitted line beyond its ends joins it
