@@ -131,6 +131,8 @@ def scan_clip(
         flick_f = np.zeros((bh, bw), np.float32)
         flick8 = np.zeros((bh, bw), np.uint8)
         prev_yb = np.zeros((bh, bw), np.uint8)
+        d_grid = d[:gh, :gw]  # the part of the difference the cell grid tiles (a view)
+        band = np.zeros((rows, gw), np.uint8)  # each row of cells' column maxima
         keep = None if mask is None else binned_keep(mask, width, height, b)
         keep_sub = None if keep is None else keep[::4, ::4] > 0
         sig_samples: list[float] = []
@@ -206,15 +208,17 @@ def scan_clip(
                     # only, no list of the pixels (findNonZero alone cost ~0.1 ms a frame)
                     cv2.threshold(d, thresh - 1, 0, cv2.THRESH_TOZERO, dst=thr_buf)
                     sum_above[n] = (int(cv2.sumElems(thr_buf)[0]), cv2.countNonZero(thr_buf))
-                    cm = d[:gh, :gw].reshape(rows, ch, gw).max(1).reshape(rows, cols, cw).max(2)
+                    np.maximum.reduce(d_grid.reshape(rows, ch, gw), axis=1, out=band)
+                    cm = band.reshape(rows, cols, cw).max(2)
                     cells_fn.append(n)
                     # sparse: only the cells at/above threshold, as [cell index, max]. The full
                     # grid for every frame made a minute's vals ~0.6 MB (twinkling bright stars keep
                     # nearly every frame above threshold somewhere); below threshold it is noise.
-                    cflat = cm.ravel()
-                    hot_cells = np.flatnonzero(cflat >= thresh)
-                    cells.append([[i, v] for i, v in zip(hot_cells.tolist(), cflat[hot_cells].tolist(), strict=True)])
-                    pk_now = cell_peaks(d, cm, thresh, b, prm.max_peaks, prm.flat_min)
+                    cl = cm.ravel().tolist()
+                    hot = np.flatnonzero(cm >= thresh).tolist()
+                    hv = [cl[i] for i in hot]
+                    cells.append([[i, v] for i, v in zip(hot, hv, strict=True)])
+                    pk_now = cell_peaks(d, cm, hot, hv, thresh, b, prm.max_peaks, prm.flat_min)
                     peaks.append(pk_now)
                 # the streak stage: a cheap gate first, then the blocks of steady lights cleared, then the grouping
                 if mx >= low and gate.passes(d, low) and (not (pk_now and pk_before)
@@ -305,21 +309,23 @@ def _grow(*arrays: NDArray[np.int32]) -> tuple[NDArray[np.int32], ...]:
     return tuple(np.concatenate([a, np.zeros_like(a)]) for a in arrays)
 
 
-def cell_peaks(d: U8, cm: U8, thresh: int, b: int, max_peaks: int, flat_min: int = 256) -> list[list[float]]:
+def cell_peaks(d: U8, cm: U8, hot: list[int], hot_max: list[int], thresh: int, b: int, max_peaks: int,
+               flat_min: int = 256) -> list[list[float]]:
     """[x, y, value] (full SD pixels, at the binned pixel's centre) of the brightest pixel ≥ ``thresh`` of each cell
-    of the binned difference ``d`` that has one, brightest first (a tie: the lower cell index), at most ``max_peaks``;
-    ``cm`` holds the cells' maxima over the part of ``d`` the grid tiles (the rows and columns it leaves over belong
-    to the last row and column of cells, as a pixel's cell is clamped to the grid).
+    of the binned difference ``d`` that has one, brightest first (a tie: the lower cell index), at most ``max_peaks``.
+    ``cm`` holds the cells' maxima over the part of ``d`` the grid tiles, ``hot`` (ascending) and ``hot_max`` its
+    cells ≥ ``thresh`` and their maxima; the rows and columns the grid leaves over belong to the last row and column
+    of cells (a pixel's cell is clamped to the grid).
 
     One ``minMaxLoc`` per kept cell: it gives the cell's first brightest pixel in raster order, the pixel the list of
-    all pixels above threshold gave before (``findNonZero``, ~0.1 ms on every frame with a twinkling star). Whole-pixel
-    positions on the 2×2-binned image (±1 SD px) are enough for linking and the detect rules; the Verifier measures
-    sub-pixel centroids on exactly decoded frames."""
+    all pixels above threshold gave before (``findNonZero``, ~0.1 ms on every frame with a twinkling star; most
+    frames have one). Plain lists: a frame has a few hot cells, and numpy's per-call cost would be most of the time.
+    Whole-pixel positions on the 2×2-binned image (±1 SD px) are enough for linking and the detect rules; the
+    Verifier measures sub-pixel centroids on exactly decoded frames."""
     rows, cols = cm.shape
     h, w = d.shape
     ch, cw = h // rows, w // cols
     gh, gw = ch * rows, cw * cols
-    pm = cm
     if gh < h or gw < w:  # the left-over strips, into the last row and column of cells
         pm = cm.copy()
         if gh < h:
@@ -328,15 +334,15 @@ def cell_peaks(d: U8, cm: U8, thresh: int, b: int, max_peaks: int, flat_min: int
             pm[:, -1] = np.maximum(pm[:, -1], d[:gh, gw:].max(1).reshape(rows, ch).max(1))
         if gh < h and gw < w:
             pm[-1, -1] = max(int(pm[-1, -1]), int(d[gh:, gw:].max()))
-    flat = pm.ravel()
-    hot = np.flatnonzero(flat >= thresh)
-    hot = hot[np.argsort(-flat[hot].astype(np.int16), kind="stable")][:max_peaks]
+        hot = np.flatnonzero(pm >= thresh).tolist()
+        hot_max = pm.ravel()[hot].tolist()
+    order = sorted(range(len(hot)), key=hot_max.__getitem__, reverse=True)[:max_peaks]  # (stable)
     out: list[list[float]] = []
-    for c, v in zip(hot.tolist(), flat[hot].tolist(), strict=True):
-        r, k = divmod(c, cols)
+    for i in order:
+        v = hot_max[i]
+        r, k = divmod(hot[i], cols)
         y0, x0 = r * ch, k * cw
-        roi = d[y0:h if r == rows - 1 else y0 + ch, x0:w if k == cols - 1 else x0 + cw]
-        lx, ly = cv2.minMaxLoc(roi)[3]
+        lx, ly = cv2.minMaxLoc(d[y0:h if r == rows - 1 else y0 + ch, x0:w if k == cols - 1 else x0 + cw])[3]
         fx, fy = float(x0 + lx), float(y0 + ly)
         if v >= flat_min:
             # a saturated object (a bolide) has a flat top: its first pixel in raster order is its top-left corner,
