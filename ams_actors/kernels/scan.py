@@ -13,8 +13,12 @@ decode-only ceiling), so:
   out of the per-pixel noise (signal sums, noise averages);
 - the running background is an exponential mean (``accumulateWeighted``), the positive difference a
   saturating ``cv2.subtract``; peak value/position by ``minMaxLoc``;
-- the expensive extras (sum above threshold, per-cell maxima, per-cell peak positions) are computed
-  only for frames whose peak reaches the threshold — most frames of a night have nothing;
+- the extras (sum above threshold, per-cell maxima, per-cell peak positions) are computed only for frames
+  whose peak reaches the threshold. That is not rare: a twinkling bright star puts ~80 % of the frames of
+  scripts/bench/scan.py's clip there, so they are whole-image OpenCV reductions and one ``minMaxLoc`` per hot
+  cell (a few), never a list of the pixels above threshold (``findNonZero`` alone cost ~0.1 ms a frame; without
+  it the scan went from 0.78-0.89 to 1.02-1.04 of the bench's decode-only CPU in one process, 0.74 to 0.86 in the
+  loaded pool bench, with identical vals: scripts/bench/scan.py);
 - the max-pixel stack is kept at full SD resolution (one ``cv2.max`` per frame);
 - a streak stage (``scan_streak.py``) finds fast meteors whose motion blur keeps every binned pixel under the
   point threshold: the pixels above a low threshold, grouped into lines, judged by their summed light. A gate
@@ -131,6 +135,8 @@ def scan_clip(
         flick_f = np.zeros((bh, bw), np.float32)
         flick8 = np.zeros((bh, bw), np.uint8)
         prev_yb = np.zeros((bh, bw), np.uint8)
+        d_grid = d[:gh, :gw]  # the part of the difference the cell grid tiles (a view)
+        band = np.zeros((rows, gw), np.uint8)  # each row of cells' column maxima
         keep = None if mask is None else binned_keep(mask, width, height, b)
         keep_sub = None if keep is None else keep[::4, ::4] > 0
         sig_samples: list[float] = []
@@ -202,21 +208,21 @@ def scan_clip(
                 max_val[n] = int(mx)
                 max_xy[n] = loc
                 if mx >= thresh:
+                    # most frames of a night get here (a twinkling star somewhere): whole-image OpenCV reductions
+                    # only, no list of the pixels (findNonZero alone cost ~0.1 ms a frame)
                     cv2.threshold(d, thresh - 1, 0, cv2.THRESH_TOZERO, dst=thr_buf)
-                    # the pixels above threshold are few (5.5 sigma): work on their list, not the image
-                    nz = cv2.findNonZero(thr_buf)
-                    pts = nz.reshape(-1, 2) if nz is not None else np.zeros((0, 2), np.int32)
-                    pv = thr_buf[pts[:, 1], pts[:, 0]]
-                    sum_above[n] = (int(pv.sum()), len(pv))
-                    cm = d[:gh, :gw].reshape(rows, ch, gw).max(1).reshape(rows, cols, cw).max(2)
+                    sum_above[n] = (int(cv2.sumElems(thr_buf)[0]), cv2.countNonZero(thr_buf))
+                    np.maximum.reduce(d_grid.reshape(rows, ch, gw), axis=1, out=band)
+                    cm = band.reshape(rows, cols, cw).max(2)
                     cells_fn.append(n)
                     # sparse: only the cells at/above threshold, as [cell index, max]. The full
                     # grid for every frame made a minute's vals ~0.6 MB (twinkling bright stars keep
                     # nearly every frame above threshold somewhere); below threshold it is noise.
-                    cflat = cm.ravel()
-                    hot_cells = np.flatnonzero(cflat >= thresh)
-                    cells.append([[i, v] for i, v in zip(hot_cells.tolist(), cflat[hot_cells].tolist(), strict=True)])
-                    pk_now = _cell_peaks(pts, pv, rows, cols, ch, cw, b, prm.max_peaks, prm.flat_min)
+                    cl = cm.ravel().tolist()
+                    hot = np.flatnonzero(cm >= thresh).tolist()
+                    hv = [cl[i] for i in hot]
+                    cells.append([[i, v] for i, v in zip(hot, hv, strict=True)])
+                    pk_now = cell_peaks(d, cm, hot, hv, thresh, b, prm.max_peaks, prm.flat_min)
                     peaks.append(pk_now)
                 # the streak stage: a cheap gate first, then the blocks of steady lights cleared, then the grouping
                 if mx >= low and gate.passes(d, low) and (not (pk_now and pk_before)
@@ -307,36 +313,50 @@ def _grow(*arrays: NDArray[np.int32]) -> tuple[NDArray[np.int32], ...]:
     return tuple(np.concatenate([a, np.zeros_like(a)]) for a in arrays)
 
 
-def _cell_peaks(pts: NDArray[Any], pv: NDArray[np.uint8], rows: int, cols: int, ch: int, cw: int, b: int,
-                max_peaks: int, flat_min: int = 256) -> list[list[float]]:
-    """[x, y, value] (full SD pixels, at the binned pixel's centre) of the brightest above-threshold
-    pixel of each cell that has one, brightest first, at most ``max_peaks``.
+def cell_peaks(d: U8, cm: U8, hot: list[int], hot_max: list[int], thresh: int, b: int, max_peaks: int,
+               flat_min: int = 256) -> list[list[float]]:
+    """[x, y, value] (full SD pixels, at the binned pixel's centre) of the brightest pixel ≥ ``thresh`` of each cell
+    of the binned difference ``d`` that has one, brightest first (a tie: the lower cell index), at most ``max_peaks``.
+    ``cm`` holds the cells' maxima over the part of ``d`` the grid tiles, ``hot`` (ascending) and ``hot_max`` its
+    cells ≥ ``thresh`` and their maxima; the rows and columns the grid leaves over belong to the last row and column
+    of cells (a pixel's cell is clamped to the grid).
 
-    Works on the list of above-threshold pixels (``findNonZero``), which at 5.5 sigma is a few dozen:
-    far cheaper than per-cell argmax over the image. Whole-pixel positions on the 2×2-binned image
-    (±1 SD px) are enough for linking and the detect rules; the Verifier measures sub-pixel
-    centroids on exactly decoded frames."""
-    if len(pv) == 0:
-        return []
-    xs, ys = pts[:, 0], pts[:, 1]
-    cid = np.minimum(ys // ch, rows - 1) * cols + np.minimum(xs // cw, cols - 1)
-    order = np.lexsort((-pv.astype(np.int16), cid))  # by cell, brightest first within a cell
-    cs = cid[order]
-    first = np.ones(len(cs), bool)
-    first[1:] = cs[1:] != cs[:-1]
-    sel = order[first]
-    sel = sel[np.argsort(-pv[sel].astype(np.int16), kind="stable")][:max_peaks]
-    fx, fy = xs[sel].astype(np.float64), ys[sel].astype(np.float64)
-    for i, s in enumerate(sel.tolist()):
-        if pv[s] < flat_min:
-            break
-        # a saturated object (a bolide) has a flat top: its first pixel in raster order is its top-left corner,
-        # which wanders across the blob from frame to frame; the centre of the flat top does not
-        near = (pv == pv[s]) & (np.abs(xs - xs[s]) <= 8) & (np.abs(ys - ys[s]) <= 8)
-        if near.sum() > 1:
-            fx[i], fy[i] = float(xs[near].mean()), float(ys[near].mean())
-    return [[round((x + 0.5) * b - 0.5, 1), round((y + 0.5) * b - 0.5, 1), int(v)]
-            for x, y, v in zip(fx.tolist(), fy.tolist(), pv[sel].tolist(), strict=True)]
+    One ``minMaxLoc`` per kept cell: it gives the cell's first brightest pixel in raster order, the pixel the list of
+    all pixels above threshold gave before (``findNonZero``, ~0.1 ms on every frame with a twinkling star; most
+    frames have one). Plain lists: a frame has a few hot cells, and numpy's per-call cost would be most of the time.
+    Whole-pixel positions on the 2×2-binned image (±1 SD px) are enough for linking and the detect rules; the
+    Verifier measures sub-pixel centroids on exactly decoded frames."""
+    rows, cols = cm.shape
+    h, w = d.shape
+    ch, cw = h // rows, w // cols
+    gh, gw = ch * rows, cw * cols
+    if gh < h or gw < w:  # the left-over strips, into the last row and column of cells
+        pm = cm.copy()
+        if gh < h:
+            pm[-1] = np.maximum(pm[-1], d[gh:, :gw].max(0).reshape(cols, cw).max(1))
+        if gw < w:
+            pm[:, -1] = np.maximum(pm[:, -1], d[:gh, gw:].max(1).reshape(rows, ch).max(1))
+        if gh < h and gw < w:
+            pm[-1, -1] = max(int(pm[-1, -1]), int(d[gh:, gw:].max()))
+        hot = np.flatnonzero(pm >= thresh).tolist()
+        hot_max = pm.ravel()[hot].tolist()
+    order = sorted(range(len(hot)), key=hot_max.__getitem__, reverse=True)[:max_peaks]  # (stable)
+    out: list[list[float]] = []
+    for i in order:
+        v = hot_max[i]
+        r, k = divmod(hot[i], cols)
+        y0, x0 = r * ch, k * cw
+        lx, ly = cv2.minMaxLoc(d[y0:h if r == rows - 1 else y0 + ch, x0:w if k == cols - 1 else x0 + cw])[3]
+        fx, fy = float(x0 + lx), float(y0 + ly)
+        if v >= flat_min:
+            # a saturated object (a bolide) has a flat top: its first pixel in raster order is its top-left corner,
+            # which wanders across the blob from frame to frame; the centre of the flat top does not
+            wy0, wx0 = max(int(fy) - 8, 0), max(int(fx) - 8, 0)
+            ny, nx = np.nonzero(d[wy0:int(fy) + 9, wx0:int(fx) + 9] == v)
+            if len(ny) > 1:
+                fx, fy = float((nx + wx0).mean()), float((ny + wy0).mean())
+        out.append([round((fx + 0.5) * b - 0.5, 1), round((fy + 0.5) * b - 0.5, 1), int(v)])
+    return out
 
 
 def encode_stack_png(stack: U8) -> bytes:

@@ -21,6 +21,21 @@ edit to both; each version in its own process, alternated, 3 rounds, the scan.py
 main: building scipy's sparse matrix for the grouping (most of it), a whole-frame ``findNonZero`` (~60 µs) on every
 gated frame, and grouping a plane's steady light in every frame; now the gate's three OpenCV calls (~20 µs a frame,
 ~1.3 % of the scan) are the largest part.
+What each side does: the decode-only ceiling (``decode``) is PyAV's decode with its default options (loop filter on),
+one thread, the Y plane taken as a view (``y_plane``) and one pixel read — no ``to_ndarray``, no copy; ``decode_slf``
+is the same with ``skip_loop_filter``, the scan's own decoder option (so ``ratio_to_ceiling`` lets the scan keep the
+loop filter's ~10-20 %; ``ratio_to_skip_loop_filter_ceiling`` is the like-for-like figure). The scan is that decode
+plus everything per frame (stack, binning, background, flicker, noise, peaks, streak stage) and the stack's PNG and
+thumbnail encodings.
+
+Measured (branch scanfast, 2-core machine shared with another session, load 3.5-6): most frames of the default clip
+reach the point threshold (a twinkling star), and the list of their above-threshold pixels (``findNonZero``, ~0.1 ms)
+and numpy's per-cell peak search on it were ~0.15-0.2 ms a frame; now OpenCV reductions and one ``minMaxLoc`` per hot
+cell, with vals identical to main's on 15 rendered clips (the default scene and fast, aircraft, streak, moon_noise,
+bolide, edges, low_bitrate TUNE seeds 11-12, each with and without the streak stage). ``--procs 1 --clips 3 --rounds
+3 --baseline-code /work/main``: scan/decode-only CPU 0.864 vs main's 0.741, scan CPU 0.858 of main's; in one process,
+alternated, 3 rounds, three runs each: decode/scan 1.02-1.04 vs main's 0.78-0.89, decode_slf/scan 0.76-0.88 vs
+0.72-0.79. The pool figures swing ±15 % between rounds at that load.
 Ends with one line ``BENCH {json}``.
 
     python3 scripts/bench/scan.py [--procs 2] [--clips 8] [--seconds 60]
