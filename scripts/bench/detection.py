@@ -14,8 +14,8 @@ Targets: recall ≥ 0.95, false_per_60min ≤ 1, centroid_err_px_median ≤ 0.5.
 
 Harder sets (issue 15): ``--harder SET [--seeds-per-condition 4] --seconds 30`` renders each condition of
 ams_actors.sim.hard (fast, edges, aircraft, moon_noise, low_bitrate, slow_long, bolide, streak) on one fixed seed set
-below — tune (TUNE_SEEDS), tune-2 (TUNE_SEEDS_2), held-out and held-out-2 (both spent: looked at after their run) or
-held-out-3 — and adds recall by angular-speed band (<20, 20-40, 40-60, >60 °/s), recall and false meteors per
+below — tune (TUNE_SEEDS), tune-2 (TUNE_SEEDS_2), held-out, held-out-2 and held-out-3 (spent: looked at after their
+run) or held-out-4 — and adds recall by angular-speed band (<20, 20-40, 40-60, >60 °/s), recall and false meteors per
 condition, and the scan's time against a decode-only pass of the same clip. Tune only on the TUNE sets; a held-out set
 is for reporting, once: a new one must avoid every seed listed below.
 
@@ -404,9 +404,10 @@ TUNE_SEEDS = [11, 12, 13, 14, 15, 16, 17, 18]
 HELD_OUT_SEEDS = [70001, 70002, 70003, 70004, 70005, 70006, 70007, 70008]  # SPENT: looked at after its one run
 HELD_OUT_SEEDS_2 = [80001, 80002, 80003, 80004, 80005, 80006, 80007, 80008]  # the streak stage's held-out run
 TUNE_SEEDS_2 = [21, 22, 23, 24, 25, 26, 27, 28]  # more tuning scenes (the merge work looked at them): never held out
-HELD_OUT_SEEDS_3 = [90001, 90002, 90003, 90004, 90005, 90006, 90007, 90008]  # after the merge and scan-cost work
+HELD_OUT_SEEDS_3 = [90001, 90002, 90003, 90004, 90005, 90006, 90007, 90008]  # SPENT: its misses were looked at
+HELD_OUT_SEEDS_4 = [95001, 95002, 95003, 95004, 95005, 95006, 95007, 95008]  # after the link-gate and scan-speed work
 SEED_SETS = {"tune": TUNE_SEEDS, "tune-2": TUNE_SEEDS_2, "held-out": HELD_OUT_SEEDS, "held-out-2": HELD_OUT_SEEDS_2,
-             "held-out-3": HELD_OUT_SEEDS_3}
+             "held-out-3": HELD_OUT_SEEDS_3, "held-out-4": HELD_OUT_SEEDS_4}
 SPEED_BANDS = ((0.0, 20.0), (20.0, 40.0), (40.0, 60.0), (60.0, 1e9))
 
 
