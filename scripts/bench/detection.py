@@ -118,6 +118,15 @@ rendered 35 -> 37 of 64, false 0 both, centroid median 0.143 / 0.141 px. TUNE (4
 aircraft + bolide (8 seeds): recall 1.0 (41/41), false 0, 0.166 px (0.171 before). Plain (--minutes 20): recall
 1.0 (17/17), false 0, 0.345 px (p90 1.089), as before.
 
+HELD-OUT-4 (HELD_OUT_SEEDS_4, run once on main after the link gate and the faster scan, all 8 seeds × 8 conditions =
+64 camera-min, quiet machine, not looked at before; now spent): recall 0.917 (99/108) — <20 °/s 0.97 (n 67), 20-40
+0.867 (15), 40-60 0.87 (23), >60 0.333 (3); every condition 1.0 but low_bitrate 0.182 (2/11). All nine misses are
+low_bitrate meteors; eight of them the CRF-36 video shows in 0-4 frames (the encoder erased them before any software
+sees them), one (SNR 32.9, 8 frames shown) is a real miss. Over meteors the decoded video shows in ≥ 6 frames: 0.99
+(99/100). False 0.0 per 60 camera-min; centroid median 0.200 px (p90 0.712); scan/decode-only 0.91. Targets met: false
+per 60 camera-min, centroid median, and (this run) the scan's ratio; recall by the rendered light (≤ 60 °/s 98/105 =
+0.933, > 60 °/s 1/3) not met, only through the encoder-erased meteors.
+
 ``--cache DIR`` keeps rendered clips for tuning runs (rendering is most of a run's time).
 """
 
