@@ -93,8 +93,13 @@ def truncation_shifts(nominal: TrajectoryFit) -> tuple[Float, Float]:
     pred = full.length(full.tau(t, clock))
     rng = np.random.default_rng(0)
     draws = np.array([shifts(pred + rng.standard_normal(len(t)) * sigma)[0] for _ in range(NOISE_DRAWS)])
-    with np.errstate(all="ignore"):
-        noise = np.where(np.isfinite(draws).sum(axis=0) >= NOISE_DRAWS // 2, np.nanmean(draws**2, axis=0), np.nan)
+    # the mean square over the draws that could be refitted (np.nanmean warns on a column with none)
+    finite = np.isfinite(draws)
+    count = finite.sum(axis=0)
+    total = np.where(finite, draws, 0.0) ** 2
+    noise = np.full(draws.shape[1:], np.nan)
+    enough = count >= NOISE_DRAWS // 2
+    noise[enough] = total.sum(axis=0)[enough] / count[enough]
     return observed, noise
 
 
