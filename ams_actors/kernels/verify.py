@@ -405,19 +405,17 @@ def verify_clip(
     of one meteor come out as one (``kernels.verify_pieces``).
     """
     clip = detect_doc["clip"]
-    outcomes: list[VerifyOutcome] = []
-    for obj in detect_doc["objects"]:
-        if not obj.get("passed"):
-            continue
-        outcomes.append(verify_object(
-            sd_path, obj, station=station, clip_name=clip, hd_path=hd_path, calibration=calibration,
-            pixel_scale_deg=pixel_scale_deg or detect_doc.get("pixel_scale_deg"), params=params))
+    scale = pixel_scale_deg or detect_doc.get("pixel_scale_deg")
+
+    def verify(obj: dict[str, Any]) -> VerifyOutcome:
+        return verify_object(sd_path, obj, station=station, clip_name=clip, hd_path=hd_path,
+                             calibration=calibration, pixel_scale_deg=scale, params=params)
+
+    outcomes = [verify(obj) for obj in detect_doc["objects"] if obj.get("passed")]
     # one meteor can come out of the detector as several objects (a bolide's pieces along its bloom, a track
     # cut by a faint stretch): one meteor record, and each piece's outcome says where it went
     objects = {int(o["oid"]): o for o in detect_doc["objects"]}
-    outcomes = merge_pieces(outcomes, objects, lambda obj: verify_object(
-        sd_path, obj, station=station, clip_name=clip, hd_path=hd_path, calibration=calibration,
-        pixel_scale_deg=pixel_scale_deg or detect_doc.get("pixel_scale_deg"), params=params), params or VerifyParams())
+    outcomes = merge_pieces(outcomes, objects, verify, params or VerifyParams())
     meteors = [o.meteor for o in outcomes if o.accepted and o.meteor is not None]
     seen: set[str] = set()
     for mm in meteors:  # two meteors with the same trim start: keep ids (and trim names) unique
