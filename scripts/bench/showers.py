@@ -37,6 +37,7 @@ from ams_actors.kernels.showers import (
     angle_deg,
     equatorial_to_ecliptic_deg,
 )
+from protocols.errors import InputError
 from protocols.showers import SPORADIC_CODE, SummaryRow, parse_traj_summary
 
 DEFAULT_FILE = Path(__file__).resolve().parents[3] / "shared/data/meteor-showers/traj_summary_monthly_201812.txt"
@@ -66,9 +67,13 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--file", type=Path, default=DEFAULT_FILE)
     args = ap.parse_args()
-    doc = assign(args.file)
-    rows = {r.traj_id: r for r in parse_traj_summary(args.file.read_text(encoding="utf-8").splitlines(),
-                                                       source=str(args.file))}
+    try:
+        doc = assign(args.file)  # reads and checks the file: a bad one is an InputError naming it
+    except InputError as err:
+        print(f"showers: {err}", file=sys.stderr)
+        return err.exit_code
+    rows = {r.traj_id: r for r in parse_traj_summary(args.file.read_text(encoding="utf-8", errors="replace")
+                                                       .splitlines(), source=str(args.file))}
     table = load_shower_table()
     reasons: Counter[str] = Counter()
     ratios: list[float] = []
