@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from ams_actors.kernels import geo
+from ams_actors.kernels.correlate import CorrelationParams
 from ams_actors.sim.stations import BUCKET, ClaimTaken
 from ams_actors.sim.superseded import published_event_ids, superseded_report
 from ams_actors.sim.world import SimMeteor, World
@@ -57,9 +58,34 @@ class NightGrading:
 
 
     def expected_events(self, bucket: dict[str, Any]) -> list[str]:
-        """Truth keys that should have become a solved event, given which stations died on the way."""
+        """Truth keys that should have become a solved event, given which stations died on the way and
+        whether any two of the stations that saw the meteor can place it at all (:meth:`not_placeable`)."""
+        unplaceable = self.not_placeable(bucket)
+        return [k for k in self.seen_by_two(bucket) if k not in unplaceable]
+
+    def seen_by_two(self, bucket: dict[str, Any]) -> list[str]:
+        """Truth keys whose observations by >= 2 stations reached the network."""
         present: set[tuple[str, str]] = bucket.get("meteors", set())
         return self.truth.expected_events(lambda s, m: s not in self.dead or (s, m) in present)
+
+    def not_placeable(self, bucket: dict[str, Any]) -> dict[str, float]:
+        """Meteors seen by >= 2 stations whose best pair of planes still converges below the correlator's
+        minimum (``CorrelationParams.min_convergence_deg``): flying almost in the plane through the stations,
+        no pair of them defines a line, so no event can be formed; → their best convergence (deg).
+
+        The angle is taken from the true line, not from the measured planes, so the grading does not
+        borrow the pipeline's own measurements to excuse it."""
+        limit = CorrelationParams().min_convergence_deg
+        present: set[tuple[str, str]] = bucket.get("meteors", set())
+        sites = {s.id: geo.geodetic_to_ecef(s.lat, s.lon, s.alt_m) for s in self.world.stations}
+        truth_by_key = {m.key: m for m in self.world.meteors}
+        out: dict[str, float] = {}
+        for key in self.seen_by_two(bucket):
+            seen = [s for s, m in self.truth.seen_by[key].items() if s not in self.dead or (s, m) in present]
+            best = best_convergence_deg(truth_by_key[key], [sites[s] for s in seen])
+            if best < limit:
+                out[key] = round(best, 3)
+        return out
 
     async def all_solved(self) -> bool:
         bucket = await self.read_bucket(while_running=True)  # a progress look, not the outcome
@@ -187,6 +213,7 @@ class NightGrading:
             "resolved_after_revision": sum(1 for e in active if 1 < n_solutions[e] <= revisions[e]),
             "solution_objects": sum(len(v) for v in bucket["solutions"].values()),
             "lost_events": sorted(k for k in expected if k not in found or k not in solved),
+            "not_expected_planes_converge_deg": self.not_placeable(bucket),
             "dir_err_deg_median": med(dir_err),
             "v_init_rel_err_median": med(v_err),
             "begin_dist_m_median": med(begin_err),
@@ -319,3 +346,16 @@ def solution_errors(sol: dict[str, Any], truth: SimMeteor) -> tuple[float, float
     begin_err = float(truth.meteor.distance_from_line_m(ib[None, :])[0])
     begin_h_err = abs(float(b["alt_m"]) - float(truth.meteor.geodetic(t_b)[2]))
     return dir_err, float(v_err), begin_err, begin_h_err
+
+
+def best_convergence_deg(truth: SimMeteor, stations_ecef: list[Any]) -> float:
+    """The largest angle (deg, 0-90) between any two stations' planes through the true line: the
+    correlator's convergence, which must reach its minimum for a pair to place the meteor."""
+    begin, direction = truth.meteor.line_in_frame(truth.meteor.epoch)
+    normals = [np.cross(begin - np.asarray(s, float), direction) for s in stations_ecef]
+    normals = [n / np.linalg.norm(n) for n in normals]
+    best = 0.0
+    for i, a in enumerate(normals):
+        for b in normals[i + 1:]:
+            best = max(best, float(np.degrees(np.arctan2(np.linalg.norm(np.cross(a, b)), abs(float(a @ b))))))
+    return best
