@@ -209,19 +209,17 @@ def _distinct_movers(objects: list[dict[str, Any]], prm: DetectParams) -> int:
 
 def _one_motion(a: Piece, b: Piece, prm: DetectParams) -> bool:
     """Whether one motion fitted through both pieces passes every point of both (``track_pieces.on_one_line``,
-    whatever the frames between) and runs along each piece within that piece's own slack: ``2 × extend_px`` over
-    its length (a satellite's 16-px piece: 17°). Without the second test, two pieces of unrelated movers at one
-    speed far apart in time can be joined by a motion across both (a fit through two short clusters)."""
-    tol = 2.0 * prm.extend_px
-    if not on_one_line(a, b, tol, 0.0, prm.join_speed_ratio):
+    whatever the frames between) with each piece's own velocity: within ``extend_px`` over the piece's duration
+    (a satellite's 40-frame piece: 0.06 px/frame, its direction to ~9° at 0.4 px/frame). Without the second
+    test, two short pieces of unrelated movers at one speed, far apart in time, are joined by a motion across both
+    (a line through two clusters passes both, whatever its slope)."""
+    if not on_one_line(a, b, 2.0 * prm.extend_px, 0.0, prm.join_speed_ratio):
         return False
     u = Piece(np.concatenate([a.fns, b.fns]), np.concatenate([a.xs, b.xs]), np.concatenate([a.ys, b.ys]))
     ux, _, uy, _ = u.motion()
     for q in (a, b):
         qx, _, qy, _ = q.motion()
-        length = math.hypot(qx, qy) * float(q.fns[-1] - q.fns[0])
-        cos = (ux * qx + uy * qy) / max(math.hypot(ux, uy) * math.hypot(qx, qy), 1e-12)
-        if math.acos(min(1.0, max(-1.0, cos))) > math.atan2(tol, length):
+        if math.hypot(ux - qx, uy - qy) * float(q.fns[-1] - q.fns[0]) > prm.extend_px:
             return False
     return True
 
