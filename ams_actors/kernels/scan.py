@@ -14,11 +14,12 @@ decode-only ceiling), so:
 - the running background is an exponential mean (``accumulateWeighted``), the positive difference a
   saturating ``cv2.subtract``; peak value/position by ``minMaxLoc``;
 - the extras (sum above threshold, per-cell maxima, per-cell peak positions: up to two lights a cell, see
-  ``cell_peaks``) are computed only for frames whose peak reaches the threshold. That is not rare: a twinkling bright star puts ~80 % of the frames of
-  scripts/bench/scan.py's clip there, so they are whole-image OpenCV reductions and one ``minMaxLoc`` per hot
-  cell (a few), never a list of the pixels above threshold (``findNonZero`` alone cost ~0.1 ms a frame; without
-  it the scan went from 0.78-0.89 to 1.02-1.04 of the bench's decode-only CPU in one process, 0.74 to 0.86 in the
-  loaded pool bench, with identical vals: scripts/bench/scan.py);
+  ``cell_peaks``) are computed only for frames whose peak reaches the threshold. That is not rare: a twinkling
+  bright star puts ~80 % of the frames of scripts/bench/scan.py's clip there, so they are whole-image OpenCV
+  reductions and one ``minMaxLoc`` per hot cell (a few; two for the second light), never a list of the pixels above
+  threshold (``findNonZero`` alone cost ~0.1 ms a frame; without it the scan went from 0.78-0.89 to 1.02-1.04 of the
+  bench's decode-only CPU in one process, 0.74 to 0.86 in the loaded pool bench, with identical vals:
+  scripts/bench/scan.py);
 - the max-pixel stack is kept at full SD resolution (one ``cv2.max`` per frame);
 - a streak stage (``scan_streak.py``) finds fast meteors whose motion blur keeps every binned pixel under the
   point threshold: the pixels above a low threshold, grouped into lines, judged by their summed light. A gate
