@@ -28,6 +28,7 @@ from numpy.typing import NDArray
 
 from ams_actors.kernels.detect_params import DetectParams
 from ams_actors.kernels.detect_tracks import Track, extend_tracks, join_pieces
+from ams_actors.kernels.track_pieces import Piece, on_one_line
 from protocols.pipeline_files import DETECT_FORMAT
 
 __all__ = ["DetectParams", "detect_vals"]
@@ -182,22 +183,45 @@ def detect_vals(
 def _distinct_movers(objects: list[dict[str, Any]], prm: DetectParams) -> int:
     """How many things move: objects on one line at one speed count once. A faint satellite or plane
     flickering around the threshold for a minute falls into many pieces, and the pieces of two of them must
-    not read as a sky full of objects (clouds, lightning), which would lose the minute's meteors with them."""
-    lines: list[tuple[float, float, float]] = []  # direction (rad, mod pi), offset across it (px), speed
+    not read as a sky full of objects (clouds, lightning), which would lose the minute's meteors with them.
+    A slow light's short piece has a poor direction of its own (its scan peaks step by whole 2-px bins: one
+    such piece read 321° where its satellite's others read 309-318°), so pieces that one motion explains
+    (``_one_motion``) count once as well."""
+    lines: list[tuple[float, float, float, list[Piece]]] = []  # direction (rad, mod pi), offset across it, speed
     for o in objects:
         th = math.radians(float(o["checks"]["direction_deg"])) % math.pi
         rho = -math.sin(th) * float(np.mean(o["xs"])) + math.cos(th) * float(np.mean(o["ys"]))
         sp = float(o["checks"]["speed_px_frame"])
-        for th2, rho2, sp2 in lines:
+        piece = Piece.of(o["fns"], o["xs"], o["ys"])
+        for th2, rho2, sp2, pieces in lines:
             dth = abs(th - th2)
             if dth > math.pi / 2:  # the same line across 0/180°: its normal, and so its offset, flips sign
                 dth, rho2 = math.pi - dth, -rho2
-            if (dth < math.radians(5.0) and abs(rho - rho2) < 2.0 * prm.extend_px
-                    and abs(sp - sp2) <= prm.join_speed_ratio * max(sp, sp2)):
+            if ((dth < math.radians(5.0) and abs(rho - rho2) < 2.0 * prm.extend_px
+                 and abs(sp - sp2) <= prm.join_speed_ratio * max(sp, sp2))
+                    or any(_one_motion(piece, q, prm) for q in pieces)):
+                pieces.append(piece)
                 break
         else:
-            lines.append((th, rho, sp))
+            lines.append((th, rho, sp, [piece]))
     return len(lines)
+
+
+def _one_motion(a: Piece, b: Piece, prm: DetectParams) -> bool:
+    """Whether one motion fitted through both pieces passes every point of both (``track_pieces.on_one_line``,
+    whatever the frames between) with each piece's own velocity: within ``extend_px`` over the piece's duration
+    (a satellite's 40-frame piece: 0.06 px/frame, its direction to ~9° at 0.4 px/frame). Without the second
+    test, two short pieces of unrelated movers at one speed, far apart in time, are joined by a motion across both
+    (a line through two clusters passes both, whatever its slope)."""
+    if not on_one_line(a, b, 2.0 * prm.extend_px, 0.0, prm.join_speed_ratio):
+        return False
+    u = Piece(np.concatenate([a.fns, b.fns]), np.concatenate([a.xs, b.xs]), np.concatenate([a.ys, b.ys]))
+    ux, _, uy, _ = u.motion()
+    for q in (a, b):
+        qx, _, qy, _ = q.motion()
+        if math.hypot(ux - qx, uy - qy) * float(q.fns[-1] - q.fns[0]) > prm.extend_px:
+            return False
+    return True
 
 
 def _in_clip_pixels(prm: DetectParams, pixel_scale_deg: float) -> DetectParams:

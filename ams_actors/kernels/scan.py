@@ -13,12 +13,13 @@ decode-only ceiling), so:
   out of the per-pixel noise (signal sums, noise averages);
 - the running background is an exponential mean (``accumulateWeighted``), the positive difference a
   saturating ``cv2.subtract``; peak value/position by ``minMaxLoc``;
-- the extras (sum above threshold, per-cell maxima, per-cell peak positions) are computed only for frames
-  whose peak reaches the threshold. That is not rare: a twinkling bright star puts ~80 % of the frames of
-  scripts/bench/scan.py's clip there, so they are whole-image OpenCV reductions and one ``minMaxLoc`` per hot
-  cell (a few), never a list of the pixels above threshold (``findNonZero`` alone cost ~0.1 ms a frame; without
-  it the scan went from 0.78-0.89 to 1.02-1.04 of the bench's decode-only CPU in one process, 0.74 to 0.86 in the
-  loaded pool bench, with identical vals: scripts/bench/scan.py);
+- the extras (sum above threshold, per-cell maxima, per-cell peak positions: up to two lights a cell, see
+  ``cell_peaks``) are computed only for frames whose peak reaches the threshold. That is not rare: a twinkling
+  bright star puts ~80 % of the frames of scripts/bench/scan.py's clip there, so they are whole-image OpenCV
+  reductions and one ``minMaxLoc`` per hot cell (a few; two for the second light), never a list of the pixels above
+  threshold (``findNonZero`` alone cost ~0.1 ms a frame; without it the scan went from 0.78-0.89 to 1.02-1.04 of the
+  bench's decode-only CPU in one process, 0.74 to 0.86 in the loaded pool bench, with identical vals:
+  scripts/bench/scan.py);
 - the max-pixel stack is kept at full SD resolution (one ``cv2.max`` per frame);
 - a streak stage (``scan_streak.py``) finds fast meteors whose motion blur keeps every binned pixel under the
   point threshold: the pixels above a low threshold, grouped into lines, judged by their summed light. A gate
@@ -50,7 +51,7 @@ from ams_actors.kernels.video import ClipUnreadable, error_text, open_clip, stre
 from protocols.errors import InputError
 from protocols.pipeline_files import VALS_FORMAT, iso_ms, parse_clip_name
 
-SCAN_VERSION = "scan/2"
+SCAN_VERSION = "scan/3"  # scan/3: up to two peaks per hot cell (cell_peaks)
 U8 = NDArray[np.uint8]
 
 
@@ -64,7 +65,9 @@ class ScanParams:
     init_frames: int = 8  # frames averaged for the first background
     thresh_sigma: float = 5.5  # threshold = thresh_sigma × robust sigma of the difference image
     min_thresh: int = 3
-    max_peaks: int = 24  # per frame (hot cells with their own peak); more = cloud/lightning
+    max_peaks: int = 24  # per frame (hot cells' peaks, second peaks in the room left); more = cloud/lightning
+    second_px: int = 6  # a cell's second peak: ≥ this many binned px from its first in x or y (cell_peaks) ...
+    second_dip: float = 0.5  # ... with the light between them dipping to this × its value (not one light's wing)
     noise_every: int = 3  # frames between noise estimates
     noise_window: int = 3  # estimates in the running median the threshold uses
     skip_loop_filter: bool = True
@@ -222,7 +225,8 @@ def scan_clip(
                     hot = np.flatnonzero(cm >= thresh).tolist()
                     hv = [cl[i] for i in hot]
                     cells.append([[i, v] for i, v in zip(hot, hv, strict=True)])
-                    pk_now = cell_peaks(d, cm, hot, hv, thresh, b, prm.max_peaks, prm.flat_min)
+                    pk_now = cell_peaks(d, cm, hot, hv, thresh, b, prm.max_peaks, prm.flat_min,
+                                       prm.second_px, prm.second_dip)
                     peaks.append(pk_now)
                 # the streak stage: a cheap gate first, then the blocks of steady lights cleared, then the grouping
                 if mx >= low and gate.passes(d, low) and (not (pk_now and pk_before)
@@ -314,12 +318,25 @@ def _grow(*arrays: NDArray[np.int32]) -> tuple[NDArray[np.int32], ...]:
 
 
 def cell_peaks(d: U8, cm: U8, hot: list[int], hot_max: list[int], thresh: int, b: int, max_peaks: int,
-               flat_min: int = 256) -> list[list[float]]:
+               flat_min: int = 256, second_px: int = 6, second_dip: float = 0.5) -> list[list[float]]:
     """[x, y, value] (full SD pixels, at the binned pixel's centre) of the brightest pixel ≥ ``thresh`` of each cell
-    of the binned difference ``d`` that has one, brightest first (a tie: the lower cell index), at most ``max_peaks``.
-    ``cm`` holds the cells' maxima over the part of ``d`` the grid tiles, ``hot`` (ascending) and ``hot_max`` its
-    cells ≥ ``thresh`` and their maxima; the rows and columns the grid leaves over belong to the last row and column
-    of cells (a pixel's cell is clamped to the grid).
+    of the binned difference ``d`` that has one, and of a second light in the cell, brightest first (a tie: the lower
+    cell index, a cell's first peak before any second one), at most ``max_peaks``. ``cm`` holds the cells' maxima
+    over the part of ``d`` the grid tiles, ``hot`` (ascending) and ``hot_max`` its cells ≥ ``thresh`` and their
+    maxima; the rows and columns the grid leaves over belong to the last row and column of cells (a pixel's cell is
+    clamped to the grid).
+
+    The first peaks are the same as with one peak per cell, and come first for the cap: the second peaks only fill
+    the room the hot cells leave (a cloud's frame is unchanged). One cell (64 × 36 SD px) holds two lights often
+    enough to matter: a meteor crossing a brighter satellite's cell left only 3 peaks in its 10 brightest frames and
+    was missed (issue 15). A cell's second peak is its brightest pixel ≥ ``thresh`` at least ``second_px`` binned px
+    from the first in x or y (the square around the first blanked, one more ``minMaxLoc``), and only if the light
+    dips to ``second_dip`` × its value or below somewhere on the straight line between the two: two lights have dark
+    sky between them, while the wing of one light's halo or blurred streak falls steadily towards it. Why 6 binned px
+    (12 SD px): a point light's blob spreads ~2 binned px from its brightest pixel and a bright plane's or star's
+    above-threshold core a few more; 6 keeps the second search off the first light's core, so the dip test decides
+    only on wings, and is still under a slow meteor's distance from a satellite it passes (the issue's meteor was
+    found with 6). The Detector merges peaks of a frame closer than 4 SD px, far under 12.
 
     One ``minMaxLoc`` per kept cell: it gives the cell's first brightest pixel in raster order, the pixel the list of
     all pixels above threshold gave before (``findNonZero``, ~0.1 ms on every frame with a twinkling star; most
@@ -341,22 +358,63 @@ def cell_peaks(d: U8, cm: U8, hot: list[int], hot_max: list[int], thresh: int, b
         hot = np.flatnonzero(pm >= thresh).tolist()
         hot_max = pm.ravel()[hot].tolist()
     order = sorted(range(len(hot)), key=hot_max.__getitem__, reverse=True)[:max_peaks]  # (stable)
+    room = max_peaks - len(order)
     out: list[list[float]] = []
+    seconds: list[list[float]] = []
     for i in order:
         v = hot_max[i]
         r, k = divmod(hot[i], cols)
         y0, x0 = r * ch, k * cw
-        lx, ly = cv2.minMaxLoc(d[y0:h if r == rows - 1 else y0 + ch, x0:w if k == cols - 1 else x0 + cw])[3]
-        fx, fy = float(x0 + lx), float(y0 + ly)
-        if v >= flat_min:
-            # a saturated object (a bolide) has a flat top: its first pixel in raster order is its top-left corner,
-            # which wanders across the blob from frame to frame; the centre of the flat top does not
-            wy0, wx0 = max(int(fy) - 8, 0), max(int(fx) - 8, 0)
-            ny, nx = np.nonzero(d[wy0:int(fy) + 9, wx0:int(fx) + 9] == v)
-            if len(ny) > 1:
-                fx, fy = float((nx + wx0).mean()), float((ny + wy0).mean())
-        out.append([round((fx + 0.5) * b - 0.5, 1), round((fy + 0.5) * b - 0.5, 1), int(v)])
+        cell = d[y0:h if r == rows - 1 else y0 + ch, x0:w if k == cols - 1 else x0 + cw]
+        lx, ly = cv2.minMaxLoc(cell)[3]
+        out.append(_sd_peak(d, x0 + lx, y0 + ly, v, b, flat_min))
+        if room > 0:
+            sec = _second_peak(d, cell, x0, y0, lx, ly, thresh, b, flat_min, second_px, second_dip)
+            if sec is not None:
+                seconds.append(sec)
+    if seconds:
+        seconds.sort(key=lambda p: -p[2])
+        out = sorted(out + seconds[:room], key=lambda p: -p[2])  # (stable: the first peaks before the seconds)
     return out
+
+
+def _sd_peak(d: U8, x: int, y: int, v: int, b: int, flat_min: int) -> list[float]:
+    """The peak at binned pixel (``x``, ``y``) of ``d``, value ``v``, as [x, y, value] in SD px. A saturated object
+    (a bolide) has a flat top: its first pixel in raster order is its top-left corner, which wanders across the blob
+    from frame to frame; the centre of the flat top (the pixels of ``v`` within 8 px) does not."""
+    fx, fy = float(x), float(y)
+    if v >= flat_min:
+        wy0, wx0 = max(y - 8, 0), max(x - 8, 0)
+        ny, nx = np.nonzero(d[wy0:y + 9, wx0:x + 9] == v)
+        if len(ny) > 1:
+            fx, fy = float((nx + wx0).mean()), float((ny + wy0).mean())
+    return [round((fx + 0.5) * b - 0.5, 1), round((fy + 0.5) * b - 0.5, 1), int(v)]
+
+
+def _second_peak(d: U8, cell: U8, x0: int, y0: int, lx: int, ly: int, thresh: int, b: int, flat_min: int,
+                 sep: int, dip: float) -> list[float] | None:
+    """The cell's second light (see ``cell_peaks``): the brightest pixel ≥ ``thresh`` of ``cell`` (a view of ``d`` at
+    ``x0``, ``y0``) outside the square of half-side ``sep`` - 1 around its first peak (``lx``, ``ly`` in the cell), if
+    the light between them dips to ``dip`` × its value. The square is blanked in ``d`` and restored (``d`` is read
+    again by the streak stage): a copy of ~120 bytes, cheaper than a mask for ``minMaxLoc``."""
+    px, py = x0 + lx, y0 + ly
+    ya, yb, xa, xb = max(py - sep + 1, 0), py + sep, max(px - sep + 1, 0), px + sep
+    saved = d[ya:yb, xa:xb].copy()
+    d[ya:yb, xa:xb] = 0
+    _, v2, _, (sx, sy) = cv2.minMaxLoc(cell)
+    v = int(v2)
+    peak = _sd_peak(d, x0 + sx, y0 + sy, v, b, flat_min) if v >= thresh else None  # (a flat top: the first's blanked)
+    d[ya:yb, xa:xb] = saved
+    if peak is None:
+        return None
+    # the straight line from the first peak to the second, ends excluded: does the light dip?
+    dx, dy = x0 + sx - px, y0 + sy - py
+    n = max(abs(dx), abs(dy))
+    floor = dip * v
+    for t in range(1, n):
+        if d.item(py + (2 * dy * t + n) // (2 * n), px + (2 * dx * t + n) // (2 * n)) <= floor:
+            return peak
+    return None
 
 
 def encode_stack_png(stack: U8) -> bytes:

@@ -83,11 +83,11 @@ def one_object(a: Piece, b: Piece, *, tol_px: float, max_gap: int, speed_ratio: 
             return None
         if inside.all():
             return "same light"
-    return ("same light" if inside.any() else "continues") if _on_one_line(a, b, tol_px, tol_speed,
+    return ("same light" if inside.any() else "continues") if on_one_line(a, b, tol_px, tol_speed,
                                                                             speed_ratio) else None
 
 
-def _on_one_line(a: Piece, b: Piece, tol_px: float, tol_speed: float, speed_ratio: float) -> bool:
+def on_one_line(a: Piece, b: Piece, tol_px: float, tol_speed: float, speed_ratio: float) -> bool:
     """Speeds alike, and one motion through both pieces: every point within the tolerance of the motion fitted to
     their union. (Extrapolating each piece's own line over the other, as the Detector once did, multiplies a short
     piece's direction error by the other's length: a slow plane's steady light between two strobes, whose scan

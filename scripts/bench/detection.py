@@ -127,6 +127,18 @@ sees them), one (SNR 32.9, 8 frames shown) is a real miss. Over meteors the deco
 per 60 camera-min, centroid median, and (this run) the scan's ratio; recall by the rendered light (≤ 60 °/s 98/105 =
 0.933, > 60 °/s 1/3) not met, only through the encoder-erased meteors.
 
+A second peak per scan cell (branch peak2, scan/3: a cell's brightest pixel ≥ 6 binned px from its first with the
+light dipping to half between them; 2-core machine shared with three other sessions, load 5-14). The Detector then
+linked the HELD-OUT-3 minute-16 meteor above (it passed every rule); that minute read toomany: 16 movers > 15 (main's
+vals: 14), one satellite's pieces counted as several because their own directions (309-321°, peaks on 2-px bins)
+missed the 5° rule; pieces that one motion explains, each at its own velocity, now count once (8 movers). Same cached
+clips, main's code / this branch: TUNE aircraft + bolide + fast (8 seeds each, 24 camera-min): recall 0.959 (47/49)
+both, the same two fast misses, found 60 of 96 rendered both, false 0, centroid median 0.185 px (p90 0.676) both;
+TUNE_SEEDS_2 (the same three conditions): recall 1.0 (50/50) both, found 61 / 62 of 96 rendered, false 0, centroid
+0.171 px (p90 0.645 / 0.646); HELD-OUT-3 aircraft (8 seeds, spent, AFTER LOOKING): recall 0.944 (17/18) / 1.0
+(18/18), false 0, centroid 0.229 / 0.240 px (the scan change alone, without the Detector's: 0.833, minute 16 toomany).
+Plain (--minutes 20, seed 100): recall 1.0 (17/17) both, false 0, centroid median 0.345 / 0.343 px (p90 1.089).
+
 ``--cache DIR`` keeps rendered clips for tuning runs (rendering is most of a run's time).
 """
 

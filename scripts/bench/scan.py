@@ -36,6 +36,12 @@ bolide, edges, low_bitrate TUNE seeds 11-12, each with and without the streak st
 3 --baseline-code /work/main``: scan/decode-only CPU 0.864 vs main's 0.741, scan CPU 0.858 of main's; in one process,
 alternated, 3 rounds, three runs each: decode/scan 1.02-1.04 vs main's 0.78-0.89, decode_slf/scan 0.76-0.88 vs
 0.72-0.79. The pool figures swing ±15 % between rounds at that load.
+Two peaks per cell (branch peak2, scan/3; 2-core machine shared with three other sessions, load 5-14; main as the
+baseline, --procs 1): default clip (--clips 2 --rounds 3) scan CPU 2.448 s/clip vs main's 2.418 (1.012; rounds
+2.45/2.52/2.45 vs 2.34/2.45/2.42), scan/decode-only CPU 0.932 vs 0.944; aircraft clip (--clips 1 --rounds 3, 30 s)
+1.209 vs 1.285 s (0.941: noise), 1.013 vs 0.953. The with/without figures cannot resolve it; ``cell_peaks`` timed inside
+the scan (thread time, main and this branch alternated in fresh processes, 3 rounds): 0.049-0.061 → 0.066-0.083 s on
+a 60-s plain clip (of ~2.5 s), 0.053-0.074 → 0.064-0.087 s on the aircraft TUNE clip (of ~1.3 s): ~1 % of the scan.
 Ends with one line ``BENCH {json}``.
 
     python3 scripts/bench/scan.py [--procs 2] [--clips 8] [--seconds 60]
