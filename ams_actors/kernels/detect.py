@@ -26,8 +26,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from ams_actors.kernels.detect_params import DetectParams
 from ams_actors.kernels.detect_bloom import CellGrid, drop_spill, one_plateau
+from ams_actors.kernels.detect_params import DetectParams
 from ams_actors.kernels.detect_tracks import Track, extend_tracks, join_pieces
 from protocols.pipeline_files import DETECT_FORMAT
 

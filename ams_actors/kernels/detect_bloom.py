@@ -1,4 +1,4 @@
-"""A saturated light's spill into the next scan cell: peaks that are the edge of a brighter light's bloom.
+"""A saturated light in the scan's peaks: its spill into the next scan cells, and its clipped plateau's several peaks.
 
 The scan keeps the brightest pixel of each cell of a coarse grid (``scan.cell_peaks``). A saturated bolide's bloom
 reaches tens of pixels, so the cells next to the one holding it report a peak too, and that peak is the bloom's
@@ -13,6 +13,10 @@ sits on its border only when the light rises toward that border, so its source i
 there within reach is that source. A light of its own has its maximum inside its cell (or, straddling a border, a
 brighter half across it: the same light, kept once). Spill peaks are dropped before linking (and before the static
 count: a bolide's spill stepping down one border column is not a static source).
+
+Left alone, its own plateau still gives two peaks 3-8 px apart in half its frames (two cells over it, or a cell's
+and the streak stage's): each is a pixel of the clipped top, neither its centre, and a track that takes one or the
+other zigzags across the path. Such bright peaks that close together are taken as one, at their middle.
 """
 
 from __future__ import annotations
