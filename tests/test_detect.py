@@ -211,10 +211,10 @@ def test_spill_is_a_border_peak_toward_a_brighter_blooming_light() -> None:
             (120.5, 72.5, 30.0),  # on its cell's top border, the bolide below it
             (126.5, 94.5, 250.0)]  # on the border toward the bolide, but brighter than it
     peaks = [bolide, *spill, *kept]
-    assert drop_spill(peaks, grid, min_val=100.0, reach_px=24.0) == [bolide, *kept]
-    assert drop_spill(peaks, grid, min_val=100.0, reach_px=8.0) == [bolide, *spill[:2], *kept]  # 10 and 19 px: beyond reach
+    assert drop_spill(peaks, grid, min_val=100.0, reach_px=24.0, below=0.9) == [bolide, *kept]
+    assert drop_spill(peaks, grid, min_val=100.0, reach_px=8.0, below=0.9) == [bolide, *spill[:2], *kept]  # 10 and 19 px: beyond reach
     faint = [(136.5, 76.5, 60.0), (126.5, 74.5, 30.0)]  # a light that does not bloom: its neighbour is its own
-    assert drop_spill(faint, grid, min_val=100.0, reach_px=24.0) == faint
+    assert drop_spill(faint, grid, min_val=100.0, reach_px=24.0, below=0.9) == faint
     plateau = [(146.5, 116.5, 220.0), (143.8, 111.5, 217.0), (150.5, 150.5, 219.0), (148.5, 118.5, 40.0)]
     assert one_plateau(plateau, min_val=100.0, reach_px=10.0) == [
         (145.15, 114.0, 220.0), (150.5, 150.5, 219.0), (148.5, 118.5, 40.0)]

@@ -8,7 +8,8 @@ and fail "linear" (issue 15, held-out-3 minute 49).
 
 The rule, from one frame's peaks alone (the vals hold the grid's geometry; no image needed): a peak is spill when it
 lies on a border pixel of its cell, a brighter peak of the same frame lies across that border (in the next cell row
-or column on that side), within the bloom's reach, and that brighter peak is bright enough to bloom. A cell's maximum
+or column on that side), within the bloom's reach, and that brighter peak is bright enough to bloom and clearly
+brighter (a peak as bright is a piece of the same clipped plateau). A cell's maximum
 sits on its border only when the light rises toward that border, so its source is across it; the brighter peak
 there within reach is that source. A light of its own has its maximum inside its cell (or, straddling a border, a
 brighter half across it: the same light, kept once). Spill peaks are dropped before linking (and before the static
@@ -73,16 +74,18 @@ class CellGrid:
         return bool((sx and qc == pc + sx) or (sy and qr == pr + sy))
 
 
-def drop_spill(peaks: list[Peak], grid: CellGrid, *, min_val: float, reach_px: float) -> list[Peak]:
+def drop_spill(peaks: list[Peak], grid: CellGrid, *, min_val: float, reach_px: float, below: float) -> list[Peak]:
     """``peaks`` (one frame's) without those that are the spill of a brighter light (``min_val`` or more: one that
-    blooms) within ``reach_px`` across their cell's border. Order kept."""
+    blooms) within ``reach_px`` across their cell's border, and at most ``below`` × its value: a peak about as bright
+    is clipped like it, a piece of its plateau over the border (the background under a clipped plateau varies it by a
+    few %), which ``one_plateau`` takes into the light's centre. Order kept."""
     bright = [q for q in peaks if q[2] >= min_val]
     if not bright:
         return peaks
     r2 = reach_px * reach_px
     return [p for p in peaks
-            if not any(q[2] > p[2] and (q[0] - p[0]) ** 2 + (q[1] - p[1]) ** 2 <= r2 and grid.spills_toward(p, q)
-                       for q in bright)]
+            if not any(p[2] <= below * q[2] and (q[0] - p[0]) ** 2 + (q[1] - p[1]) ** 2 <= r2
+                       and grid.spills_toward(p, q) for q in bright)]
 
 
 def one_plateau(peaks: list[Peak], *, min_val: float, reach_px: float) -> list[Peak]:
