@@ -4,7 +4,9 @@ Input is only the ``-vals.json`` document (no video), so this is cheap and can b
 night. Steps, and why:
 
 1. Peaks: the per-cell peaks the scan recorded for frames above threshold (several per frame, so a
-   meteor is seen even while a brighter plane or twinkling star holds the frame's global maximum).
+   meteor is seen even while a brighter plane or twinkling star holds the frame's global maximum);
+   a saturated light's spill into the next cells is dropped and its clipped plateau's peaks are taken
+   as one (``detect_bloom.py``: else a bolide links into tracks along a cell border or across its path).
 2. Static sources out: positions that are hot in many frames of the minute (twinkling bright stars,
    hot pixels, lights on the ground) are dropped before tracking so they cannot capture a track.
 3. Runs and tracking: frames with remaining peaks form runs; peaks are linked frame to frame into
