@@ -4,7 +4,9 @@ Input is only the ``-vals.json`` document (no video), so this is cheap and can b
 night. Steps, and why:
 
 1. Peaks: the per-cell peaks the scan recorded for frames above threshold (several per frame, so a
-   meteor is seen even while a brighter plane or twinkling star holds the frame's global maximum).
+   meteor is seen even while a brighter plane or twinkling star holds the frame's global maximum);
+   a saturated light's spill into the next cells is dropped and its clipped plateau's peaks are taken
+   as one (``detect_bloom.py``: else a bolide links into tracks along a cell border or across its path).
 2. Static sources out: positions that are hot in many frames of the minute (twinkling bright stars,
    hot pixels, lights on the ground) are dropped before tracking so they cannot capture a track.
 3. Runs and tracking: frames with remaining peaks form runs; peaks are linked frame to frame into
@@ -26,6 +28,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from ams_actors.kernels.detect_bloom import CellGrid, drop_spill, one_plateau
 from ams_actors.kernels.detect_params import DetectParams
 from ams_actors.kernels.detect_tracks import Track, extend_tracks, join_pieces
 from ams_actors.kernels.track_pieces import Piece, on_one_line
@@ -73,12 +76,16 @@ def detect_vals(
     bright = _bright_enough(thresh, prm)
     crowded = sum(1 for _, pk in frames if len(pk) >= max_peaks and pk[-1][2] >= bright)
 
-    # 1+2: merge split blobs within a frame, then drop static sources
+    # 1+2: drop a saturated light's spill into the next cells, merge split blobs within a frame, drop static sources
+    grid = CellGrid.of_vals(vals)
     merged: list[tuple[int, list[tuple[float, float, float]]]] = []
     hits: dict[tuple[int, int], int] = {}
     for fn, pk in frames:
         keep: list[tuple[float, float, float]] = []
-        for x, y, v in pk:  # brightest first
+        own = drop_spill([(float(x), float(y), float(v)) for x, y, v in pk], grid, min_val=prm.spill_min_val,
+                         reach_px=prm.spill_reach_px, below=prm.spill_below)
+        own = one_plateau(own, min_val=prm.spill_min_val, reach_px=prm.plateau_px)
+        for x, y, v in own:  # brightest first
             for a, b, _ in keep:
                 if (x - a) ** 2 + (y - b) ** 2 <= prm.merge_px**2:
                     break
@@ -231,7 +238,8 @@ def _in_clip_pixels(prm: DetectParams, pixel_scale_deg: float) -> DetectParams:
         return prm
     return replace(prm, min_disp_px=prm.min_disp_px * k, max_rms_px=prm.max_rms_px * k,
                    first_gate_px=prm.first_gate_px * k, link_gate_px=prm.link_gate_px * k, merge_px=prm.merge_px * k,
-                   extend_px=prm.extend_px * k)
+                   extend_px=prm.extend_px * k, spill_reach_px=prm.spill_reach_px * k,
+                   plateau_px=prm.plateau_px * k)
 
 
 def _bright_enough(thresh: float, prm: DetectParams) -> float:

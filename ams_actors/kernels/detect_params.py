@@ -22,10 +22,17 @@ class DetectParams:
     first_gate_px: float = 30.0  # how far a second detection may be from a first (fast meteors: ≥ 25 px/frame)
     link_gate_px: float = 4.0  # later links: this across the motion, this + link_gate_speed × speed × gap along ...
     link_gate_speed: float = 0.5  # ... the scan's peak wanders along a motion-blurred streak by up to half a step
+    link_gate_across_speed: float = 0.0  # across, not with the speed (= link_gate_speed: the old circular gate)
     merge_px: float = 4.0  # peaks of one frame closer than this are one split blob
     extend_px: float = 2.5  # a peak this close to a track's fitted line beyond its ends joins it
     join_gap: int = 6  # track pieces ≤ this many frames apart on one line at one speed are one object
     join_speed_ratio: float = 0.3  # ... their speeds within this fraction of each other
+    # a peak on its scan cell's border is the spill of a brighter light across it (detect_bloom.py) when that light
+    # blooms (this far over its background: near the 8-bit clip on a night sky) and is within the bloom's reach
+    spill_min_val: float = 100.0
+    spill_reach_px: float = 24.0
+    spill_below: float = 0.9  # ... and the peak this fraction of its value or less (as bright: its clipped plateau)
+    plateau_px: float = 10.0  # such lights' peaks closer than this are one clipped plateau (a fast bolide's blur)
     # the pixel lengths above are for this pixel scale (SD 640 px over 90°); finer pixels scale them up, so
     # a rule means the same angle at 640×360 and 1920×1080 (never down: the scan's 2×2 bins set a floor)
     ref_pixel_scale_deg: float = 90.0 / 640.0

@@ -40,7 +40,8 @@ class Track:
         motion's unit direction. The scan's peak wanders along a motion-blurred streak (up to half a step), not
         across it: across, a peak is off by its 2×2 bin and the light's width whatever the speed, so only the
         along-track half-length grows with the speed (a circular gate of 4 + 0.5·speed let a fast meteor's track
-        take a noise peak 6 px off its line at its end, and fail "linear" for it)."""
+        take a noise peak 6 px off its line at its end, and fail "linear" for it). ``link_gate_across_speed`` =
+        ``link_gate_speed`` gives that circular gate back (to compare)."""
         n = len(self.fns)
         gap = fn - self.fns[-1]
         if n == 1:
@@ -49,10 +50,10 @@ class Track:
         if self.n_fit != n:
             self._fit_velocity()
         sp = math.hypot(self.vx, self.vy)
-        across = prm.link_gate_px * (1.0 + (0.5 if n < 3 else 0.0))
+        base = prm.link_gate_px * (1.0 + (0.5 if n < 3 else 0.0))
         ux, uy = (self.vx / sp, self.vy / sp) if sp > 0 else (1.0, 0.0)
         return (self.xs[-1] + self.vx * gap, self.ys[-1] + self.vy * gap,
-                across + prm.link_gate_speed * sp * gap, across, ux, uy)
+                base + prm.link_gate_speed * sp * gap, base + prm.link_gate_across_speed * sp * gap, ux, uy)
 
     def _fit_velocity(self) -> None:
         k = min(len(self.fns), 6)

@@ -139,6 +139,21 @@ TUNE_SEEDS_2 (the same three conditions): recall 1.0 (50/50) both, found 61 / 62
 (18/18), false 0, centroid 0.229 / 0.240 px (the scan change alone, without the Detector's: 0.833, minute 16 toomany).
 Plain (--minutes 20, seed 100): recall 1.0 (17/17) both, false 0, centroid median 0.345 / 0.343 px (p90 1.089).
 
+A saturated bolide's spill into the next scan cells (branch spill; 2-core machine shared with three other sessions,
+load 7-18): the Detector drops a peak on its cell's border pixel toward a brighter light of ≥ 100 DN across that border
+within 24 px (at most 0.9 × its value: as bright is the same clipped plateau), and takes such lights' peaks within 10 px
+as one at their middle (kernels/detect_bloom.py). On the cached clips of main's run, main's code / after, bolide +
+aircraft + fast, 8 seeds each (24 camera-min a set): TUNE (looked at: the 0.9 came from its seed 11's bolide) recall
+0.959 (47/49) both, the same two fast misses, false 0 both, centroid median 0.185 / 0.186 px (p90 0.676 / 0.680), the
+Verifier's "same light" merges of bolide pieces 7 -> 0 and bolide pieces rejected 1 -> 0; TUNE-2 (not looked at while
+tuning) recall 1.0 (50/50) both, false 0 both, 0.171 / 0.172 px (p90 0.645 / 0.648), merges 14 -> 0, bolide pieces
+rejected ("erratic", "not one direction") 2 -> 0. The Detector alone on the 16 bolides of both sets (a script outside
+the bench, the same clips): one passing track within 3 px across the true path 16/16 (elliptic gate) and 15/16 (the
+old circular gate: TUNE-2 seed 24's plateau peak wanders 6-10 px across during its flare, "linear: 1.73") with the
+rule, 11/16 and 13/16 without; passing tracks 3-20 px across the path 0 and 0 with it, 18 and 13 without.
+Plain (--minutes 20, seed 100, the same cached clips): recall 1.0 (17/17), false 0, centroid median 0.345 px (p90
+1.089), 2 below the population found besides, every minute's verdict and reports the same as main's.
+
 ``--cache DIR`` keeps rendered clips for tuning runs (rendering is most of a run's time).
 """
 
