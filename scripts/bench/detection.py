@@ -143,6 +143,8 @@ from typing import Any
 
 import numpy as np
 
+from ams_actors.sim.resolution import pixel_scale_at
+
 
 def _init() -> None:
     import cv2
@@ -167,14 +169,15 @@ def plan(minutes: int, seed: int, meteors_total: int) -> list[dict[str, Any]]:
 
 
 def one_minute(job: dict[str, Any], workdir: str, seconds: float, preset: str = "veryfast",
-               cache: str = "", streak: bool = True) -> dict[str, Any]:
+               cache: str = "", streak: bool = True, scale: float = 1.0) -> dict[str, Any]:
     from ams_actors.kernels.astrometry import guess_camera
     from ams_actors.kernels.detect import detect_vals
     from ams_actors.kernels.scan import ScanParams, scan_clip
     from ams_actors.kernels.verify import verify_clip
     from ams_actors.sim.hard import hard_scene
     from ams_actors.sim.render import render_clip
-    from ams_actors.sim.scene import DEFAULT_PIXEL_SCALE_DEG, random_scene
+    from ams_actors.sim.resolution import at_resolution, bit_rate_at, pixel_scale_at
+    from ams_actors.sim.scene import random_scene
     from protocols.pipeline_files import format_clip_name, validate
 
     start = datetime(2026, 7, 12, 22, 0, tzinfo=UTC) + timedelta(minutes=job["i"])
@@ -182,12 +185,17 @@ def one_minute(job: dict[str, Any], workdir: str, seconds: float, preset: str = 
     path = Path(workdir) / name
     render_opts: dict[str, Any] = {}
     if "condition" in job:
-        scene, render_opts = hard_scene(job["condition"], job["seed"], duration=seconds)
+        scene, render_opts = hard_scene(job["condition"], job["seed"], duration=seconds, scale=scale)
     else:
-        scene = random_scene(job["seed"], duration=seconds, n_meteors=job["n_meteors"], n_aircraft=job["n_aircraft"],
-                             n_satellites=job["n_satellites"], n_flashes=job["n_flashes"], cloud=job["cloud"])
+        scene = at_resolution(random_scene(job["seed"], duration=seconds, n_meteors=job["n_meteors"],
+                                           n_aircraft=job["n_aircraft"], n_satellites=job["n_satellites"],
+                                           n_flashes=job["n_flashes"], cloud=job["cloud"]), scale)
+        if scale != 1:
+            render_opts["sd_bit_rate"] = bit_rate_at(scale)
+    pixel_scale = pixel_scale_at(scale)
     t0 = time.perf_counter()
-    cached = Path(cache) / f"{job.get('condition', 'plain')}-{job['seed']}-{seconds:g}s-{preset}" if cache else None
+    tag = f"{job.get('condition', 'plain')}-{job['seed']}-{seconds:g}s-{preset}" + (f"-x{scale:g}" if scale != 1 else "")
+    cached = Path(cache) / tag if cache else None
     if cached is not None and (cached / "truth.json").exists():
         path = next(cached.glob("*.mp4"))
         truth_d = json.loads((cached / "truth.json").read_text())
@@ -204,14 +212,14 @@ def one_minute(job: dict[str, Any], workdir: str, seconds: float, preset: str = 
     t_decode = _decode_only(path) if job.get("ceiling") else 0.0
     if "condition" in job:
         for mt in truth_d["meteors"]:
-            mt["in_video"] = _in_decoded_video(path, mt)
-    det = detect_vals(vals, pixel_scale_deg=DEFAULT_PIXEL_SCALE_DEG)
+            mt["in_video"] = _in_decoded_video(path, mt, scale)
+    det = detect_vals(vals, pixel_scale_deg=pixel_scale)
     validate("detect", det)
     t3 = time.perf_counter()
     meteors: list[dict[str, Any]] = []
     rejected: list[dict[str, Any]] = []
     if det["classification"] == "maybe-meteors":
-        cal = guess_camera(51.5, -0.1, 0.0, 640, 360, az=135.0, el=40.0, fov_h=90.0)
+        cal = guess_camera(51.5, -0.1, 0.0, scene.width, scene.height, az=135.0, el=40.0, fov_h=90.0)
         verdict, meteors, _ = verify_clip(path, det, station="BENCH", calibration=cal)
         validate("verify", verdict)
         for m in meteors:
@@ -221,7 +229,7 @@ def one_minute(job: dict[str, Any], workdir: str, seconds: float, preset: str = 
     if cached is None:
         path.unlink()
     return {
-        "i": job["i"], "condition": job.get("condition"), "seed": job["seed"], "t_decode": t_decode,
+        "i": job["i"], "condition": job.get("condition"), "seed": job["seed"], "t_decode": t_decode, "scale": scale,
         "truth": truth_d, "classification": det["classification"],
         "n_candidates": sum(1 for o in det["objects"] if o["passed"]),
         "meteors": [{"frames": [(f["fn"], f["x"], f["y"]) for f in m["frames"]]} for m in meteors],
@@ -242,9 +250,10 @@ def _decode_only(path: Path) -> float:
     return time.perf_counter() - t
 
 
-def _in_decoded_video(path: Path, mt: dict[str, Any]) -> list[bool]:
+def _in_decoded_video(path: Path, mt: dict[str, Any], scale: float = 1.0) -> list[bool]:
     """Per true frame: does the decoded clip show the meteor there (≥ 5σ over the frames before it, within
-    3 px)? A diagnostic only: at a low bit rate the encoder can leave a faint meteor out of the video."""
+    3 px at 640×360, 3·scale px at scale× the pixels)? A diagnostic only: at a low bit rate the encoder can leave a
+    faint meteor out of the video."""
     from ams_actors.kernels.video import iter_y
 
     if not mt["fns"]:
@@ -259,15 +268,18 @@ def _in_decoded_video(path: Path, mt: dict[str, Any]) -> list[bool]:
     res = np.stack(ref) - bg
     sig = max(float(1.4826 * np.median(np.abs(res))), 0.5)
     out = []
+    r = int(round(3 * scale))
     for fn, x, y in zip(mt["fns"], mt["x"], mt["y"], strict=True):
         xi, yi = int(round(x)), int(round(y))
-        win = (fr[fn] - bg)[max(0, yi - 3):yi + 4, max(0, xi - 3):xi + 4] if fn in fr else np.zeros(1)
+        win = (fr[fn] - bg)[max(0, yi - r):yi + r + 1, max(0, xi - r):xi + r + 1] if fn in fr else np.zeros(1)
         out.append(bool(win.size and float(win.max()) >= 5.0 * sig))
     return out
 
 
 def match(res: dict[str, Any]) -> tuple[list[dict[str, Any]], int, list[float]]:
-    """Per true meteor: found?  Plus the number of false reports and the centroid errors (px)."""
+    """Per true meteor: found?  Plus the number of false reports and the centroid errors (px of the clip).
+    A report matches a true meteor within 3 px at 640×360 (3·scale px at scale× the pixels: the same angle)."""
+    tol = 3.0 * res.get("scale", 1.0)
     truths = res["truth"]["meteors"]
     used = set()
     rows = []
@@ -282,7 +294,7 @@ def match(res: dict[str, Any]) -> tuple[list[dict[str, Any]], int, list[float]]:
             if not common:
                 continue
             e = [float(np.hypot(a[0] - b[0], a[1] - b[1])) for a, b in common]
-            if np.median(e) <= 3.0 and len(common) > best_n:
+            if np.median(e) <= tol and len(common) > best_n:
                 best, best_n, best_e = k, len(common), e
         per_report_match.append(best)
         if best is None:
@@ -295,9 +307,10 @@ def match(res: dict[str, Any]) -> tuple[list[dict[str, Any]], int, list[float]]:
     for k, t in enumerate(truths):
         snr = t["snr"]
         rows.append({
-            "minute": res["i"], "k": k, "found": k in used, "peak_snr": t["peak_snr"],
+            "minute": res["i"], "seed": res["seed"], "k": k, "found": k in used, "peak_snr": t["peak_snr"],
             "frames_snr5": sum(1 for s in snr if s >= 5.0),
             "detectable": sum(1 for s in snr if s >= 5.0) >= 6, "speed_px_s": t["speed_px_s"],
+            "speed_deg_s": t["speed_px_s"] * pixel_scale_at(res.get("scale", 1.0)),
             "n_frames": len(t["fns"]),
             "in_video_frames": sum(t.get("in_video", [])) if "in_video" in t else None,
         })
@@ -319,6 +332,10 @@ def main() -> None:
     ap.add_argument("--no-streak", action="store_true", help="scan without its streak stage (to measure what it adds)")
     ap.add_argument("--seeds-per-condition", type=int, default=4)
     ap.add_argument("--conditions", default="", help="comma-separated subset of the harder conditions (default all)")
+    ap.add_argument("--scale", type=float, default=1.0, help="render the same sky through the same 90° lens at this "
+                    "many times 640×360 (2: 1280×720, 3: 1920×1080); pixel scale 90°/(640·scale), bit rate ∝ pixels")
+    ap.add_argument("--rows-out", default="", help="write the per-meteor rows (condition, seed, k, found, ...) here "
+                    "as JSON: to compare the same meteors across --scale runs")
     ap.add_argument("--cache", default="", help="keep rendered clips (and their truth) in this folder and reuse them: "
                     "for tuning runs, where rendering is most of the time (render time then reads ~0)")
     args = ap.parse_args()
@@ -340,7 +357,8 @@ def main() -> None:
     t = time.perf_counter()
     results: list[dict[str, Any]] = []
     with ProcessPoolExecutor(max_workers=args.procs, initializer=_init) as ex:
-        futs = [ex.submit(one_minute, j, work, args.seconds, args.preset, args.cache, not args.no_streak) for j in jobs]
+        futs = [ex.submit(one_minute, j, work, args.seconds, args.preset, args.cache, not args.no_streak, args.scale)
+                for j in jobs]
         for fut in futs:
             left = args.deadline_s - (time.perf_counter() - t) if args.deadline_s else None
             try:
@@ -377,14 +395,21 @@ def main() -> None:
     missed = [r for r in det if not r["found"]]
     for m in missed:
         print(f"MISSED minute {m['minute']} meteor {m['k']}: peak SNR {m['peak_snr']:.1f}, "
-              f"{m['frames_snr5']} frames ≥5, {m['speed_px_s']:.0f} px/s, {m['n_frames']} frames, "
+              f"{m['frames_snr5']} frames ≥5, {m["speed_px_s"]:.0f} px/s ({m["speed_deg_s"]:.1f} °/s), {m['n_frames']} frames, "
               f"{m['in_video_frames']} shown in the decoded video", flush=True)
     faint_found = sum(1 for r in rows if not r["detectable"] and r["found"])
+    arcmin_px = pixel_scale_at(args.scale) * 60.0
+    if args.rows_out:
+        Path(args.rows_out).write_text(json.dumps(rows))
     bench = {
         "recall": round(len(det) and (len(det) - len(missed)) / len(det), 4),
         "false_per_60min": round(false * 60.0 / max(minutes_done * args.seconds / 60.0, 1e-9), 3),
         "centroid_err_px_median": round(float(np.median(errs)), 3) if errs else None,
         "centroid_err_px_p90": round(float(np.percentile(errs, 90)), 3) if errs else None,
+        # the same figures in angle: pixels differ between resolutions
+        "centroid_err_arcmin_median": round(float(np.median(errs)) * arcmin_px, 2) if errs else None,
+        "centroid_err_arcmin_p90": round(float(np.percentile(errs, 90)) * arcmin_px, 2) if errs else None,
+        "scale": args.scale, "width": int(round(640 * args.scale)), "height": int(round(360 * args.scale)),
         "camera_minutes": minutes_done, "clip_seconds": args.seconds, "partial": minutes_done < args.minutes,
         "preset": args.preset,
         "meteors_true": len(rows), "meteors_detectable": len(det), "meteors_found": sum(r["found"] for r in rows),
@@ -399,8 +424,9 @@ def main() -> None:
         "wall_s": round(wall, 1),
         "targets": {"recall": 0.95, "false_per_60min": 1.0, "centroid_err_px_median": 0.5},
     }
+    # the centroid target is 0.5 px at 640×360: the same angle (0.5·scale px) at scale× the pixels
     bench["targets_met"] = bool(bench["recall"] >= 0.95 and bench["false_per_60min"] <= 1.0
-                                and errs and bench["centroid_err_px_median"] <= 0.5)
+                                and errs and bench["centroid_err_px_median"] <= 0.5 * args.scale)
     if args.harder:
         bench.update(harder_figures(results, rows, false_by_condition, errs, args.seconds))
         bench["seed_set"] = args.harder
@@ -424,12 +450,10 @@ def harder_figures(results: list[dict[str, Any]], rows: list[dict[str, Any]], fa
                    errs: list[float], seconds: float) -> dict[str, Any]:
     """Issue 15's figures: recall by angular-speed band and by condition, false meteors per 60 camera-minutes
     (all conditions, and the aircraft condition alone), scan time against decode-only time."""
-    from ams_actors.sim.scene import DEFAULT_PIXEL_SCALE_DEG
-
     det = [r for r in rows if r["detectable"]]
     bands = {}
     for lo, hi in SPEED_BANDS:
-        b = [r for r in det if lo <= r["speed_px_s"] * DEFAULT_PIXEL_SCALE_DEG < hi]
+        b = [r for r in det if lo <= r["speed_deg_s"] < hi]
         name = f"{lo:.0f}-{hi:.0f}" if hi < 1e8 else f">{lo:.0f}"
         bands[name] = {"n": len(b), "recall": round(sum(r["found"] for r in b) / len(b), 3) if b else None}
     conds: dict[str, Any] = {}
