@@ -395,7 +395,7 @@ def main() -> None:
     missed = [r for r in det if not r["found"]]
     for m in missed:
         print(f"MISSED minute {m['minute']} meteor {m['k']}: peak SNR {m['peak_snr']:.1f}, "
-              f"{m['frames_snr5']} frames ≥5, {m["speed_px_s"]:.0f} px/s ({m["speed_deg_s"]:.1f} °/s), {m['n_frames']} frames, "
+              f"{m['frames_snr5']} frames ≥5, {m['speed_px_s']:.0f} px/s ({m['speed_deg_s']:.1f} °/s), {m['n_frames']} frames, "
               f"{m['in_video_frames']} shown in the decoded video", flush=True)
     faint_found = sum(1 for r in rows if not r["detectable"] and r["found"])
     arcmin_px = pixel_scale_at(args.scale) * 60.0
