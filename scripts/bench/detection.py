@@ -10,7 +10,7 @@ Figures: recall (true meteors with peak SNR ≥ 5 in ≥ 6 frames that were repo
 SD centroid error of matched meteors against the light-weighted truth).
 Targets: recall ≥ 0.95, false_per_60min ≤ 1, centroid_err_px_median ≤ 0.5.
 
-    python3 scripts/bench/detection.py [--minutes 60] [--procs 2] [--seconds 60] [--seed 100]
+    python3 scripts/bench/detection.py [--minutes 60] [--procs 2] [--seconds 60] [--seed 100] [--scale 1]
 
 Harder sets (issue 15): ``--harder SET [--seeds-per-condition 4] --seconds 30`` renders each condition of
 ams_actors.sim.hard (fast, edges, aircraft, moon_noise, low_bitrate, slow_long, bolide, streak) on one fixed seed set
@@ -127,6 +127,31 @@ sees them), one (SNR 32.9, 8 frames shown) is a real miss. Over meteors the deco
 per 60 camera-min, centroid median, and (this run) the scan's ratio; recall by the rendered light (≤ 60 °/s 98/105 =
 0.933, > 60 °/s 1/3) not met, only through the encoder-erased meteors.
 
+At any resolution (issue 15; branch hdres; 2-core machine shared with three other sessions, load average 8-18, so
+times are loose). ``--scale F`` renders the same seed's sky through the same 90° lens at F × 640×360
+(ams_actors.sim.resolution: positions and speeds × F, point-source PSF × F^0.7, insects' and halos' sizes × F, bit
+rate × F², the same peak DN and per-pixel noise), detects and verifies at 90°/(640·F) per px, matches within 3·F px,
+bands by angular speed, and gives the centroid error in arcmin too. TUNE seeds only, first 2 seeds × fast, edges,
+aircraft, slow_long, bolide (10 camera-half-minutes, 30 s clips), looked at:
+F = 1 (640×360): recall 1.0 (20/20; <20 °/s 10, 20-40 6, 40-60 3, >60 1), every condition 1.0, found 25 of 40
+rendered, false 0, centroid median 0.216 px = 1.82' (p90 0.676 px = 5.7'), 1059 s wall (1 process).
+F = 2 (1280×720): recall 1.0 (17/17; 9, 4, 3, 1 by band), every condition 1.0, found 26 of 40 rendered, false 0,
+centroid median 0.289 px = 1.22' (p90 1.004 px = 4.24'), 1931 s wall (2 processes; per clip ×3.3-3.5 F = 1's
+render, scan and verify CPU). Each F's recall is over its own ≥ 5σ-in-6-frames population: a fast meteor's per-frame
+peak falls at F = 2 (blur × F, PSF × F^0.7), so 3 meteors detectable at F = 1 are not at F = 2; all 20 F = 1
+detectable meteors were found at F = 2. Below the population, one meteor found at F = 1 only, two at F = 2 only.
+F = 3 (1920×1080; seed 11 of fast, aircraft, bolide): recall 1.0 (6/6; every F = 1 detectable meteor of these clips
+found), found 9 of 12 rendered (F = 1: 7), centroid median 0.311 px = 0.87' (p90 3.28'), but one false report
+(fast, frames 251-254): the scene's brightest star (255 DN, saturated) flickering at the threshold for 4 frames, joined
+by the Detector to one noise peak 79 px away 4 frames earlier (the 1 + 4-identical-points object fits a line
+exactly), and measured by the Verifier moving 1.9 px/frame = 2.25 °/s (over the 2 °/s floor) for 4 frames.
+Not fixed. Noticed at F ≥ 2: the scan's first noise estimates (frames 8-16) read low on the rendered HD clips (frame
+threshold 3-5 where it settles at 6-7; 7-8 at F = 1 on the same seeds), so 3 of 4 HD clips looked at had frames of
+20-24 noise peaks (the cap) there, against ≤ 7 at F = 1 (x264's rate control starting up at 4× the bit rate; a
+camera's continuous stream has no such start). That lost one sub-population meteor at F = 2 (aircraft 200012: its
+first three peaks each went to a stale one-point noise track). Plain bench (--minutes 20, seed 100, F = 1, cached
+clips): recall 1.0 (17/17), false 0, centroid median 0.345 px (p90 1.089), as before.
+
 ``--cache DIR`` keeps rendered clips for tuning runs (rendering is most of a run's time).
 """
 
@@ -194,7 +219,8 @@ def one_minute(job: dict[str, Any], workdir: str, seconds: float, preset: str = 
             render_opts["sd_bit_rate"] = bit_rate_at(scale)
     pixel_scale = pixel_scale_at(scale)
     t0 = time.perf_counter()
-    tag = f"{job.get('condition', 'plain')}-{job['seed']}-{seconds:g}s-{preset}" + (f"-x{scale:g}" if scale != 1 else "")
+    tag = f"{job.get('condition', 'plain')}-{job['seed']}-{seconds:g}s-{preset}"
+    tag += f"-x{scale:g}" if scale != 1 else ""  # (F = 1 keeps the names of caches made before --scale)
     cached = Path(cache) / tag if cache else None
     if cached is not None and (cached / "truth.json").exists():
         path = next(cached.glob("*.mp4"))
@@ -395,7 +421,8 @@ def main() -> None:
     missed = [r for r in det if not r["found"]]
     for m in missed:
         print(f"MISSED minute {m['minute']} meteor {m['k']}: peak SNR {m['peak_snr']:.1f}, "
-              f"{m['frames_snr5']} frames ≥5, {m['speed_px_s']:.0f} px/s ({m['speed_deg_s']:.1f} °/s), {m['n_frames']} frames, "
+              f"{m['frames_snr5']} frames ≥5, {m['speed_px_s']:.0f} px/s ({m['speed_deg_s']:.1f} °/s), "
+              f"{m['n_frames']} frames, "
               f"{m['in_video_frames']} shown in the decoded video", flush=True)
     faint_found = sum(1 for r in rows if not r["detectable"] and r["found"])
     arcmin_px = pixel_scale_at(args.scale) * 60.0
