@@ -145,7 +145,10 @@ found), found 9 of 12 rendered (F = 1: 7), centroid median 0.311 px = 0.87' (p90
 (fast, frames 251-254): the scene's brightest star (255 DN, saturated) flickering at the threshold for 4 frames, joined
 by the Detector to one noise peak 79 px away 4 frames earlier (the 1 + 4-identical-points object fits a line
 exactly), and measured by the Verifier moving 1.9 px/frame = 2.25 °/s (over the 2 °/s floor) for 4 frames.
-Not fixed. Noticed at F ≥ 2: the scan's first noise estimates (frames 8-16) read low on the rendered HD clips (frame
+Frames 251-254 follow the keyframe at 250 (g = 50): the scan's peaks at that star come at or just after keyframes
+(61, 100-101, 251-254, 450-451, 650 at F = 3), 4 at F = 2 and none at F = 1 on the same seed: a keyframe's change
+around a saturated star passes the per-pixel flicker allowance more often the more pixels its edge has. Not fixed.
+Noticed at F ≥ 2: the scan's first noise estimates (frames 8-16) read low on the rendered HD clips (frame
 threshold 3-5 where it settles at 6-7; 7-8 at F = 1 on the same seeds), so 3 of 4 HD clips looked at had frames of
 20-24 noise peaks (the cap) there, against ≤ 7 at F = 1 (x264's rate control starting up at 4× the bit rate; a
 camera's continuous stream has no such start). That lost one sub-population meteor at F = 2 (aircraft 200012: its
