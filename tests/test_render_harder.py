@@ -8,12 +8,13 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from ams_actors.kernels.video import iter_y
 from ams_actors.sim.hard import hard_scene
 from ams_actors.sim.population import sample_meteor
 from ams_actors.sim.render import render_clip
-from ams_actors.sim.scene import DEFAULT_PIXEL_SCALE_DEG, Insect, Meteor, Scene, random_scene
+from ams_actors.sim.scene import DEFAULT_PIXEL_SCALE_DEG, Insect, Meteor, Scene, random_scene, random_stars
 
 # sha256 of the decoded Y planes of this scene, recorded with the renderer before the harder-sky options
 # existed (commit 08faae7): the default render must stay bit-identical.
@@ -127,3 +128,26 @@ def test_bolide_saturates_blooms_and_flares(tmp_path: Path) -> None:
     flux, flux2 = (float(np.clip(f[20] - 20.0, 0, None).sum()) for f in (fr, fr2))
     assert flux > 1.4 * flux2
     assert np.array_equal(fr[5], fr2[5])  # and the flare changes nothing before it
+
+
+def test_hard_scene_at_twice_the_pixels_is_the_same_sky_in_angle() -> None:
+    """Issue 15 ("at any resolution"): a seed gives the same objects, in angle, at 640×360 and 1280×720, so the
+    detection bench's recall compares across resolutions."""
+    for cond in ("moon_noise", "aircraft", "low_bitrate"):
+        sd, sd_opts = hard_scene(cond, 3)
+        hd, hd_opts = hard_scene(cond, 3, scale=2)
+        assert hard_scene(cond, 3, scale=1) == (sd, sd_opts)
+        assert (hd.width, hd.height) == (1280, 720)
+        assert hd_opts == ({"crf": 36} if cond == "low_bitrate" else {"sd_bit_rate": 6_000_000})
+        pairs = [*zip(sd.meteors, hd.meteors, strict=True), *zip(sd.aircraft, hd.aircraft, strict=True),
+                 *zip(sd.insects, hd.insects, strict=True)]
+        assert len(pairs) >= 4
+        for a, b in pairs:
+            # the same pixel centres (x + 0.5 px at 640 wide is 2x + 1 px at 1280) and the same angular speed
+            assert b.x0 + 0.5 == pytest.approx(2 * (a.x0 + 0.5)) and b.y0 + 0.5 == pytest.approx(2 * (a.y0 + 0.5))
+            assert np.hypot(b.vx, b.vy) * DEFAULT_PIXEL_SCALE_DEG / 2 == pytest.approx(
+                np.hypot(a.vx, a.vy) * DEFAULT_PIXEL_SCALE_DEG)
+            assert a.sigma < b.sigma <= 2 * a.sigma
+        assert isinstance(hd.stars, np.ndarray)
+        assert np.allclose(hd.stars[:, :2] + 0.5, 2 * (random_stars(sd)[:, :2] + 0.5))
+        assert hd.hot_pixels == 4 * sd.hot_pixels and hd.moon_radius == 2 * sd.moon_radius

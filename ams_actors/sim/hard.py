@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from ams_actors.sim.population import sample_meteor
+from ams_actors.sim.resolution import at_resolution, bit_rate_at
 from ams_actors.sim.scene import DEFAULT_PIXEL_SCALE_DEG, Aircraft, Insect, Meteor, Satellite, Scene
 
 #: condition → (meteor options, scene options, render options); see hard_scene
@@ -34,8 +35,20 @@ CONDITIONS: dict[str, dict[str, Any]] = {
 
 
 def hard_scene(condition: str, seed: int, *, duration: float = 30.0, n_meteors: int = 4,
-               pixel_scale_deg: float = DEFAULT_PIXEL_SCALE_DEG) -> tuple[Scene, dict[str, Any]]:
-    """A scene of ``condition`` and the options to render it with (e.g. ``crf`` for low bitrate)."""
+               pixel_scale_deg: float = DEFAULT_PIXEL_SCALE_DEG, scale: float = 1.0) -> tuple[Scene, dict[str, Any]]:
+    """A scene of ``condition`` and the options to render it with (e.g. ``crf`` for low bitrate).
+
+    ``scale`` = f renders the same sky (the same seed's objects, in angle) at f × 640×360 through the same lens
+    (ams_actors.sim.resolution): its pixel scale is then ``pixel_scale_deg / f`` and its bit rate grows as f²."""
+    scene, render = _sd_scene(condition, seed, duration, n_meteors, pixel_scale_deg)
+    if scale != 1 and "crf" not in render:
+        render["sd_bit_rate"] = bit_rate_at(scale)
+    return at_resolution(scene, scale), render
+
+
+def _sd_scene(condition: str, seed: int, duration: float, n_meteors: int,
+              pixel_scale_deg: float) -> tuple[Scene, dict[str, Any]]:
+    """The condition's scene at 640×360 (every random draw is made here, so each factor shares them)."""
     spec = CONDITIONS[condition]
     rng = np.random.default_rng(seed)
     w, h = 640, 360

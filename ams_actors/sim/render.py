@@ -22,7 +22,7 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-from ams_actors.sim.scene import Scene
+from ams_actors.sim.scene import Scene, random_stars
 
 F32 = NDArray[np.float32]
 HD_SIZE = (1920, 1080)
@@ -171,11 +171,7 @@ class _Layer:
         elif sc.stars is not None:
             st = np.asarray(sc.stars, dtype=np.float64).reshape(-1, 3)
         else:
-            srng = np.random.default_rng(sc.seed + 7919)
-            n = sc.n_random_stars
-            # magnitudes: many faint, few bright (counts grow ~ ×3 per magnitude)
-            mags = 6.5 - np.log(1 + srng.random(n) * (np.exp(1.1 * 5.5) - 1)) / 1.1
-            st = np.column_stack([srng.uniform(0, sc.width, n), srng.uniform(0, sc.height, n), mags])
+            st = random_stars(sc)
         return st
 
     def _paint_stars(self, st: NDArray[np.float64]) -> F32:

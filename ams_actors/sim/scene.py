@@ -178,6 +178,15 @@ class Scene:
         return int(round(self.duration * self.fps))
 
 
+def random_stars(scene: Scene) -> NDArray[np.float64]:
+    """The (N, 3) table (x, y, magnitude) of a scene's ``n_random_stars`` random stars, from its seed."""
+    srng = np.random.default_rng(scene.seed + 7919)
+    n = scene.n_random_stars
+    # magnitudes: many faint, few bright (counts grow ~ ×3 per magnitude)
+    mags = 6.5 - np.log(1 + srng.random(n) * (np.exp(1.1 * 5.5) - 1)) / 1.1
+    return np.column_stack([srng.uniform(0, scene.width, n), srng.uniform(0, scene.height, n), mags])
+
+
 def random_meteor(
     rng: np.random.Generator,
     *,
