@@ -386,6 +386,9 @@ class VideoFeeder:
             "meteor_views_rendered": len(self.rendered),
             "meteors_rendered_multi_station": sum(1 for s in rendered_by.values() if len(s) >= 2),
             "meteors_detected": detected,
+            # which station missed which rendered meteor: the first place to look when an event is missing
+            "meteor_views_missed": sorted({f"{r.key}@{r.station}" for r in self.rendered
+                                           if r.station not in self.matched.get(r.key, {})}),
             "meteors_verified_total": self.verified,
             "false_meteors": self.false_meteors,
             "calibration_wall_s": round(self.calibration_wall_s, 1),
