@@ -28,7 +28,7 @@ import av
 import numpy as np
 from numpy.typing import NDArray
 
-from ams_actors.kernels.verify_measure import Measurement, VerifyParams, measure
+from ams_actors.kernels.verify_measure import Measurement, VerifyParams, measure, without_copies
 from ams_actors.kernels.verify_pieces import VerifyOutcome, merge_pieces
 from ams_actors.kernels.video import ClipUnreadable, clip_info, open_clip, stream_fps, y_plane
 from protocols.pipeline_files import METEOR_FORMAT, VERIFY_FORMAT, iso_ms, parse_clip_name
@@ -201,6 +201,9 @@ def verify_object(
     m = measure(sd_path, start, stop, pred, width=info.width, height=info.height, scale=k, step_px=step,
                  direction=direction, quiet=quiet, prm=prm)
     report["measured_frames"] = len(m.fns)
+    keep = without_copies(m, step, k, prm)
+    report["copied_frames"] = len(m.fns) - len(keep)
+    m.take(keep)
     if len(m.fns) < prm.min_frames:
         return reject(f"frames: measured in {len(m.fns)} frames < {prm.min_frames}")
     # robust path: fit the motion on the core (the brighter half of the frames), then keep only the
@@ -217,11 +220,8 @@ def verify_object(
     off = _model_offsets(cfit, fa, xa, ya)
     good_mask = off <= prm.off_motion_px * k + 0.1 * abs(cfit["speed_px_frame"])
     good = [i for i in range(n_meas) if good_mask[i]]
-    for attr in ("fns", "x", "y", "w", "h", "intensity", "snr", "across"):
-        setattr(m, attr, [getattr(m, attr)[i] for i in good])
-    keep = _longest_run(m.fns, 3)
-    for attr in ("fns", "x", "y", "w", "h", "intensity", "snr", "across"):
-        setattr(m, attr, [getattr(m, attr)[i] for i in keep])
+    m.take(good)
+    m.take(_longest_run(m.fns, 3))
     report["outlier_frames"] = n_meas - len(m.fns)
     if len(m.fns) < prm.min_frames:
         return reject(f"frames: {len(m.fns)} frames consistent with one motion < {prm.min_frames}")
