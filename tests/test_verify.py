@@ -15,6 +15,7 @@ from ams_actors.kernels.detect import detect_vals
 from ams_actors.kernels.geo import azel_to_enu, enu_to_azel
 from ams_actors.kernels.scan import scan_clip
 from ams_actors.kernels.verify import trim_range, verify_clip, write_trim
+from ams_actors.kernels.verify_measure import Measurement, VerifyParams, without_copies
 from ams_actors.kernels.video import clip_info, iter_y
 from ams_actors.sim.render import Truth, render_clip, stamp_meteor
 from ams_actors.sim.scene import Aircraft, Flash, Insect, Meteor, Satellite, Scene
@@ -277,3 +278,14 @@ def test_encoder_copies_of_a_fast_meteor_are_not_its_frames(tmp_path: Path) -> N
     assert fns == [first + k for k in own], fns  # the meteor's own frames, none of the copies
     errs = [float(np.hypot(f["x"] - centre[f["fn"]][0], f["y"] - centre[f["fn"]][1])) for f in meteors[0]["frames"]]
     assert max(errs) < 1.0, errs
+
+
+def test_exact_copies_keep_the_frame_on_the_motion() -> None:
+    """An exact copy ties with its source (TUNE low_bitrate minute 4: 4.2 px/frame, the encoder updating the blob
+    every second or third frame, frames 316-317 alike): the frame kept from each run of copies is the one whose
+    time fits the motion through the others, whether the copy follows its source (skipped blocks) or precedes it
+    (a B-frame)."""
+    shown = {10: 10, 11: 11, 12: 11, 13: 13, 14: 14, 15: 14, 16: 16, 17: 17, 18: 19, 19: 19}  # frame -> light shown
+    m = Measurement(fns=list(shown), x=[100.0 + 4.2 * (src - 10) for src in shown.values()], y=[50.0] * 10,
+                    w=[3.0] * 10, h=[3.0] * 10, intensity=[100.0] * 10, snr=[20.0] * 10, across=[4.0] * 10)
+    assert [m.fns[i] for i in without_copies(m, 4.2, 1.0, VerifyParams())] == [10, 11, 13, 14, 16, 17, 19]

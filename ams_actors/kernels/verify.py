@@ -28,7 +28,7 @@ import av
 import numpy as np
 from numpy.typing import NDArray
 
-from ams_actors.kernels.verify_measure import Measurement, VerifyParams, measure, without_copies
+from ams_actors.kernels.verify_measure import Measurement, VerifyParams, measure, theil_sen, without_copies
 from ams_actors.kernels.verify_pieces import VerifyOutcome, merge_pieces
 from ams_actors.kernels.video import ClipUnreadable, clip_info, open_clip, stream_fps, y_plane
 from protocols.pipeline_files import METEOR_FORMAT, VERIFY_FORMAT, iso_ms, parse_clip_name
@@ -119,10 +119,7 @@ def _fit(fns: F64, xs: F64, ys: F64) -> dict[str, Any]:
     coef = np.polyfit(fns, along, deg)
     along_res = along - np.polyval(coef, fns)
     v_lin = float(np.polyfit(fns, along, 1)[0])
-    # Theil–Sen slope (median of pairwise slopes): one stray point cannot make a parked light "move"
-    i, j = np.triu_indices(len(fns), 1)
-    dfn = fns[j] - fns[i]
-    v_ts = float(np.median((along[j] - along[i]) / dfn)) if len(i) else 0.0
+    v_ts = theil_sen(fns, along)[1]
     steps = np.diff(along) / np.maximum(np.diff(fns), 1)
     return {
         "direction": (float(u[0]), float(u[1])),
