@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import av
 import numpy as np
 import pytest
 
@@ -14,8 +15,9 @@ from ams_actors.kernels.detect import detect_vals
 from ams_actors.kernels.geo import azel_to_enu, enu_to_azel
 from ams_actors.kernels.scan import scan_clip
 from ams_actors.kernels.verify import trim_range, verify_clip, write_trim
+from ams_actors.kernels.verify_measure import Measurement, VerifyParams, without_copies
 from ams_actors.kernels.video import clip_info, iter_y
-from ams_actors.sim.render import Truth, render_clip
+from ams_actors.sim.render import Truth, render_clip, stamp_meteor
 from ams_actors.sim.scene import Aircraft, Flash, Insect, Meteor, Satellite, Scene
 from protocols.pipeline_files import validate
 
@@ -229,3 +231,61 @@ def test_split_bolide_is_one_meteor(bolide: tuple[Path, Truth]) -> None:
     _, errs, _ = _errors(meteors[0], truth)
     assert len(errs) >= 0.8 * n, (len(errs), n)
     assert np.median(errs) < 0.5, errs
+
+
+def _clip_of(path: Path, frames: list[np.ndarray], fps: int = 25) -> None:
+    """Encode luma frames as they are (CRF 16: the test's own frames, not x264's choices, are what is decoded)."""
+    h, w = frames[0].shape
+    with av.open(str(path), "w") as out:
+        st = out.add_stream("libx264", rate=fps, options={"preset": "ultrafast", "crf": "16", "g": "50"})
+        st.width, st.height, st.pix_fmt = w, h, "yuv420p"
+        yuv = np.full((h * 3 // 2, w), 128, np.uint8)
+        for f in frames:
+            yuv[:h] = np.clip(f, 0, 255).astype(np.uint8)
+            for p in st.encode(av.VideoFrame.from_ndarray(yuv, format="yuv420p")):
+                out.mux(p)
+        for p in st.encode():
+            out.mux(p)
+
+
+def test_encoder_copies_of_a_fast_meteor_are_not_its_frames(tmp_path: Path) -> None:
+    """At a low bit rate x264 skips blocks that changed little: in the spent held-out-4 low_bitrate set a 33-SNR
+    meteor at 8.8 px/frame had its third frame replaced by the fourth one's blob (a B-frame) and its last blob
+    left standing in the two frames after it (skipped blocks), its faint ends erased; the Verifier fitted the
+    copies with it and rejected it as "erratic: 3 of 8 frames". Its decoded frames are rebuilt here (each own frame
+    at the share of its light the video kept, the copies where they stood) and encoded near-losslessly, so the
+    test does not hang on what x264 decides. One meteor comes out, on the truth, without the copies."""
+    fps, n = 25, 50
+    m = Meteor(t0=1.0173, duration=0.4, x0=82.0, y0=30.0, vx=38.4, vy=215.4, amp=252.0, sigma=1.16, peak_at=0.78)
+    light, centre = [], []
+    for fn in range(n):
+        img = np.zeros((360, 640), np.float32)
+        _, x, y, b = stamp_meteor(img, m, fn / fps, fps)
+        light.append(img)
+        centre.append((float((x * b).sum() / max(b.sum(), 1e-9)), float((y * b).sum() / max(b.sum(), 1e-9))))
+    first = next(fn for fn in range(n) if light[fn].max() > 0)
+    # that meteor's decoded light, frame by frame (the share of its rendered light the Verifier measured there),
+    # and its copies: frame 2 shows frame 3's blob, frames 10 and 11 frame 9's; frames 0-1 are erased
+    own = {3: 0.62, 4: 0.59, 5: 0.63, 6: 0.82, 7: 1.0, 8: 0.74, 9: 0.81}
+    copies = {2: (3, 0.33), 10: (9, 0.62), 11: (9, 0.34)}
+    shown = {first + k: g * light[first + k] for k, g in own.items()}
+    shown.update({first + k: g * light[first + src] for k, (src, g) in copies.items()})
+    rng = np.random.default_rng(7)
+    _clip_of(tmp_path / CLIP, [15.4 + rng.normal(0.0, 0.8, (360, 640)) + shown.get(fn, 0.0) for fn in range(n)])
+    _, verdict, meteors = _pipeline(tmp_path / CLIP)
+    assert len(meteors) == 1, verdict.get("rejected")
+    fns = [f["fn"] for f in meteors[0]["frames"]]
+    assert fns == [first + k for k in own], fns  # the meteor's own frames, none of the copies
+    errs = [float(np.hypot(f["x"] - centre[f["fn"]][0], f["y"] - centre[f["fn"]][1])) for f in meteors[0]["frames"]]
+    assert max(errs) < 1.0, errs
+
+
+def test_exact_copies_keep_the_frame_on_the_motion() -> None:
+    """An exact copy ties with its source (TUNE low_bitrate minute 4: 4.2 px/frame, the encoder updating the blob
+    every second or third frame, frames 316-317 alike): the frame kept from each run of copies is the one whose
+    time fits the motion through the others, whether the copy follows its source (skipped blocks) or precedes it
+    (a B-frame)."""
+    shown = {10: 10, 11: 11, 12: 11, 13: 13, 14: 14, 15: 14, 16: 16, 17: 17, 18: 19, 19: 19}  # frame -> light shown
+    m = Measurement(fns=list(shown), x=[100.0 + 4.2 * (src - 10) for src in shown.values()], y=[50.0] * 10,
+                    w=[3.0] * 10, h=[3.0] * 10, intensity=[100.0] * 10, snr=[20.0] * 10, across=[4.0] * 10)
+    assert [m.fns[i] for i in without_copies(m, 4.2, 1.0, VerifyParams())] == [10, 11, 13, 14, 16, 17, 19]

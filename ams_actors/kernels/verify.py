@@ -28,7 +28,7 @@ import av
 import numpy as np
 from numpy.typing import NDArray
 
-from ams_actors.kernels.verify_measure import Measurement, VerifyParams, measure
+from ams_actors.kernels.verify_measure import Measurement, VerifyParams, measure, theil_sen, without_copies
 from ams_actors.kernels.verify_pieces import VerifyOutcome, merge_pieces
 from ams_actors.kernels.video import ClipUnreadable, clip_info, open_clip, stream_fps, y_plane
 from protocols.pipeline_files import METEOR_FORMAT, VERIFY_FORMAT, iso_ms, parse_clip_name
@@ -119,10 +119,7 @@ def _fit(fns: F64, xs: F64, ys: F64) -> dict[str, Any]:
     coef = np.polyfit(fns, along, deg)
     along_res = along - np.polyval(coef, fns)
     v_lin = float(np.polyfit(fns, along, 1)[0])
-    # Theil–Sen slope (median of pairwise slopes): one stray point cannot make a parked light "move"
-    i, j = np.triu_indices(len(fns), 1)
-    dfn = fns[j] - fns[i]
-    v_ts = float(np.median((along[j] - along[i]) / dfn)) if len(i) else 0.0
+    v_ts = theil_sen(fns, along)[1]
     steps = np.diff(along) / np.maximum(np.diff(fns), 1)
     return {
         "direction": (float(u[0]), float(u[1])),
@@ -201,6 +198,9 @@ def verify_object(
     m = measure(sd_path, start, stop, pred, width=info.width, height=info.height, scale=k, step_px=step,
                  direction=direction, quiet=quiet, prm=prm)
     report["measured_frames"] = len(m.fns)
+    keep = without_copies(m, step, k, prm)
+    report["copied_frames"] = len(m.fns) - len(keep)
+    m.take(keep)
     if len(m.fns) < prm.min_frames:
         return reject(f"frames: measured in {len(m.fns)} frames < {prm.min_frames}")
     # robust path: fit the motion on the core (the brighter half of the frames), then keep only the
@@ -217,11 +217,8 @@ def verify_object(
     off = _model_offsets(cfit, fa, xa, ya)
     good_mask = off <= prm.off_motion_px * k + 0.1 * abs(cfit["speed_px_frame"])
     good = [i for i in range(n_meas) if good_mask[i]]
-    for attr in ("fns", "x", "y", "w", "h", "intensity", "snr", "across"):
-        setattr(m, attr, [getattr(m, attr)[i] for i in good])
-    keep = _longest_run(m.fns, 3)
-    for attr in ("fns", "x", "y", "w", "h", "intensity", "snr", "across"):
-        setattr(m, attr, [getattr(m, attr)[i] for i in keep])
+    m.take(good)
+    m.take(_longest_run(m.fns, 3))
     report["outlier_frames"] = n_meas - len(m.fns)
     if len(m.fns) < prm.min_frames:
         return reject(f"frames: {len(m.fns)} frames consistent with one motion < {prm.min_frames}")

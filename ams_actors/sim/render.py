@@ -13,6 +13,7 @@ Frame ``n`` is exposed over ``[n/fps, (n+1)/fps)`` seconds after the clip start.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,9 +23,10 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-from ams_actors.sim.scene import Scene, random_stars
+from ams_actors.sim.scene import Meteor, Scene, random_stars
 
 F32 = NDArray[np.float32]
+F64 = NDArray[np.float64]
 HD_SIZE = (1920, 1080)
 _SUBSTEP_PX = 0.35  # motion-blur sampling step along a moving object's path (pixels)
 _TWINKLE_GROUPS = 8  # stars scintillate in this many independent groups (one gain per group per frame)
@@ -258,17 +260,9 @@ def render_clip(
                 for m_i, m in enumerate(scene.meteors):
                     if tb < m.t0 or ta > m.t0 + m.duration:
                         continue
-                    k = _n_sub(m.vx, m.vy, 1.0 / fps, L.scale)
-                    ts = ta + (np.arange(k) + 0.5) / k / fps
-                    b = m.brightness(ts)
+                    peak, x, y, b = stamp_meteor(img, m, ta, fps, L.scale, L.xy)
                     if b.sum() <= 0:
                         continue
-                    x, y = m.position(ts)
-                    hx, hy = L.xy(x, y)
-                    amps = m.amp * b / k
-                    peak, _ = _gauss_stamp(img, hx, hy, amps, m.sigma * L.scale)
-                    if m.bloom > 0:  # a bolide's halo (the truth's SNR is its core's peak plus the halo's)
-                        peak += _gauss_stamp(img, hx, hy, amps * m.bloom, m.bloom_sigma * L.scale)[0]
                     if li == 0:
                         wsum = float(b.sum())
                         cx, cy = float((x * b).sum() / wsum), float((y * b).sum() / wsum)
@@ -369,6 +363,25 @@ def splice_clip(template: str | Path, segment: str | Path, first_frame: int, out
 def sd_to_hd(x: float, y: float, scale: float = 3.0) -> tuple[float, float]:
     """SD pixel → HD pixel for the same field of view (pixel centres at integers)."""
     return (x + 0.5) * scale - 0.5, (y + 0.5) * scale - 0.5
+
+
+def stamp_meteor(img: F32, m: Meteor, ta: float, fps: float, scale: float = 1.0,
+                 xy: Callable[[F64, F64], tuple[F64, F64]] | None = None) -> tuple[float, F64, F64, F64]:
+    """Add meteor ``m``'s light of the frame exposed from ``ta`` (s) to ``img``: motion-blurred over the exposure,
+    with its halo. Returns the stamp's peak (the truth's SNR numerator) and the sub-step positions (SD pixels) and
+    brightnesses. Public so a diagnostic can build the exact light the renderer put in (sim.video_oracle)."""
+    k = _n_sub(m.vx, m.vy, 1.0 / fps, scale)
+    ts = ta + (np.arange(k) + 0.5) / k / fps
+    b = m.brightness(ts)
+    x, y = m.position(ts)
+    if b.sum() <= 0:
+        return 0.0, x, y, b
+    hx, hy = xy(x, y) if xy is not None else (x, y)
+    amps = m.amp * b / k
+    peak, _ = _gauss_stamp(img, hx, hy, amps, m.sigma * scale)
+    if m.bloom > 0:  # a bolide's halo (the truth's SNR is its core's peak plus the halo's)
+        peak += _gauss_stamp(img, hx, hy, amps * m.bloom, m.bloom_sigma * scale)[0]
+    return peak, x, y, b
 
 
 def _n_sub(vx: float, vy: float, dt: float, scale: float) -> int:
