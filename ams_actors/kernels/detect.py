@@ -162,7 +162,7 @@ def detect_vals(
             "vals": t.vs, "passed": not failed, "failed": failed, "checks": checks,
         })
     # things that really move coherently (noise chains fail linear/fill/frames and do not count)
-    incoherent = {"frames", "static", "linear", "fill", "faint"}
+    incoherent = {"frames", "static", "parked", "linear", "fill", "faint"}
     n_moving = _distinct_movers([o for o in objects if not (_names(o["failed"]) & incoherent)], prm)
     passed = [o for o in objects if o["passed"]]
     if n_moving > prm.max_objects or crowded > prm.crowded_frame_frac * max(n_frames, 1):
@@ -238,7 +238,7 @@ def _in_clip_pixels(prm: DetectParams, pixel_scale_deg: float) -> DetectParams:
         return prm
     return replace(prm, min_disp_px=prm.min_disp_px * k, max_rms_px=prm.max_rms_px * k,
                    first_gate_px=prm.first_gate_px * k, link_gate_px=prm.link_gate_px * k, merge_px=prm.merge_px * k,
-                   extend_px=prm.extend_px * k, spill_reach_px=prm.spill_reach_px * k,
+                   extend_px=prm.extend_px * k, parked_px=prm.parked_px * k, spill_reach_px=prm.spill_reach_px * k,
                    plateau_px=prm.plateau_px * k)
 
 
@@ -250,6 +250,31 @@ def _bright_enough(thresh: float, prm: DetectParams) -> float:
 
 def _names(failed: list[str]) -> set[str]:
     return {f.split(":", 1)[0] for f in failed}
+
+
+def _parked(f: NDArray[np.float64], x: NDArray[np.float64], y: NDArray[np.float64], slope: float,
+            prm: DetectParams) -> str | None:
+    """Why the object is a parked light whose motion one or two outlying detections carry, or None.
+
+    At 1920×1080 the scene's brightest (saturated) star crossed the scan's threshold in 4 frames after a keyframe,
+    always at one peak; a noise peak 79 px away 4 frames before joined it, and 1 + 4 identical points fit a line
+    exactly, so every other rule passed. The parked points are those within ``parked_px`` (an angle: scaled with the
+    pixels) of the median position; they must be all but ``parked_outliers`` (and ≥ 3) of them and move less than
+    half what the fitted speed says over their own frames. A slow meteor's points near its median move at its
+    speed; an encoder's copied frame repeats one point, not most of them."""
+    n = len(f)
+    dist = np.hypot(x - np.median(x), y - np.median(y))
+    inl = dist <= prm.parked_px
+    n_in = int(inl.sum())
+    if n_in == n or n_in < max(3, n - prm.parked_outliers):
+        return None
+    px, py = x[inl], y[inl]
+    spread = float(np.hypot(px[:, None] - px, py[:, None] - py).max())
+    expected = slope * float(f[inl].max() - f[inl].min())
+    if spread >= 0.5 * expected:
+        return None
+    return (f"parked: {n_in} of {n} detections within {spread:.1f} px of each other (the fitted speed says "
+            f"{expected:.1f} px over their frames); {n - n_in} outlying detection(s) carry the motion")
 
 
 def _rules(t: Track, fps: float, scale: float, n_frames: int,
@@ -296,6 +321,9 @@ def _rules(t: Track, fps: float, scale: float, n_frames: int,
                    "direction_deg": round(float(np.degrees(np.arctan2(u[1], u[0]))) % 360.0, 1)})
     if disp < prm.min_disp_px:
         failed.append(f"static: moved {disp:.1f} px < {prm.min_disp_px}")
+    why = _parked(f, x, y, slope, prm)
+    if why:
+        failed.append(why)
     if n >= 3 and rms > prm.max_rms_px:
         failed.append(f"linear: {rms:.2f} px RMS from a line > {prm.max_rms_px}")
     if back > prm.max_backsteps:
