@@ -12,8 +12,9 @@ night. Steps, and why:
 3. Runs and tracking: frames with remaining peaks form runs; peaks are linked frame to frame into
    tracks with a constant-velocity prediction (gaps of up to ``max_gap`` frames are bridged: faint
    meteors flicker around the threshold under compression).
-4. Rules per object — enough frames, not static, one direction, near-linear, angular speed in a
-   meteor's range (deg/s from the pixel scale), not long-lived — each recorded with its measured value
+4. Rules per object — enough frames, not static, not parked (most points at one position, one or two
+   outliers carrying the motion), one direction, near-linear, angular speed in a meteor's range (deg/s
+   from the pixel scale), not long-lived — each recorded with its measured value
    so an operator sees why an object passed or failed.
 5. Verdict: ``toomany`` when the minute is full of objects (cloud edges, lightning, a shaking mast),
    else ``maybe-meteors`` when any object passed, else ``detect``.
