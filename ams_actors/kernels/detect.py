@@ -260,19 +260,21 @@ def _parked(f: NDArray[np.float64], x: NDArray[np.float64], y: NDArray[np.float6
     At 1920×1080 the scene's brightest (saturated) star crossed the scan's threshold in 4 frames after a keyframe,
     always at one peak; a noise peak 79 px away 4 frames before joined it, and 1 + 4 identical points fit a line
     exactly, so every other rule passed. The parked points are those within ``parked_px`` (an angle: scaled with the
-    pixels) of the median position; they must be all but ``parked_outliers`` (and ≥ 3) of them and move less than
-    half what the fitted speed says over their own frames. A slow meteor's points near its median move at its
-    speed; an encoder's copied frame repeats one point, not most of them."""
+    pixels) of the median position; they must be all but ``parked_outliers`` of them, at least ``parked_min``, and
+    move less than ``parked_ratio`` × what the fitted speed says over their own frames. A slow meteor's points near
+    its median move at its speed, and an encoder's copied frame repeats one point, not most of them: of ~88,000
+    synthetic slow-meteor pieces (1.5-8 °/s, 5-100 frames, up to half the frames missed, peaks on the 2-px bins, a
+    copied frame in 30 %; F = 1, 2, 3) not already "static", 1 is parked (64 with ≥ 3 points and half the speed)."""
     n = len(f)
     dist = np.hypot(x - np.median(x), y - np.median(y))
     inl = dist <= prm.parked_px
     n_in = int(inl.sum())
-    if n_in == n or n_in < max(3, n - prm.parked_outliers):
+    if n_in == n or n_in < max(prm.parked_min, n - prm.parked_outliers):
         return None
     px, py = x[inl], y[inl]
     spread = float(np.hypot(px[:, None] - px, py[:, None] - py).max())
     expected = slope * float(f[inl].max() - f[inl].min())
-    if spread >= 0.5 * expected:
+    if spread >= prm.parked_ratio * expected:
         return None
     return (f"parked: {n_in} of {n} detections within {spread:.1f} px of each other (the fitted speed says "
             f"{expected:.1f} px over their frames); {n - n_in} outlying detection(s) carry the motion")
