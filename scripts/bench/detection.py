@@ -196,9 +196,9 @@ clips: fast seed 11 at F = 3: false 120 -> 0 per 60 camera-min (1 -> 0), recall 
 0.418 px both; aircraft + bolide seed 11 at F = 3: recall 1.0 (3/3), 6 found, false 0 both, centroid median 0.276 px
 both (p90 1.129 / 0.971); TUNE slow_long + fast, 2 seeds, F = 1: identical per-meteor rows, recall 1.0 (11/11), false
 0, centroid 0.239 px (p90 0.681) both; plain (--minutes 20, /tmp/spill-cache): identical rows, recall 1.0 (17/17),
-false 0, 0.343 px (p90 1.089) both. Not this branch's: bolide 600012 at F = 2 (SNR 2158, 31.7 °/s) is missed by main
-too ("linear: 3.25 px RMS > 3.2": its track takes peaks ~30 px off the path at x ≈ 255), so F = 2 TUNE now reads
-recall 0.94 (16/17), not the 1.0 above.
+false 0, 0.343 px (p90 1.089) both. Not this branch's: bolide 600012 at F = 2 (SNR 2158, 31.7 °/s) is missed by
+main too ("linear: 3.25 px RMS > 3.2": its track takes peaks on a scan cell's border, x ≈ 255.5, up to ~30 px off
+its path), so F = 2 TUNE now reads recall 0.94 (16/17), not the 1.0 above.
 
 ``--cache DIR`` keeps rendered clips for tuning runs (rendering is most of a run's time).
 """
