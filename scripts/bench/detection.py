@@ -198,7 +198,9 @@ both (p90 1.129 / 0.971); TUNE slow_long + fast, 2 seeds, F = 1: identical per-m
 0, centroid 0.239 px (p90 0.681) both; plain (--minutes 20, /tmp/spill-cache): identical rows, recall 1.0 (17/17),
 false 0, 0.343 px (p90 1.089) both. Not this branch's: bolide 600012 at F = 2 (SNR 2158, 31.7 °/s) is missed by
 main too ("linear: 3.25 px RMS > 3.2": its track takes peaks on a scan cell's border, x ≈ 255.5, up to ~30 px off
-its path), so F = 2 TUNE now reads recall 0.94 (16/17), not the 1.0 above.
+its path), so F = 2 TUNE (2 seeds × fast, edges, aircraft, slow_long, bolide) reads recall 0.941 (16/17), not
+the 1.0 above, with main's code and this branch's alike: identical per-meteor rows, false 0, centroid median
+0.305 px (p90 1.009 / 1.005), one Verifier rejection fewer (edges' start-up object, now "parked" in the Detector).
 
 ``--cache DIR`` keeps rendered clips for tuning runs (rendering is most of a run's time).
 """
