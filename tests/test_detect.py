@@ -239,3 +239,40 @@ def test_slow_satellites_pieces_are_one_mover_each() -> None:
     dirs = sorted(o["checks"]["direction_deg"] for o in pieces if 300 < o["checks"]["direction_deg"])
     assert len(pieces) >= 30 and dirs[-1] - dirs[0] > 5.0  # (not vacuous: pieces of one, directions disagreeing)
     assert doc["classification"] == "maybe-meteors", doc["reason"]
+
+
+@pytest.mark.parametrize("f", [1, 3])
+def test_parked_light_is_no_mover(f: int) -> None:
+    """At 1920×1080 the brightest (saturated) star crossed the threshold for 4 frames after a keyframe, always at one
+    peak, and a noise peak 79 px away 4 frames before joined it: 1 + 4 identical points fit a line exactly, so the
+    object passed every rule and the Verifier reported it (fast TUNE seed 11). The same sky at 640×360 (``f`` = 1)
+    and 1920×1080 (3: positions × 3, pixel scale / 3) fails "parked"; a slow meteor (3-8 °/s for 2.5-4 s, the
+    slow_long condition, its peaks stepping by whole 2-px bins, some frames missed) and a fast meteor whose frames
+    the encoder copied (the same peak twice, twice) still pass."""
+    def sd(x: float) -> float:  # an SD position on this factor's pixels, on the scan's 2-px bin grid
+        return 2.0 * ((x + 0.5) * f // 2.0) + 0.5
+
+    pk: dict[int, list[list[float]]] = {}
+    _add(pk, 247, sd(505.0), sd(145.0), 8)  # the noise peak
+    for fn in range(251, 255):  # the star at the threshold (brightness 8 > the "faint" bar of 7)
+        _add(pk, fn, sd(502.8), sd(171.5), 8)
+    rng = np.random.default_rng(4)
+    slow = [(3.0, 2.5), (5.0, 3.0), (8.0, 4.0)]
+    for k, (deg_s, dur) in enumerate(slow):  # a fifth of their frames missed
+        v = deg_s / 25.0 / SCALE
+        for i in range(int(dur * 25)):
+            if rng.random() > 0.2:
+                _add(pk, 400 + 150 * k + i, sd(60 + 100 * k + v * i), sd(40 + 0.4 * v * i), 12)
+    for i, j in enumerate([0, 1, 2, 2, 3, 4, 5, 5, 6, 7]):  # 6 px/frame, frames 3 and 7 copied
+        _add(pk, 1000 + i, sd(300 + 6 * j), sd(250 - 2 * j), 20)
+    vals = _vals(pk)
+    vals["width"], vals["height"] = 640 * f, 360 * f
+    doc = detect_vals(vals, pixel_scale_deg=SCALE / f)
+    validate("detect", doc)
+    by_start = {o["fns"][0]: o for o in doc["objects"]}
+    star = by_start[247]
+    assert star["fns"] == [247, 251, 252, 253, 254] and not star["passed"]
+    assert [x.split(":")[0] for x in star["failed"]] == ["parked"]  # nothing else catches it
+    meteors = [by_start[400 + 150 * k] for k in range(len(slow))] + [by_start[1000]]
+    assert all(m["passed"] for m in meteors), [m["failed"] for m in meteors]
+    assert len(meteors[-1]["fns"]) == 10

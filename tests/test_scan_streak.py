@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.sparse.csgraph import connected_components
 
-from ams_actors.kernels.scan_streak import StreakGate, _components, clear_steady, frame_streaks
+from ams_actors.kernels.scan_streak import STEADY_PX, StreakGate, _components, clear_steady, frame_streaks, width_factor
 
 LOW, THRESH, B = 5, 9, 2  # low threshold, point threshold (DN) and binning, as a quiet clip has them
 
@@ -54,6 +54,19 @@ def test_a_steady_light_alone_skips_the_grouping_and_a_mover_does_not() -> None:
     gate.small[...] = small
     assert clear_steady(gate.small, [LIGHT_SD], [[LIGHT_SD[0] - 16.0, LIGHT_SD[1], 40.0]], B)
     assert np.array_equal(gate.small, small)
+
+
+def test_steady_means_the_same_angle_at_1920_px() -> None:
+    """A plane's light (≤ ~1.5 px/frame at 640 px, plus the binned peak's ±1 px) stands ≤ 4 px from its peak two
+    frames before at 640 px wide, under ``STEADY_PX``; through the same 90° lens at 1920 px that is 12 px. The scan
+    scales ``STEADY_PX`` by ``width_factor`` (3 there), so the light is steady at 1920 px as at 640; a 704×576 SD
+    frame keeps the 640-px lengths (its vals stay as they were)."""
+    assert [width_factor(w) for w in (640, 704, 1280, 1920)] == [1, 1, 2, 3]
+    gate = StreakGate(180, 320)
+    assert gate.passes(_frame(True, False), LOW)
+    before = [[LIGHT_SD[0] - 12.0, LIGHT_SD[1], 40.0]]
+    assert clear_steady(gate.small, [LIGHT_SD], before, B)  # 640 px's 5 px: not steady, nothing cleared
+    assert not clear_steady(gate.small, [LIGHT_SD], before, B, steady_px=STEADY_PX * width_factor(1920))
 
 
 def test_components_are_the_connected_groups_named_by_their_lowest_point() -> None:

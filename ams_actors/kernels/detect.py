@@ -12,8 +12,9 @@ night. Steps, and why:
 3. Runs and tracking: frames with remaining peaks form runs; peaks are linked frame to frame into
    tracks with a constant-velocity prediction (gaps of up to ``max_gap`` frames are bridged: faint
    meteors flicker around the threshold under compression).
-4. Rules per object — enough frames, not static, one direction, near-linear, angular speed in a
-   meteor's range (deg/s from the pixel scale), not long-lived — each recorded with its measured value
+4. Rules per object — enough frames, not static, not parked (most points at one position, one or two
+   outliers carrying the motion), one direction, near-linear, angular speed in a meteor's range (deg/s
+   from the pixel scale), not long-lived — each recorded with its measured value
    so an operator sees why an object passed or failed.
 5. Verdict: ``toomany`` when the minute is full of objects (cloud edges, lightning, a shaking mast),
    else ``maybe-meteors`` when any object passed, else ``detect``.
@@ -162,7 +163,7 @@ def detect_vals(
             "vals": t.vs, "passed": not failed, "failed": failed, "checks": checks,
         })
     # things that really move coherently (noise chains fail linear/fill/frames and do not count)
-    incoherent = {"frames", "static", "linear", "fill", "faint"}
+    incoherent = {"frames", "static", "parked", "linear", "fill", "faint"}
     n_moving = _distinct_movers([o for o in objects if not (_names(o["failed"]) & incoherent)], prm)
     passed = [o for o in objects if o["passed"]]
     if n_moving > prm.max_objects or crowded > prm.crowded_frame_frac * max(n_frames, 1):
@@ -238,7 +239,7 @@ def _in_clip_pixels(prm: DetectParams, pixel_scale_deg: float) -> DetectParams:
         return prm
     return replace(prm, min_disp_px=prm.min_disp_px * k, max_rms_px=prm.max_rms_px * k,
                    first_gate_px=prm.first_gate_px * k, link_gate_px=prm.link_gate_px * k, merge_px=prm.merge_px * k,
-                   extend_px=prm.extend_px * k, spill_reach_px=prm.spill_reach_px * k,
+                   extend_px=prm.extend_px * k, parked_px=prm.parked_px * k, spill_reach_px=prm.spill_reach_px * k,
                    plateau_px=prm.plateau_px * k)
 
 
@@ -250,6 +251,33 @@ def _bright_enough(thresh: float, prm: DetectParams) -> float:
 
 def _names(failed: list[str]) -> set[str]:
     return {f.split(":", 1)[0] for f in failed}
+
+
+def _parked(f: NDArray[np.float64], x: NDArray[np.float64], y: NDArray[np.float64], slope: float,
+            prm: DetectParams) -> str | None:
+    """Why the object is a parked light whose motion one or two outlying detections carry, or None.
+
+    At 1920×1080 the scene's brightest (saturated) star crossed the scan's threshold in 4 frames after a keyframe,
+    always at one peak; a noise peak 79 px away 4 frames before joined it, and 1 + 4 identical points fit a line
+    exactly, so every other rule passed. The parked points are those within ``parked_px`` (an angle: scaled with the
+    pixels) of the median position; they must be all but ``parked_outliers`` of them, at least ``parked_min``, and
+    move less than ``parked_ratio`` × what the fitted speed says over their own frames. A slow meteor's points near
+    its median move at its speed, and an encoder's copied frame repeats one point, not most of them: of ~88,000
+    synthetic slow-meteor pieces (1.5-8 °/s, 5-100 frames, up to half the frames missed, peaks on the 2-px bins, a
+    copied frame in 30 %; F = 1, 2, 3) not already "static", 1 is parked (64 with ≥ 3 points and half the speed)."""
+    n = len(f)
+    dist = np.hypot(x - np.median(x), y - np.median(y))
+    inl = dist <= prm.parked_px
+    n_in = int(inl.sum())
+    if n_in == n or n_in < max(prm.parked_min, n - prm.parked_outliers):
+        return None
+    px, py = x[inl], y[inl]
+    spread = float(np.hypot(px[:, None] - px, py[:, None] - py).max())
+    expected = slope * float(f[inl].max() - f[inl].min())
+    if spread >= prm.parked_ratio * expected:
+        return None
+    return (f"parked: {n_in} of {n} detections within {spread:.1f} px of each other (the fitted speed says "
+            f"{expected:.1f} px over their frames); {n - n_in} outlying detection(s) carry the motion")
 
 
 def _rules(t: Track, fps: float, scale: float, n_frames: int,
@@ -296,6 +324,9 @@ def _rules(t: Track, fps: float, scale: float, n_frames: int,
                    "direction_deg": round(float(np.degrees(np.arctan2(u[1], u[0]))) % 360.0, 1)})
     if disp < prm.min_disp_px:
         failed.append(f"static: moved {disp:.1f} px < {prm.min_disp_px}")
+    why = _parked(f, x, y, slope, prm)
+    if why:
+        failed.append(why)
     if n >= 3 and rms > prm.max_rms_px:
         failed.append(f"linear: {rms:.2f} px RMS from a line > {prm.max_rms_px}")
     if back > prm.max_backsteps:

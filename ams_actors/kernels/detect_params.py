@@ -12,6 +12,13 @@ class DetectParams:
     min_fill: float = 0.5  # detections / frame span
     static_hits: int = 6  # a 2-px position hot in this many frames of the minute is a static source
     min_disp_px: float = 4.0  # total motion below this: static
+    # a parked light: all but ≤ parked_outliers detections, and ≥ parked_min, within parked_px of their median
+    # position, moving less than parked_ratio × what the object's speed says over their frames (a star at the
+    # threshold after a keyframe, joined to a noise peak or two: the outliers alone make it "move")
+    parked_px: float = 2.0
+    parked_outliers: int = 2
+    parked_min: int = 4
+    parked_ratio: float = 0.25
     max_rms_px: float = 1.6  # perpendicular RMS from the fitted line
     max_backsteps: float = 0.2  # fraction of steps against the direction of motion
     min_speed_deg_s: float = 1.5

@@ -24,11 +24,11 @@ decode-only ceiling), so:
 - a streak stage (``scan_streak.py``) finds fast meteors whose motion blur keeps every binned pixel under the
   point threshold: the pixels above a low threshold, grouped into lines, judged by their summed light. A gate
   of three OpenCV calls per frame lets only frames with a cluster of such pixels go on; the blocks of steady
-  lights (a plane's or a star's: a point peak that had one within 5 px two frames before) are cleared, and only
-  the pixels near the blocks left are grouped. Its CPU, timed inside the scan on scripts/bench/scan.py's clip and
-  two aircraft clips (busy 2-core machine): 2.7-3.2 % of the scan's, where the whole-frame grouping before took
-  8.1-12.8 % on the same clips in the same runs. Its streak centres also replace the wandering brightest pixel
-  of a blurred streak, which steadies the detector's linking.
+  lights (a plane's or a star's: a point peak that had one within 5 px two frames before; 15 at 1920 px wide) are
+  cleared, and only the pixels near the blocks left are grouped. Its CPU, timed inside the scan on
+  scripts/bench/scan.py's clip and two aircraft clips (busy 2-core machine): 2.7-3.2 % of the scan's, where the
+  whole-frame grouping before took 8.1-12.8 % on the same clips in the same runs. Its streak centres also replace
+  the wandering brightest pixel of a blurred streak, which steadies the detector's linking.
 
 The threshold is set from the clip itself (robust sigma of the difference image in the first frames),
 because the noise after compression differs between cameras, bit rates and sky brightness.
@@ -46,7 +46,14 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-from ams_actors.kernels.scan_streak import StreakGate, clear_steady, frame_streaks, merge_streaks
+from ams_actors.kernels.scan_streak import (
+    STEADY_PX,
+    StreakGate,
+    clear_steady,
+    frame_streaks,
+    merge_streaks,
+    width_factor,
+)
 from ams_actors.kernels.video import ClipUnreadable, error_text, open_clip, stream_fps, y_plane
 from protocols.errors import InputError
 from protocols.pipeline_files import VALS_FORMAT, iso_ms, parse_clip_name
@@ -146,6 +153,8 @@ def scan_clip(
         thresh = 255
         low = 255
         gate = StreakGate(bh, bw)
+        wf = width_factor(width)  # the streak stage's lengths are in pixels of a 640-px-wide frame
+        steady_px, margin = STEADY_PX * wf, 16 * wf
         # this frame's point peaks and those of the two frames before (steady lights: scan_streak.clear_steady)
         pk_now: list[list[float]] = []
         pk_prev: list[list[float]] = []
@@ -229,9 +238,11 @@ def scan_clip(
                                        prm.second_px, prm.second_dip)
                     peaks.append(pk_now)
                 # the streak stage: a cheap gate first, then the blocks of steady lights cleared, then the grouping
-                if mx >= low and gate.passes(d, low) and (not (pk_now and pk_before)
-                                                          or clear_steady(gate.small, pk_now, pk_before, b)):
-                    st = frame_streaks(gate.small, gate.low, d, prm.streak_k * thresh, b, min_px=prm.streak_min_px)
+                if mx >= low and gate.passes(d, low) and (
+                        not (pk_now and pk_before)
+                        or clear_steady(gate.small, pk_now, pk_before, b, steady_px=steady_px)):
+                    st = frame_streaks(gate.small, gate.low, d, prm.streak_k * thresh, b, min_px=prm.streak_min_px,
+                                       margin=margin)
                     if st:
                         _add_streaks(st, n, mx >= thresh, cells_fn, cells, peaks, rows, cols, ch, cw, b,
                                      prm.max_peaks)

@@ -60,9 +60,10 @@ def frame_streaks(small: NDArray[np.uint8], low_img: NDArray[np.uint8], d: NDArr
 
     ``small`` holds each ``block``×``block`` block's mean of ``low_img`` (non-zero where the binned difference ``d`` is
     over the low threshold); a block reaching ``gate`` passed the gate. A line the stage can find has a gated block on
-    it (the gate's premise) and is at most a blurred fast meteor long (≤ ~16 binned px at 70 °/s), so the pixels within
-    ``margin`` of the gated blocks hold every group worth keeping: the rest of the frame (its scattered noise pixels,
-    found by a whole-frame ``findNonZero`` that alone cost ~60 µs) is left alone. A frame with more than ``max_pts``
+    it (the gate's premise) and is at most a blurred fast meteor long (≤ ~16 binned px at 70 °/s, 640 px wide: the
+    scan passes 16 × ``width_factor``), so the pixels within ``margin`` of the gated blocks hold every group worth
+    keeping: the rest of the frame (its scattered noise pixels, found by a whole-frame ``findNonZero`` that alone cost
+    ~60 µs) is left alone. A frame with more than ``max_pts``
     such pixels in all (a cloud, a lit frame) has none, as before."""
     sw = small.shape[1]
     blocks = [divmod(i, sw) for i in np.flatnonzero(small >= gate).tolist()]  # (row, column); (2-D nonzero: 5× slower)
@@ -94,23 +95,26 @@ def frame_streaks(small: NDArray[np.uint8], low_img: NDArray[np.uint8], d: NDArr
 
 
 #: a point peak within this many SD px of one two frames before is a steady light (a plane, a star, a satellite:
-#: ≤ ~1.5 px/frame, plus the ±1 px of a binned peak), never a blurred meteor (≥ ~8 px/frame, 16 in two frames)
+#: ≤ ~1.5 px/frame, plus the ±1 px of a binned peak), never a blurred meteor (≥ ~8 px/frame, 16 in two frames).
+#: Pixels of a 640-px-wide frame (90°): the scan scales it, and ``frame_streaks``'s margin, by ``width_factor``
 STEADY_PX = 5.0
 
 
 def clear_steady(small: NDArray[np.uint8], points: Sequence[Sequence[float]], before: Sequence[Sequence[float]],
-                 b: int, *, gate: int = StreakGate.GATE, block: int = 4, reach: float = 2.0) -> bool:
+                 b: int, *, gate: int = StreakGate.GATE, block: int = 4, reach: float = 2.0,
+                 steady_px: float = STEADY_PX) -> bool:
     """Clear (in ``small``, the gate's block image) the blocks a steady light covers; say whether a gated block is left.
 
     Most gated frames of a night are a plane's steady light or a twinkling star: a blob that the grouping then finds
     not to be a line, in every frame. Such a light is a point peak (``points``, SD px) that had a point peak within
-    ``STEADY_PX`` two frames before (``before``) too; the blocks within ``reach`` binned px of it (a point source's
-    blob spreads ~2 binned px from its brightest pixel) are not grouped. A blurred meteor's streaks abut from frame
+    ``steady_px`` (``STEADY_PX`` × ``width_factor`` from the scan) two frames before (``before``) too; the blocks
+    within ``reach`` binned px of it (a point source's blob spreads ~2 binned px from its brightest pixel) are not
+    grouped. A blurred meteor's streaks abut from frame
     to frame (the exposure is the whole frame time), so its brightest pixel may stand next to the last frame's, but
     two frames apart a whole streak's length (≥ ~8 px where the stage matters) lies between them; and a streak
     passing beside a steady light keeps the blocks along it that the light does not cover. (Plain loops: a frame
     has a few peaks, and numpy's per-call cost would be most of the time.)"""
-    r = STEADY_PX
+    r = steady_px
     lights = [p for p in points if any(abs(p[0] - q[0]) <= r and abs(p[1] - q[1]) <= r for q in before)]
     if not lights:
         return True
@@ -122,6 +126,14 @@ def clear_steady(small: NDArray[np.uint8], points: Sequence[Sequence[float]], be
         y0, y1 = max(math.ceil((ly - block + 1 - reach) / block), 0), min(math.floor((ly + reach) / block), h - 1)
         small[y0:y1 + 1, x0:x1 + 1] = 0
     return bool(cv2.minMaxLoc(small)[1] >= gate)
+
+
+def width_factor(width: int) -> int:
+    """How many pixels of this frame span one pixel of the 640-px-wide frame the stage's lengths were set on (the same
+    90° lens on a finer sensor: 3 at 1920×1080). The scan knows no lens, only the frame's width; rounded to a whole
+    factor so that a 704×576 SD frame (a different lens, not a finer sensor) keeps the 640-px lengths, and never below
+    1 (the 2×2 bins set a floor)."""
+    return max(1, round(width / 640))
 
 
 def _merged(boxes: list[list[int]], gap: int = 3) -> list[list[int]]:

@@ -208,6 +208,26 @@ slow_long 0.963, the rest 1.0, false 0; after, on low_bitrate + fast + streak + 
 1.0 as before, false 0; held-out-4 low_bitrate (spent) 2/11 / 3/11. Plain (--minutes 20): recall 1.0 (17/17) both,
 false 0 both, centroid median 0.345 / 0.347 px (p90 1.089 / 1.098). No new held-out figure: none was run.
 
+The F = 3 false meteor above, fixed (branch hdfalse; 2-core machine shared with three other sessions; cached clips,
+TUNE seeds only, looked at). The Detector's "parked" rule: all but ≤ 2 of an object's detections, and ≥ 4, within
+2 px × (0.1406° / pixel scale) of their median position, moving < 0.25 × what the fitted speed says over their frames,
+fail it (the star's 4 identical peaks + 1 noise peak). Tuned on a synthetic sweep of slow-meteor pieces (1.5-8 °/s,
+5-100 frames, dropouts, 2-px bins, copied frames; F = 1, 2, 3): 1 of ~88,000 not already "static" is parked (64 with
+≥ 3 points and 0.5 ×). On the 23 cached clips of the run above (F = 1, 2, 3) and the 20 plain minutes it decides 3
+objects, none a meteor: this false one (fast 11, F = 3), and two the Verifier already rejected (bolide 600011 F = 3
+frames 448-453, the same keyframe-star case; edges 100011 F = 2 frames 9-15, the scan's start-up). The scan's streak
+stage now scales STEADY_PX and its search margin by round(width / 640) (scan_streak.width_factor: 1 at 640 and 704
+px, so SD vals are byte-identical: fast 11 and slow_long 500011 checked). Figures, main's code / this branch's, same
+clips: fast seed 11 at F = 3: false 120 -> 0 per 60 camera-min (1 -> 0), recall 1.0 (3/3) both, centroid median
+0.418 px both; aircraft + bolide seed 11 at F = 3: recall 1.0 (3/3), 6 found, false 0 both, centroid median 0.276 px
+both (p90 1.129 / 0.971); TUNE slow_long + fast, 2 seeds, F = 1: identical per-meteor rows, recall 1.0 (11/11), false
+0, centroid 0.239 px (p90 0.681) both; plain (--minutes 20, /tmp/spill-cache): identical rows, recall 1.0 (17/17),
+false 0, 0.343 px (p90 1.089) both. Not this branch's: bolide 600012 at F = 2 (SNR 2158, 31.7 °/s) is missed by
+main too ("linear: 3.25 px RMS > 3.2": its track takes peaks on a scan cell's border, x ≈ 255.5, up to ~30 px off
+its path), so F = 2 TUNE (2 seeds × fast, edges, aircraft, slow_long, bolide) reads recall 0.941 (16/17), not
+the 1.0 above, with main's code and this branch's alike: identical per-meteor rows, false 0, centroid median
+0.305 px (p90 1.009 / 1.005), one Verifier rejection fewer (edges' start-up object, now "parked" in the Detector).
+
 ``--cache DIR`` keeps rendered clips for tuning runs (rendering is most of a run's time).
 """
 
