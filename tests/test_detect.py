@@ -218,6 +218,10 @@ def test_spill_is_a_border_peak_toward_a_brighter_blooming_light() -> None:
     plateau = [(146.5, 116.5, 220.0), (143.8, 111.5, 217.0), (150.5, 150.5, 219.0), (148.5, 118.5, 40.0)]
     assert one_plateau(plateau, min_val=100.0, reach_px=10.0) == [
         (145.15, 114.0, 220.0), (150.5, 150.5, 219.0), (148.5, 118.5, 40.0)]
+    # the bloom's slope beside the plateau (184 DN by 220: a 1280×720 bolide's) is not the plateau: averaged in, it
+    # pulled the track toward a cell border and the track failed "linear"
+    slope = [(146.5, 116.5, 220.0), (152.5, 110.5, 184.0)]
+    assert one_plateau(slope, min_val=100.0, reach_px=10.0, within=0.9) == slope
 
 
 def test_slow_satellites_pieces_are_one_mover_each() -> None:

@@ -85,7 +85,7 @@ def detect_vals(
         keep: list[tuple[float, float, float]] = []
         own = drop_spill([(float(x), float(y), float(v)) for x, y, v in pk], grid, min_val=prm.spill_min_val,
                          reach_px=prm.spill_reach_px, below=prm.spill_below)
-        own = one_plateau(own, min_val=prm.spill_min_val, reach_px=prm.plateau_px)
+        own = one_plateau(own, min_val=prm.spill_min_val, reach_px=prm.plateau_px, within=prm.spill_below)
         for x, y, v in own:  # brightest first
             for a, b, _ in keep:
                 if (x - a) ** 2 + (y - b) ** 2 <= prm.merge_px**2:

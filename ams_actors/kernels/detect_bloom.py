@@ -88,12 +88,14 @@ def drop_spill(peaks: list[Peak], grid: CellGrid, *, min_val: float, reach_px: f
                        and grid.spills_toward(p, q) for q in bright)]
 
 
-def one_plateau(peaks: list[Peak], *, min_val: float, reach_px: float) -> list[Peak]:
+def one_plateau(peaks: list[Peak], *, min_val: float, reach_px: float, within: float = 0.9) -> list[Peak]:
     """``peaks`` (one frame's, brightest first) with the bright ones (``min_val`` or more) within ``reach_px`` of a
-    brighter bright one taken as one clipped plateau: replaced by one peak at their mean position (the brightest's
-    value), in the brightest's place. A clipped plateau has no brightest pixel: each cell over it reports a pixel of it
-    (its first in raster order, or the centre of the tie around that pixel), and the light is in the middle of them,
-    not at whichever the background under it left a DN higher."""
+    brighter bright one, and as bright as it (``within`` of its value or more: the same clipped top), taken as one
+    clipped plateau: replaced by one peak at their mean position (the brightest's value), in the brightest's place. A
+    clipped plateau has no brightest pixel: each cell over it reports a pixel of it (its first in raster order, or the
+    centre of the tie around that pixel), and the light is in the middle of them, not at whichever the background
+    under it left a DN higher. A dimmer peak within reach is the bloom's slope, not the plateau: averaged in, it pulled
+    a 1280×720 bolide's track 4-6 px toward a cell border (reach grows with the pixels), and it failed "linear"."""
     out: list[Peak] = []
     used = [False] * len(peaks)
     r2 = reach_px * reach_px
@@ -106,7 +108,7 @@ def one_plateau(peaks: list[Peak], *, min_val: float, reach_px: float) -> list[P
         group = [(x, y)]
         for j in range(i + 1, len(peaks)):
             a, b, w = peaks[j]
-            if not used[j] and w >= min_val and (a - x) ** 2 + (b - y) ** 2 <= r2:
+            if not used[j] and w >= max(min_val, within * v) and (a - x) ** 2 + (b - y) ** 2 <= r2:
                 used[j] = True
                 group.append((a, b))
         out.append((sum(g[0] for g in group) / len(group), sum(g[1] for g in group) / len(group), v))
