@@ -38,7 +38,7 @@ class DetectParams:
     # blooms (this far over its background: near the 8-bit clip on a night sky) and is within the bloom's reach
     spill_min_val: float = 100.0
     spill_reach_px: float = 24.0
-    spill_below: float = 0.9  # ... and the peak this fraction of its value or less (as bright: its clipped plateau, one peak)
+    spill_below: float = 0.9  # ... and the peak this fraction of its value or less (as bright: one clipped plateau)
     plateau_px: float = 10.0  # such lights' peaks closer than this are one clipped plateau (a fast bolide's blur)
     # the pixel lengths above are for this pixel scale (SD 640 px over 90°); finer pixels scale them up, so
     # a rule means the same angle at 640×360 and 1920×1080 (never down: the scan's 2×2 bins set a floor)
