@@ -280,3 +280,22 @@ def test_parked_light_is_no_mover(f: int) -> None:
     meteors = [by_start[400 + 150 * k] for k in range(len(slow))] + [by_start[1000]]
     assert all(m["passed"] for m in meteors), [m["failed"] for m in meteors]
     assert len(meteors[-1]["fns"]) == 10
+
+
+def test_a_stray_first_point_does_not_sink_a_meteor() -> None:
+    """A meteor entering at the frame's top edge (the main job's M0000 at SIM01: 20 frames at (4.15, 4) px/frame
+    from (516, 8)) with the edge light 4 frames before it taken as its first point, 16 px off its line: the track
+    failed "linear" for that one point. Judged without it, it passes; a track bent in its middle still fails."""
+    rng = np.random.default_rng(3)
+    pk: dict[int, list[list[float]]] = {}
+    _add(pk, 1327, 500.5, 8.5, 9)  # the edge light
+    for i in range(21):
+        _add(pk, 1331 + i, 516 + 4.15 * i + rng.normal(0, 0.4), 8 + 4.0 * i + rng.normal(0, 0.4), 20)
+    for i in range(21):  # a track turning in its middle (two lines at 40° to each other): no end to trim
+        k = min(i, 10)
+        _add(pk, 200 + i, 100 + 4.0 * i, 200 + 3.0 * k + rng.normal(0, 0.3), 20)
+    doc = detect_vals(_vals(pk), pixel_scale_deg=SCALE)
+    meteor = [o for o in doc["objects"] if 1325 <= o["fns"][0] <= 1331]
+    assert len(meteor) == 1 and meteor[0]["passed"] and meteor[0]["fns"][0] == 1331, meteor
+    bent = [o for o in doc["objects"] if 195 <= o["fns"][0] <= 201]
+    assert bent and not any(o["passed"] for o in bent), bent

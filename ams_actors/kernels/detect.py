@@ -154,7 +154,7 @@ def detect_vals(
     n_short_faint = sum(1 for t in tracks if 3 <= len(t.fns) < prm.min_frames and max(t.vs) < need)
     tracks = [t for t in tracks if len(t.fns) >= 3 and (len(t.fns) >= prm.min_frames or max(t.vs) >= need)]
     for oid, t in enumerate(tracks):
-        checks, failed = _rules(t, fps, pixel_scale_deg, n_frames, prm)
+        t, checks, failed = _judged(t, fps, pixel_scale_deg, n_frames, prm)
         checks["peak_val"] = max(t.vs)
         if max(t.vs) < need:
             failed.append(f"faint: brightest {max(t.vs):.0f} < {need:.1f} (threshold {thresh:.0f})")
@@ -247,6 +247,25 @@ def _bright_enough(thresh: float, prm: DetectParams) -> float:
     """The "faint" rule's bar. Peaks are whole DN: 1.3 × a threshold of 7 is 9.1, which only 10 would pass
     (1.43×), so the ratio's bar is rounded to the nearest whole DN."""
     return max(thresh + prm.min_peak_over, math.floor(prm.min_peak_ratio * thresh + 0.5))
+
+
+def _judged(t: Track, fps: float, scale: float, n_frames: int,
+            prm: DetectParams) -> tuple[Track, dict[str, Any], list[str]]:
+    """The track and its rules' verdict; a track that fails only "linear" is judged again without its first or its
+    last point, and kept so if that passes. The link takes whatever light is in the gate before a track's first
+    true point or after its last: a meteor entering at the frame's edge took the edge light 4 frames before it
+    (the scan's second peak in that cell) and failed "linear: 2.33" for one point. The Verifier measures the
+    meteor from the video again, ends included."""
+    checks, failed = _rules(t, fps, scale, n_frames, prm)
+    if _names(failed) != {"linear"} or len(t.fns) <= prm.min_frames:
+        return t, checks, failed
+    best: tuple[Track, dict[str, Any], list[str]] | None = None
+    for keep in (slice(1, None), slice(None, -1)):
+        cut = Track(t.fns[keep], t.xs[keep], t.ys[keep], t.vs[keep])
+        c, f = _rules(cut, fps, scale, n_frames, prm)
+        if not f and (best is None or c["rms_px"] < best[1]["rms_px"]):
+            best = (cut, c, f)
+    return best if best is not None else (t, checks, failed)
 
 
 def _names(failed: list[str]) -> set[str]:
