@@ -84,7 +84,7 @@ def one_object(a: Piece, b: Piece, *, tol_px: float, max_gap: int, speed_ratio: 
         if inside.all():
             return "same light"
     return ("same light" if inside.any() else "continues") if on_one_line(a, b, tol_px, tol_speed,
-                                                                            speed_ratio) else None
+                                                                           speed_ratio) else None
 
 
 def on_one_line(a: Piece, b: Piece, tol_px: float, tol_speed: float, speed_ratio: float) -> bool:

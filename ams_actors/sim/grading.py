@@ -65,8 +65,13 @@ class NightGrading:
 
     def seen_by_two(self, bucket: dict[str, Any]) -> list[str]:
         """Truth keys whose observations by >= 2 stations reached the network."""
+        return self.truth.expected_events(self.reached(bucket))
+
+    def reached(self, bucket: dict[str, Any]) -> Callable[[str, str], bool]:
+        """Whether a station's meteor could reach the network: its station lived, or it was uploaded before
+        the station died."""
         present: set[tuple[str, str]] = bucket.get("meteors", set())
-        return self.truth.expected_events(lambda s, m: s not in self.dead or (s, m) in present)
+        return lambda s, m: s not in self.dead or (s, m) in present
 
     def not_placeable(self, bucket: dict[str, Any]) -> dict[str, float]:
         """Meteors seen by >= 2 stations whose best pair of planes still converges below the correlator's
@@ -76,12 +81,12 @@ class NightGrading:
         The angle is taken from the true line, not from the measured planes, so the grading does not
         borrow the pipeline's own measurements to excuse it."""
         limit = CorrelationParams().min_convergence_deg
-        present: set[tuple[str, str]] = bucket.get("meteors", set())
+        reached = self.reached(bucket)
         sites = {s.id: geo.geodetic_to_ecef(s.lat, s.lon, s.alt_m) for s in self.world.stations}
         truth_by_key = {m.key: m for m in self.world.meteors}
         out: dict[str, float] = {}
         for key in self.seen_by_two(bucket):
-            seen = [s for s, m in self.truth.seen_by[key].items() if s not in self.dead or (s, m) in present]
+            seen = [s for s, m in self.truth.seen_by[key].items() if reached(s, m)]
             best = best_convergence_deg(truth_by_key[key], [sites[s] for s in seen])
             if best < limit:
                 out[key] = round(best, 3)

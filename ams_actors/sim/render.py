@@ -28,6 +28,7 @@ from ams_actors.sim.scene import Meteor, Scene, random_stars
 F32 = NDArray[np.float32]
 F64 = NDArray[np.float64]
 HD_SIZE = (1920, 1080)
+SD_BIT_RATE = 1_500_000  # the default SD stream (bit/s) at 640×360
 _SUBSTEP_PX = 0.35  # motion-blur sampling step along a moving object's path (pixels)
 _TWINKLE_GROUPS = 8  # stars scintillate in this many independent groups (one gain per group per frame)
 
@@ -212,7 +213,7 @@ def render_clip(
     *,
     preset: str = "veryfast",
     hd_preset: str | None = None,
-    sd_bit_rate: int | None = 1_500_000,
+    sd_bit_rate: int | None = SD_BIT_RATE,
     hd_bit_rate: int | None = 6_000_000,
     crf: int | None = None,
     threads: int = 0,

@@ -25,10 +25,10 @@ from dataclasses import dataclass, replace
 import numpy as np
 from numpy.typing import NDArray
 
+from ams_actors.sim.render import SD_BIT_RATE
 from ams_actors.sim.scene import DEFAULT_PIXEL_SCALE_DEG, Scene, StarSource, random_stars
 
 PSF_GROWTH = 0.7
-SD_BIT_RATE = 1_500_000  # the renderer's default SD stream (bit/s) at 640×360
 
 
 def bit_rate_at(f: float, base: int = SD_BIT_RATE) -> int:

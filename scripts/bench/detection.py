@@ -462,8 +462,8 @@ def main() -> None:
     ap.add_argument("--no-streak", action="store_true", help="scan without its streak stage (to measure what it adds)")
     ap.add_argument("--seeds-per-condition", type=int, default=4)
     ap.add_argument("--conditions", default="", help="comma-separated subset of the harder conditions (default all)")
-    ap.add_argument("--scale", type=float, default=1.0, help="render the same sky through the same 90° lens at this "
-                    "many times 640×360 (2: 1280×720, 3: 1920×1080); pixel scale 90°/(640·scale), bit rate ∝ pixels")
+    ap.add_argument("--scale", type=_positive, default=1.0, help="render the same sky through the same 90° lens at "
+                    "this many times 640×360 (2: 1280×720, 3: 1920×1080); 90°/(640·scale) per px, bit rate ∝ pixels")
     ap.add_argument("--rows-out", default="", help="write the per-meteor rows (condition, seed, k, found, ...) here "
                     "as JSON: to compare the same meteors across --scale runs")
     ap.add_argument("--cache", default="", help="keep rendered clips (and their truth) in this folder and reuse them: "
@@ -578,6 +578,17 @@ HELD_OUT_SEEDS_5 = list(range(97001, 97017))
 SEED_SETS = {"tune": TUNE_SEEDS, "tune-2": TUNE_SEEDS_2, "held-out": HELD_OUT_SEEDS, "held-out-2": HELD_OUT_SEEDS_2,
              "held-out-3": HELD_OUT_SEEDS_3, "held-out-4": HELD_OUT_SEEDS_4, "held-out-5": HELD_OUT_SEEDS_5}
 SPEED_BANDS = ((0.0, 20.0), (20.0, 40.0), (40.0, 60.0), (60.0, 1e9))
+
+
+def _positive(text: str) -> float:
+    """An argparse type: a number > 0 (argparse prints one line naming the option, exit 2)."""
+    try:
+        v = float(text)
+    except ValueError:
+        v = float("nan")
+    if not v > 0:
+        raise argparse.ArgumentTypeError(f"not a number > 0: {text!r}")
+    return v
 
 
 def _oracle_text(o: dict[str, Any] | None) -> str:
