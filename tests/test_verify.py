@@ -289,3 +289,38 @@ def test_exact_copies_keep_the_frame_on_the_motion() -> None:
     m = Measurement(fns=list(shown), x=[100.0 + 4.2 * (src - 10) for src in shown.values()], y=[50.0] * 10,
                     w=[3.0] * 10, h=[3.0] * 10, intensity=[100.0] * 10, snr=[20.0] * 10, across=[4.0] * 10)
     assert [m.fns[i] for i in without_copies(m, 4.2, 1.0, VerifyParams())] == [10, 11, 13, 14, 16, 17, 19]
+
+
+def test_slow_movers_told_by_their_light_not_one_threshold(tmp_path: Path) -> None:
+    """The held-out-5 cases, rebuilt: a meteor leaving the frame at its brightest (its edge frames once bent the
+    core's motion: "erratic"), a meteor at 1.8 °/s whose light rises and falls (under the old 2 °/s floor), and a
+    plane that appears at full light mid-frame (its strobe on its first frame) and leaves at the top edge."""
+    leaving = Meteor(t0=0.6, duration=0.8, x0=609.0, y0=259.0, vx=38.0, vy=10.0, amp=70.0, peak_at=0.95)
+    slow = Meteor(t0=3.0, duration=0.6, x0=300.0, y0=200.0, vx=11.0, vy=-6.5, amp=90.0)  # 1.8 °/s
+    plane = Aircraft(t0=5.0, t1=8.0, x0=269.6, y0=38.2, vx=9.85, vy=-32.0, amp=57.0, strobe_amp=177.0,
+                     blink_period=1.55, blink_frames=1)
+    scene = Scene(duration=8.0, seed=31, meteors=(leaving, slow), aircraft=(plane,))
+    p = tmp_path / CLIP
+    truth = render_clip(scene, p)
+    _det, verdict, meteors = _pipeline(p)
+    seen = {i: set(t.fns) for i, t in enumerate(truth.meteors)}
+    found = sorted(next((i for i, fns in seen.items() if fns & {f["fn"] for f in m["frames"]}), -1) for m in meteors)
+    reasons = [r["reason"] for r in verdict["rejected"]]
+    assert found == [0, 1], (found, reasons)  # -1: a meteor where none was (the old code's plane)
+    speeds = [m["report"]["speed_deg_s"] for m in meteors if set(truth.meteors[1].fns) & {f["fn"] for f in m["frames"]}]
+    assert speeds and speeds[0] < 2.0, speeds  # measured under the old floor, kept on its light curve
+    assert any(r.startswith("persistent") for r in reasons), reasons  # the plane
+
+
+def test_steady_slow_light_is_a_satellite() -> None:
+    from ams_actors.kernels.verify_judge import plane_or_satellite
+
+    n = 30
+    rise_fall = 60.0 * np.sin(np.linspace(0.1, np.pi - 0.1, n)) + 5.0
+    for snr, want in ((np.full(n, 25.0) + np.random.default_rng(1).normal(0, 2, n), "satellite"),
+                      (np.full(n, 6.0), "satellite"),  # faint: its weakest measured frames are as bright as the rest
+                      (rise_fall, None)):
+        m = Measurement(fns=list(range(100, 100 + n)), x=list(np.linspace(200, 220, n)), y=[150.0] * n,
+                        intensity=list(snr * 10), snr=list(snr))
+        why = plane_or_satellite(m, (1.8, 1.8), (50, 200), (640, 360), 1.0, VerifyParams(), {})
+        assert (why or "").split(":")[0] == (want or ""), (want, why)

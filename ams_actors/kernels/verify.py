@@ -28,7 +28,9 @@ import av
 import numpy as np
 from numpy.typing import NDArray
 
-from ams_actors.kernels.verify_measure import Measurement, VerifyParams, measure, theil_sen, without_copies
+from ams_actors.kernels.verify_judge import plane_or_satellite
+from ams_actors.kernels.verify_measure import VerifyParams, measure, without_copies
+from ams_actors.kernels.verify_motion import longest_run, motion_fit, on_motion
 from ams_actors.kernels.verify_pieces import VerifyOutcome, merge_pieces
 from ams_actors.kernels.video import ClipUnreadable, clip_info, open_clip, stream_fps, y_plane
 from protocols.pipeline_files import METEOR_FORMAT, VERIFY_FORMAT, iso_ms, parse_clip_name
@@ -104,46 +106,6 @@ def write_trim(src: str | Path, dst: str | Path, start: int, stop: int, *, crf: 
     return fr_written
 
 
-def _fit(fns: F64, xs: F64, ys: F64) -> dict[str, Any]:
-    """Line (PCA) + motion fit: perpendicular RMS, along-track quadratic RMS, speed, backsteps."""
-    cx, cy = xs.mean(), ys.mean()
-    mm = np.column_stack([xs - cx, ys - cy])
-    _, _, vt = np.linalg.svd(mm, full_matrices=False)
-    u = vt[0]
-    along = mm @ u
-    if np.polyfit(fns, along, 1)[0] < 0:
-        u = -u
-        along = -along
-    perp = mm @ np.array([-u[1], u[0]])
-    deg = 2 if len(fns) >= 6 else 1
-    coef = np.polyfit(fns, along, deg)
-    along_res = along - np.polyval(coef, fns)
-    v_lin = float(np.polyfit(fns, along, 1)[0])
-    v_ts = theil_sen(fns, along)[1]
-    steps = np.diff(along) / np.maximum(np.diff(fns), 1)
-    return {
-        "direction": (float(u[0]), float(u[1])),
-        "rms_px": float(np.sqrt(np.mean(perp**2))),
-        "along_rms_px": float(np.sqrt(np.mean(along_res**2))),
-        "speed_px_frame": v_lin,
-        "speed_px_frame_robust": v_ts,
-        "backsteps": float(np.mean(steps < -1.0)) if len(steps) else 0.0,
-        "coef": coef,
-        "u": u,
-        "c": (cx, cy),
-    }
-
-
-def _model_offsets(fit: dict[str, Any], fns: F64, xs: F64, ys: F64) -> F64:
-    """Distance (px) of each centroid from the fitted line-and-motion model."""
-    u = fit["u"]
-    cx, cy = fit["c"]
-    along_model = np.polyval(fit["coef"], fns)
-    mx = cx + u[0] * along_model
-    my = cy + u[1] * along_model
-    return np.asarray(np.hypot(xs - mx, ys - my))
-
-
 def verify_object(
     sd_path: str | Path,
     obj: dict[str, Any],
@@ -203,22 +165,11 @@ def verify_object(
     m.take(keep)
     if len(m.fns) < prm.min_frames:
         return reject(f"frames: measured in {len(m.fns)} frames < {prm.min_frames}")
-    # robust path: fit the motion on the core (the brighter half of the frames), then keep only the
-    # frames consistent with it — at the faint ends a noise blob, a star residual or a compression
-    # artefact can win the search window; many inconsistent frames mean it is no meteor
     n_meas = len(m.fns)
-    snr_a = np.asarray(m.snr)
-    core = snr_a >= max(prm.min_snr, 0.4 * float(snr_a.max()))
-    if core.sum() < 3:
-        core = snr_a >= np.sort(snr_a)[-3]
     fa = np.asarray(m.fns, float)
-    xa, ya = np.asarray(m.x), np.asarray(m.y)
-    cfit = _fit(fa[core], xa[core], ya[core])
-    off = _model_offsets(cfit, fa, xa, ya)
-    good_mask = off <= prm.off_motion_px * k + 0.1 * abs(cfit["speed_px_frame"])
-    good = [i for i in range(n_meas) if good_mask[i]]
+    good, edge_off = on_motion(m, (info.width, info.height), k, prm)
     m.take(good)
-    m.take(_longest_run(m.fns, 3))
+    m.take(longest_run(m.fns, 3))
     report["outlier_frames"] = n_meas - len(m.fns)
     if len(m.fns) < prm.min_frames:
         return reject(f"frames: {len(m.fns)} frames consistent with one motion < {prm.min_frames}")
@@ -226,7 +177,7 @@ def verify_object(
     # rate blocky, often above min_snr), and those finds say nothing about the object
     kept = set(m.fns)
     span = [fn for fn in fa.astype(int).tolist() if f[0] <= fn <= f[-1]]
-    n_off = sum(1 for fn in span if fn not in kept)
+    n_off = sum(1 for fn in span if fn not in kept and fn not in edge_off)
     report["span_off_frames"] = n_off
     if n_off > prm.max_erratic_frac * max(len(span), 1):
         return reject(f"erratic: {n_off} of {len(span)} frames of the detected span off the fitted motion")
@@ -237,7 +188,7 @@ def verify_object(
             return reject(f"defocused: {report['width_across_px']:.1f} px wide across its motion > "
                           f"{prm.max_across_px * k:.1f} (an insect near the lens)")
     fa = np.asarray(m.fns, float)
-    fit = _fit(fa, np.asarray(m.x), np.asarray(m.y))
+    fit = motion_fit(fa, np.asarray(m.x), np.asarray(m.y))
     speed = fit["speed_px_frame"] * fps * scale_deg
     dur = (fa[-1] - fa[0] + 1) / fps
     report.update({
@@ -260,7 +211,7 @@ def verify_object(
         return reject(f"too fast: {speed:.1f} deg/s > {prm.max_speed_deg_s}")
     if dur > prm.max_duration_s:
         return reject(f"too long: {dur:.1f} s > {prm.max_duration_s}")
-    why = _plane_or_satellite(m, speed, (lo, hi), (info.width, info.height), k, prm, report)
+    why = plane_or_satellite(m, (speed, min(speed, speed_robust)), (lo, hi), (info.width, info.height), k, prm, report)
     if why:
         return reject(why)
 
@@ -322,66 +273,6 @@ def verify_object(
         "report": {**report, "oid": oid, "trim": [start, stop], "fps": fps},
     }
     return VerifyOutcome(oid=oid, accepted=True, reason=None, report=report, trim=(start, stop), meteor=meteor)
-
-
-def _plane_or_satellite(m: Measurement, speed: float, window: tuple[int, int], size: tuple[int, int], k: float,
-                        prm: VerifyParams, report: dict[str, Any]) -> str | None:
-    """Why this is an aircraft or a satellite rather than a meteor, or None.
-
-    A meteor is seen to start and to end (it fades in and out); a plane or satellite crosses at a few °/s
-    at most and is steady, a plane with strobes. Each of these is its own rule, so the slow steady movers
-    are told apart by more than the speed threshold alone. An end of the track is "open" when it reaches
-    the search window (the clip's first or last frame included) or the frame's edge: there the object was
-    not seen to fade, and its brightness at that end is read before it touches the edge.
-    """
-    inten = np.maximum(np.asarray(m.intensity), 1e-6)
-    slow = speed < prm.persistent_max_deg_s
-    if len(inten) >= 8:
-        base = np.median(inten)
-        spikes = np.flatnonzero(inten > 3.0 * base)
-        groups = int(np.sum(np.diff(spikes) > 2)) + 1 if len(spikes) else 0
-        report["blink_groups"] = groups
-        if groups >= 2:
-            return f"blinking: {groups} separate flashes > 3x its steady light (aircraft strobe)"
-        # one strobe in view (a plane leaving the frame within a second): a flash of one or two frames on
-        # a slow mover; a slow meteor's flare does not stand 3x over both its neighbours' light
-        if groups == 1 and slow and spikes[-1] - spikes[0] <= 1 and 0 < spikes[0] and spikes[-1] < len(inten) - 1:
-            return f"blinking: a {len(spikes)}-frame flash > 3x its steady light on a slow mover (aircraft strobe)"
-    snr_a = np.asarray(m.snr)
-    if len(snr_a) < 8 or not slow:
-        return None
-    lo, hi = window
-    w, h = size
-    margin = 2.5 * prm.psf_px * k
-    xs, ys = np.asarray(m.x), np.asarray(m.y)
-    inside = (xs >= margin) & (xs <= w - 1 - margin) & (ys >= margin) & (ys <= h - 1 - margin)
-    open_start = m.fns[0] <= lo + 1 or not inside[0]
-    open_end = m.fns[-1] >= hi - 1 or not inside[-1]
-    if not (open_start and open_end) or inside.sum() < 6:
-        return None
-    s_in = snr_a[inside]
-    nk = max(2, len(s_in) // 8)
-    ends = min(float(np.median(s_in[:nk])), float(np.median(s_in[-nk:])))
-    report["end_snr_ratio"] = round(ends / float(np.median(s_in)), 3)
-    if ends >= 0.6 * float(np.median(s_in)):
-        edge = "" if inside[0] and inside[-1] else " or the frame's edge"
-        return f"persistent: as bright at both ends (the search window{edge}) as in the middle, {speed:.1f} deg/s"
-    return None
-
-
-def _longest_run(fns: list[int], max_gap: int) -> list[int]:
-    """Indices of the longest stretch of ``fns`` whose consecutive gaps are ≤ ``max_gap``."""
-    if not fns:
-        return []
-    best: list[int] = []
-    cur = [0]
-    for i in range(1, len(fns)):
-        if fns[i] - fns[i - 1] <= max_gap:
-            cur.append(i)
-        else:
-            best = max(best, cur, key=len)
-            cur = [i]
-    return max(best, cur, key=len)
 
 
 def verify_clip(

@@ -33,13 +33,15 @@ class VerifyParams:
     min_frames: int = 4
     max_rms_px: float = 1.0  # perpendicular RMS of the centroids from the fitted line
     max_along_rms_px: float = 1.5  # along-track RMS from a quadratic motion fit
-    # satellites cross at ≤ 2 °/s (and are stopped by the persistent rule besides); a meteor entering at the frame's
-    # edge measures slower than it is (its first centroids are pulled inwards), so no higher
-    min_speed_deg_s: float = 2.0
+    # the hard floor (the Detector's): slower is no meteor by any rule. Between it and satellite_max_deg_s (satellites
+    # cross at up to ~2 °/s) a meteor must show its light rise and fall in view: a margin, not one threshold
+    min_speed_deg_s: float = 1.5
+    satellite_max_deg_s: float = 2.5
     max_speed_deg_s: float = 90.0
     max_duration_s: float = 5.0
     max_backsteps: float = 0.15
     persistent_max_deg_s: float = 5.0  # the "persistent" (plane/satellite) rule applies below this speed
+    full_light_snr: float = 20.0  # a light this bright (median SNR) at full light at an end in view appeared at once
     # the pixel tolerances above (and off_motion_px) are for this pixel scale (SD 640 px over 90°): a clip
     # with finer pixels gets them scaled up, so a rule means the same angle at any resolution (never scaled
     # down: below ~1 px the centroid noise, not the angle, sets what is achievable)

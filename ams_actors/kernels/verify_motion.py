@@ -1,0 +1,116 @@
+"""The Verifier's motion model: which measured frames belong to one object moving on one line.
+
+Split from ``verify.py``: the line-and-motion fit, and the choice of the frames that fit it. A frame is judged
+against the motion of the object's core (its bright frames): at the faint ends a noise blob, a star residual or
+a compression artefact can win the search window, and many inconsistent frames mean it is no meteor.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ams_actors.kernels.verify_measure import Measurement, VerifyParams, theil_sen
+
+F64 = NDArray[np.float64]
+B8 = NDArray[np.bool_]
+
+
+def motion_fit(fns: F64, xs: F64, ys: F64, max_deg: int = 2) -> dict[str, Any]:
+    """Line (PCA) + motion fit: perpendicular RMS, along-track quadratic RMS, speed, backsteps."""
+    cx, cy = xs.mean(), ys.mean()
+    mm = np.column_stack([xs - cx, ys - cy])
+    _, _, vt = np.linalg.svd(mm, full_matrices=False)
+    u = vt[0]
+    along = mm @ u
+    if np.polyfit(fns, along, 1)[0] < 0:
+        u = -u
+        along = -along
+    perp = mm @ np.array([-u[1], u[0]])
+    deg = min(max_deg, 2 if len(fns) >= 6 else 1)
+    coef = np.polyfit(fns, along, deg)
+    along_res = along - np.polyval(coef, fns)
+    v_lin = float(np.polyfit(fns, along, 1)[0])
+    v_ts = theil_sen(fns, along)[1]
+    steps = np.diff(along) / np.maximum(np.diff(fns), 1)
+    return {
+        "direction": (float(u[0]), float(u[1])),
+        "rms_px": float(np.sqrt(np.mean(perp**2))),
+        "along_rms_px": float(np.sqrt(np.mean(along_res**2))),
+        "speed_px_frame": v_lin,
+        "speed_px_frame_robust": v_ts,
+        "backsteps": float(np.mean(steps < -1.0)) if len(steps) else 0.0,
+        "coef": coef,
+        "u": u,
+        "c": (cx, cy),
+    }
+
+
+def model_offsets(fit: dict[str, Any], fns: F64, xs: F64, ys: F64) -> F64:
+    """Distance (px) of each centroid from the fitted line-and-motion model."""
+    u = fit["u"]
+    cx, cy = fit["c"]
+    along_model = np.polyval(fit["coef"], fns)
+    mx = cx + u[0] * along_model
+    my = cy + u[1] * along_model
+    return np.asarray(np.hypot(xs - mx, ys - my))
+
+
+def in_view(xs: F64, ys: F64, size: tuple[int, int], margin: float) -> B8:
+    """Centroids at least ``margin`` px inside the frame: nearer the edge part of the light is cut off and the
+    centroid is pulled inwards, so such a frame says little about where the object was."""
+    w, h = size
+    return np.asarray((xs >= margin) & (xs <= w - 1 - margin) & (ys >= margin) & (ys <= h - 1 - margin))
+
+
+def longest_run(fns: list[int], max_gap: int) -> list[int]:
+    """Indices of the longest stretch of ``fns`` whose consecutive gaps are ≤ ``max_gap``."""
+    if not fns:
+        return []
+    best: list[int] = []
+    cur = [0]
+    for i in range(1, len(fns)):
+        if fns[i] - fns[i - 1] <= max_gap:
+            cur.append(i)
+        else:
+            best = max(best, cur, key=len)
+            cur = [i]
+    return max(best, cur, key=len)
+
+
+def core_frames(snr: F64, inside: B8, min_snr: float) -> B8:
+    """The frames whose motion the others are judged against: the bright ones in view.
+
+    "Bright" is ≥ 0.4 of a high percentile of the frames' SNR, not of the brightest frame: one strobe of a plane
+    (4x its steady light) or a meteor's flare would otherwise leave a core of one to three frames, whose motion
+    extrapolated over the rest puts them all "off". Frames at the frame's edge are left out (their centroids are
+    pulled inwards: held-out-5 slow_long minute 82, a meteor leaving the frame at its brightest, bent the core's
+    motion so that 6 of its 17 frames were "off" and it was rejected as erratic)."""
+    pool = snr[inside] if inside.sum() >= 3 else snr
+    ref = float(np.percentile(pool, 90))
+    core = (snr >= max(min_snr, 0.4 * ref)) & (inside if inside.sum() >= 3 else True)
+    if core.sum() < 3:
+        core = snr >= np.sort(pool)[-min(3, len(pool))]
+    return np.asarray(core)
+
+
+def on_motion(m: Measurement, size: tuple[int, int], k: float, prm: VerifyParams) -> tuple[list[int], set[int]]:
+    """(indices of the frames consistent with one motion, the frame numbers of the others at the frame's edge).
+
+    The core's motion is a line at one speed unless the core covers most of the measured frames: a quadratic
+    fitted to a few frames and extrapolated over many bends away (held-out-5 slow_long minute 82: 12.9 px "off"
+    ten frames before a 9-frame core). A frame at the edge that is off the motion is dropped but not counted
+    against the object: it is judged on what is in view."""
+    snr_a = np.asarray(m.snr, float)
+    fa = np.asarray(m.fns, float)
+    xa, ya = np.asarray(m.x, float), np.asarray(m.y, float)
+    inside = in_view(xa, ya, size, 2.5 * prm.psf_px * k)
+    core = core_frames(snr_a, inside, prm.min_snr)
+    extent = float(fa[-1] - fa[0]) or 1.0
+    deg = 2 if float(fa[core][-1] - fa[core][0]) >= 0.6 * extent else 1
+    cfit = motion_fit(fa[core], xa[core], ya[core], max_deg=deg)
+    off = model_offsets(cfit, fa, xa, ya)
+    good = off <= prm.off_motion_px * k + 0.1 * abs(cfit["speed_px_frame"])
+    return [i for i in range(len(fa)) if good[i]], {int(f) for f in fa[~good & ~inside]}
