@@ -177,3 +177,27 @@ def test_streak_stage_finds_a_blurred_fast_meteor(tmp_path: Path) -> None:
     assert max(mt.snr) < 5.0  # the bench would not even count it: every pixel is faint
     assert found[False] <= 0.5 * len(mt.fns) and found[True] >= found[False] + 2, found
     assert elsewhere[True] <= elsewhere[False] + 1, elsewhere
+
+
+def test_encoder_start_up_does_not_flood_an_hd_clip(tmp_path: Path) -> None:
+    """At 1280×720 the encoder's first frames carry less noise than the rest, so the first noise estimates read
+    low (3-5 DN against the clip's 6) and frames 9-16 filled to the peak cap with noise. A meteor in the first
+    second is still found at the clip's threshold."""
+    from ams_actors.sim.resolution import at_resolution, bit_rate_at
+
+    m = Meteor(t0=0.4, duration=0.6, x0=100.0, y0=200.0, vx=150.0, vy=-50.0, amp=90.0)
+    p = tmp_path / CLIP
+    truth = render_clip(at_resolution(Scene(duration=2.0, seed=5, meteors=(m,)), 2), p, sd_bit_rate=bit_rate_at(2))
+    prm = ScanParams()
+    v = scan_clip(p, prm).vals
+    first = [(fn, pk) for fn, pk in zip(v["cells_fn"], v["peaks"], strict=True) if fn < prm.init_frames + 24]
+    tm = truth.meteors[0]
+
+    def on_meteor(q: list[float]) -> bool:
+        return bool(min(np.hypot(q[0] - x, q[1] - y) for x, y in zip(tm.x, tm.y, strict=True)) < 6)
+
+    noise = [sum(1 for q in pk if not on_meteor(q)) for _, pk in first]
+    found = {fn for fn, pk in first if fn in tm.fns and any(on_meteor(q) for q in pk)}
+    assert max(noise) < 8, noise  # was 24 (the cap) in frames 10-16
+    assert min(v["frame_thresh"][prm.init_frames:]) >= v["thresh"] - 1
+    assert len(found) >= 8, sorted(found)  # the meteor (frames 10-25) is there

@@ -58,7 +58,7 @@ from ams_actors.kernels.video import ClipUnreadable, error_text, open_clip, stre
 from protocols.errors import InputError
 from protocols.pipeline_files import VALS_FORMAT, iso_ms, parse_clip_name
 
-SCAN_VERSION = "scan/3"  # scan/3: up to two peaks per hot cell (cell_peaks)
+SCAN_VERSION = "scan/4"  # scan/3: up to two peaks per hot cell (cell_peaks); scan/4: the start-up threshold settled
 U8 = NDArray[np.uint8]
 
 
@@ -77,6 +77,7 @@ class ScanParams:
     second_dip: float = 0.5  # ... with the light between them dipping to this × its value (not one light's wing)
     noise_every: int = 3  # frames between noise estimates
     noise_window: int = 3  # estimates in the running median the threshold uses
+    startup_frames: int = 32  # after the first background (≈ 1/alpha): a threshold under the clip's is raised to it
     skip_loop_filter: bool = True
     # per-pixel flicker allowance: a pixel must rise by more than flicker_k × its own running mean
     # positive change (twinkling stars, encoder noise around bright edges) before the threshold
@@ -90,6 +91,10 @@ class ScanParams:
     streak_low_sigma: float = 3.5
     streak_min_px: int = 4
     streak_k: float = 1.0  # a line's summed light over √pixels must reach this × the point threshold
+    # a frame with more low-threshold binned pixels than this (× width_factor², the same share of the sky at any
+    # resolution) is a cloud or a lit frame: no streaks. Unscaled, 12-14 % of the gated frames of a fast-meteor clip
+    # at 1280×720 and 1920×1080 (TUNE fast seed 11) were over it, and their streaks were lost
+    streak_max_px: int = 200
 
 
 @dataclass(slots=True)
@@ -154,7 +159,7 @@ def scan_clip(
         low = 255
         gate = StreakGate(bh, bw)
         wf = width_factor(width)  # the streak stage's lengths are in pixels of a 640-px-wide frame
-        steady_px, margin = STEADY_PX * wf, 16 * wf
+        steady_px, margin, streak_max = STEADY_PX * wf, 16 * wf, prm.streak_max_px * wf * wf
         # this frame's point peaks and those of the two frames before (steady lights: scan_streak.clear_steady)
         pk_now: list[list[float]] = []
         pk_prev: list[list[float]] = []
@@ -242,7 +247,7 @@ def scan_clip(
                         not (pk_now and pk_before)
                         or clear_steady(gate.small, pk_now, pk_before, b, steady_px=steady_px)):
                     st = frame_streaks(gate.small, gate.low, d, prm.streak_k * thresh, b, min_px=prm.streak_min_px,
-                                       margin=margin)
+                                       margin=margin, max_pts=streak_max)
                     if st:
                         _add_streaks(st, n, mx >= thresh, cells_fn, cells, peaks, rows, cols, ch, cw, b,
                                      prm.max_peaks)
@@ -259,6 +264,8 @@ def scan_clip(
         raise ClipUnreadable(p, f"truncated: decoded {n} of the {n_header} frames in the header")
     if not sig_samples:
         sig_samples.append(1.0)
+    settled = float(np.median(thr_fn[init:n])) if n > init else float(thresh)
+    _settle_startup(cells_fn, cells, peaks, thr_fn[init:min(n, init + prm.startup_frames)], init, int(np.ceil(settled)))
     mv = max_val[:n]
     body = mv[init:] if n > init else mv
     med = float(np.median(body))
@@ -277,7 +284,7 @@ def scan_clip(
         "bin": b,
         "grid": {"rows": rows, "cols": cols, "cell_w": cw * b, "cell_h": ch * b},
         "noise": {"max_median": med, "max_mad": mad, "diff_sigma": float(np.median(sig_samples))},
-        "thresh": float(np.median(thr_fn[init:n])) if n > init else float(thresh),
+        "thresh": settled,
         "frame_thresh": thr_fn[:n].tolist(),
         "max_val": mv.tolist(),
         "max_x": xs.tolist(),
@@ -322,6 +329,31 @@ def _add_streaks(st: list[list[float]], n: int, had_point: bool, cells_fn: list[
         hot[c] = max(hot.get(c, 0), int(v))
     cells[-1] = [[i, hot[i]] for i in sorted(hot)]
     peaks[-1] = merge_streaks(peaks[-1], st, max_peaks)
+
+
+def _settle_startup(cells_fn: list[int], cells: list[list[list[int]]], peaks: list[list[list[float]]],
+                    thr_start: NDArray[np.int32], first: int, settled: int) -> None:
+    """Raise the thresholds ``thr_start`` (a view: frames ``first`` on) to the clip's ``settled`` one where they read
+    lower, and drop what only the lower one let through (in place).
+
+    The encoder's rate control starts a clip with frames whose noise it has not yet coded (at 1280×720 the first
+    estimates read 3-5 DN against the clip's 6, at 1920×1080 5 until frame 26), so the noise estimate reads low
+    there and the first second floods with noise peaks (24, the cap, in several frames). Later the running estimate
+    follows the bit rate as it should; only the start is the encoder's, not the sky's."""
+    low = {first + int(j) for j in np.flatnonzero(thr_start < settled)}
+    np.maximum(thr_start, settled, out=thr_start)
+    keep = []
+    for i, fn in enumerate(cells_fn):
+        if fn in low:
+            peaks[i] = [q for q in peaks[i] if q[2] >= settled]
+            cells[i] = [c for c in cells[i] if c[1] >= settled]
+            if not (peaks[i] or cells[i]):
+                continue
+        keep.append(i)
+    if len(keep) < len(cells_fn):
+        cells_fn[:] = [cells_fn[i] for i in keep]
+        cells[:] = [cells[i] for i in keep]
+        peaks[:] = [peaks[i] for i in keep]
 
 
 def _grow(*arrays: NDArray[np.int32]) -> tuple[NDArray[np.int32], ...]:
