@@ -77,10 +77,10 @@ def _persistent(m: Measurement, snr_a: F64, speed: float, window: tuple[int, int
 
     An end is "open" where it reaches the search window (the clip's first or last frame included) or the frame's
     edge: there the object was not seen to fade, and its brightness at that end is read before it touches the
-    edge. An end inside the view is open too when a bright object (median SNR ≥ ``full_light_snr``) is already at
+    edge. A start inside the view is open too when a bright object (median SNR ≥ ``full_light_snr``) is already at
     full light there: a meteor brightens from the noise, a light that appears at once came from behind
     something (held-out-5 aircraft minute 38: a plane at 4.6 °/s appearing at full light mid-frame and leaving at
-    the top edge 31 frames later)."""
+    the top edge 31 frames later). Not its end: a meteor may end at once (it breaks up)."""
     lo, hi = window
     xs, ys = np.asarray(m.x), np.asarray(m.y)
     inside = in_view(xs, ys, size, 2.5 * prm.psf_px * k)
@@ -92,7 +92,7 @@ def _persistent(m: Measurement, snr_a: F64, speed: float, window: tuple[int, int
     first, last = float(np.median(s_in[:nk])), float(np.median(s_in[-nk:]))
     at_once = med >= prm.full_light_snr
     open_start = m.fns[0] <= lo + 1 or not inside[0] or (at_once and first >= 0.6 * med)
-    open_end = m.fns[-1] >= hi - 1 or not inside[-1] or (at_once and last >= 0.6 * med)
+    open_end = m.fns[-1] >= hi - 1 or not inside[-1]
     if not (open_start and open_end):
         return None
     report["end_snr_ratio"] = round(min(first, last) / med, 3)
