@@ -324,6 +324,12 @@ def test_steady_slow_light_is_a_satellite() -> None:
                         intensity=list(snr * 10), snr=list(snr))
         why = plane_or_satellite(m, (1.8, 1.8), (50, 200), (640, 360), 1.0, VerifyParams(), {})
         assert (why or "").split(":")[0] == (want or ""), (want, why)
+    # its light steady while its SNR rises and falls (its own light in the background of its window's ends):
+    # a satellite (held-out-6 aircraft minute 56)
+    m = Measurement(fns=list(range(100, 100 + n)), x=list(np.linspace(200, 220, n)), y=[150.0] * n,
+                    intensity=[170.0] * n, snr=list(rise_fall))
+    why = plane_or_satellite(m, (1.6, 1.6), (50, 200), (640, 360), 1.0, VerifyParams(), {})
+    assert (why or "").startswith("satellite"), why
 
 
 def test_faint_slow_meteor_is_followed_beyond_its_detected_middle(tmp_path: Path) -> None:
