@@ -53,6 +53,7 @@ class VerifyParams:
     # down: below ~1 px the centroid noise, not the angle, sets what is achievable)
     ref_pixel_scale_deg: float = 90.0 / 640.0
     off_motion_px: float = 1.5  # a frame further than this (+ 0.1 × speed in px/frame) from the fitted motion
+    curved_core_frames: int = 10  # a core of this many frames or more is fitted with a decelerating motion, else a line
     max_erratic_frac: float = 0.3  # ... is off; more than this share of the detected span off: erratic
     max_across_px: float = 8.0  # median width across the motion at half maximum (smoothed): wider is defocused
     copy_px: float = 0.5  # consecutive centroids this close on an object moving ≥ copy_min_step_px per frame ...

@@ -99,17 +99,19 @@ def core_frames(snr: F64, inside: B8, min_snr: float) -> B8:
 def on_motion(m: Measurement, size: tuple[int, int], k: float, prm: VerifyParams) -> tuple[list[int], set[int]]:
     """(indices of the frames consistent with one motion, the frame numbers of the others at the frame's edge).
 
-    The core's motion is a line at one speed unless the core covers most of the measured frames: a quadratic
+    The core's motion is a line at one speed unless the core has ``curved_core_frames`` frames or more: a quadratic
     fitted to a few frames and extrapolated over many bends away (held-out-5 slow_long minute 82: 12.9 px "off"
-    ten frames before a 9-frame core). A frame at the edge that is off the motion is dropped but not counted
+    ten frames before a 9-frame core), and a long decelerating meteor needs the curve (the main job's SIM03 22:08:
+    a 33-frame core slowing from 6 to 3 px a frame read "erratic" on a line).
+
+    A frame at the edge that is off the motion is dropped but not counted
     against the object: it is judged on what is in view."""
     snr_a = np.asarray(m.snr, float)
     fa = np.asarray(m.fns, float)
     xa, ya = np.asarray(m.x, float), np.asarray(m.y, float)
     inside = in_view(xa, ya, size, 2.5 * prm.psf_px * k)
     core = core_frames(snr_a, inside, prm.min_snr)
-    extent = float(fa[-1] - fa[0]) or 1.0
-    deg = 2 if float(fa[core][-1] - fa[core][0]) >= 0.6 * extent else 1
+    deg = 2 if core.sum() >= prm.curved_core_frames else 1
     cfit = motion_fit(fa[core], xa[core], ya[core], max_deg=deg)
     off = model_offsets(cfit, fa, xa, ya)
     good = off <= prm.off_motion_px * k + 0.1 * abs(cfit["speed_px_frame"])
