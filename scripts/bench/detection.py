@@ -250,11 +250,11 @@ slow_long 0.981 (53/54) and low_bitrate 0.059 (1/17); false 0; centroid median 0
 in-run. Without low_bitrate up to 60 °/s 0.995 (192/193); over the light the encoder kept 0.985 (192/195). The aircraft
 condition on all 64 seeds (32 camera-min): recall 0.946 (105/111; up to 60 °/s 92/98), false 1 = 1.875 per 60
 aircraft camera-min (a 1.57 °/s satellite whose SNR, not its light, rose and fell). Its misses (read after the run):
-three slow meteors (true 1.9-2.8 °/s, 6-8 frames) measured 1.46-1.95 °/s (the old 2 °/s floor missed them too), one
-2.8 px in all ("static"); three faint faster ones (18-43 °/s, SNR 8-26) in minutes full of plane tracks: "erratic" (3
-of 8 frames off), "2 of 11 measured frames consistent", and one whose first frames went to a slow light's track (the
-rest: 4 detections < 5). At 1280×720 (2 seeds × 8
-conditions): recall 0.95 (19/20, the miss low_bitrate), false 0, centroid 0.256 px = 1.08'.
+three slow meteors (true 1.9-2.8 °/s, 6-8 frames), two measured 1.73 and 1.95 °/s (the old 2 °/s floor missed them
+too), one 2.8 px in all ("static"); three faint faster ones (18-43 °/s, SNR 8-26) in minutes full of plane tracks:
+"erratic" (3 of 8 frames off), "2 of 11 measured frames consistent", and one whose first frames went to a slow
+light's track (the rest: 4 detections < 5). At 1280×720 (2 seeds × 8 conditions): recall 0.95 (19/20, the miss
+low_bitrate), false 0, centroid 0.256 px = 1.08'.
 
 HELD-OUT-7 (HELD_OUT_SEEDS_7, run once on main 834d161, the satellite rule reading the intensity; alone). All 8
 conditions × 16 seeds: recall 0.897 (191/213); up to 60 °/s 0.894 (177/198), > 60 0.933 (14/15); by condition: fast,
