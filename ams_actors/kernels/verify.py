@@ -138,7 +138,8 @@ def verify_object(
     # beyond: whether it fades in and out (a meteor) or not (a plane, a satellite) is decided there
     px = np.polyfit(f, xs, 1) if len(f) >= 2 else np.zeros(2)
     py = np.polyfit(f, ys, 1) if len(f) >= 2 else np.zeros(2)
-    slow_s = prm.slow_extend_s if math.hypot(px[0], py[0]) * fps * scale_deg < prm.persistent_max_deg_s else 0.0
+    step = float(math.hypot(px[0], py[0]))  # px a frame
+    slow_s = prm.slow_extend_s if step * fps * scale_deg < prm.persistent_max_deg_s else 0.0
     start, stop = trim_range(obj["fns"], n_frames, fps, prm.pad_s + slow_s)
     report: dict[str, Any] = {"detect_frames": [int(f[0]), int(f[-1])], "window": [start, stop]}
 
@@ -154,8 +155,7 @@ def verify_object(
     pred = {k: v for k, v in pred.items() if -4 <= v[0] <= info.width + 3 and -4 <= v[1] <= info.height + 3}
     if not pred:
         return reject("predicted path outside the image")
-    step = float(math.hypot(px[0], py[0]))
-    sp = math.hypot(px[0], py[0]) or 1.0
+    sp = step or 1.0
     direction = (float(px[0] / sp), float(py[0] / sp))
     quiet = set(range(start, stop)) - set(range(lo - 2, hi + 3))
     k = max(1.0, prm.ref_pixel_scale_deg / float(scale_deg))  # this clip's pixels per reference pixel

@@ -87,7 +87,7 @@ def _persistent(m: Measurement, snr_a: F64, speed: float, window: tuple[int, int
     the top edge 31 frames later). Not its end: a meteor may end at once (it breaks up)."""
     lo, hi = window
     xs, ys = np.asarray(m.x), np.asarray(m.y)
-    inside = in_view(xs, ys, size, 2.5 * prm.psf_px * k)
+    inside = in_view(xs, ys, size, prm, k)
     if inside.sum() < 6:
         return None
     s_in = snr_a[inside]

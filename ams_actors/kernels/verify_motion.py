@@ -58,10 +58,12 @@ def model_offsets(fit: dict[str, Any], fns: F64, xs: F64, ys: F64) -> F64:
     return np.asarray(np.hypot(xs - mx, ys - my))
 
 
-def in_view(xs: F64, ys: F64, size: tuple[int, int], margin: float) -> B8:
-    """Centroids at least ``margin`` px inside the frame: nearer the edge part of the light is cut off and the
-    centroid is pulled inwards, so such a frame says little about where the object was."""
+def in_view(xs: F64, ys: F64, size: tuple[int, int], prm: VerifyParams, k: float) -> B8:
+    """Centroids at least 2.5 PSF sigmas (``k`` clip pixels per reference pixel) inside the frame: nearer the edge
+    part of the light is cut off and the centroid is pulled inwards, so such a frame says little about where the
+    object was."""
     w, h = size
+    margin = 2.5 * prm.psf_px * k
     return np.asarray((xs >= margin) & (xs <= w - 1 - margin) & (ys >= margin) & (ys <= h - 1 - margin))
 
 
@@ -88,9 +90,9 @@ def core_frames(snr: F64, inside: B8, min_snr: float) -> B8:
     extrapolated over the rest puts them all "off". Frames at the frame's edge are left out (their centroids are
     pulled inwards: held-out-5 slow_long minute 82, a meteor leaving the frame at its brightest, bent the core's
     motion so that 6 of its 17 frames were "off" and it was rejected as erratic)."""
-    pool = snr[inside] if inside.sum() >= 3 else snr
-    ref = float(np.percentile(pool, 90))
-    core = (snr >= max(min_snr, 0.4 * ref)) & (inside if inside.sum() >= 3 else True)
+    usable = inside if inside.sum() >= 3 else np.ones_like(inside)
+    pool = snr[usable]
+    core = usable & (snr >= max(min_snr, 0.4 * float(np.percentile(pool, 90))))
     if core.sum() < 3:
         core = snr >= np.sort(pool)[-min(3, len(pool))]
     return np.asarray(core)
@@ -109,7 +111,7 @@ def on_motion(m: Measurement, size: tuple[int, int], k: float, prm: VerifyParams
     snr_a = np.asarray(m.snr, float)
     fa = np.asarray(m.fns, float)
     xa, ya = np.asarray(m.x, float), np.asarray(m.y, float)
-    inside = in_view(xa, ya, size, 2.5 * prm.psf_px * k)
+    inside = in_view(xa, ya, size, prm, k)
     core = core_frames(snr_a, inside, prm.min_snr)
     deg = 2 if core.sum() >= prm.curved_core_frames else 1
     cfit = motion_fit(fa[core], xa[core], ya[core], max_deg=deg)
