@@ -332,6 +332,36 @@ def test_steady_slow_light_is_a_satellite() -> None:
     assert (why or "").startswith("satellite"), why
 
 
+def test_glow_where_a_short_slow_meteor_ended_is_not_its_motion() -> None:
+    """Held-out-7 aircraft minute 31, as the Verifier measured it: a 2.0 °/s meteor of 6 frames (peak SNR 192) with
+    the encoder's still blocks 2 frames after its end. With them its speed read 1.26 °/s ("too slow"); without, it
+    is over the floor, and its light rises and falls, so it is no satellite. A faint end that still moves is kept, and
+    a steady light measured as briefly is still a satellite."""
+    from ams_actors.kernels.verify_judge import plane_or_satellite
+    from ams_actors.kernels.verify_motion import motion_fit, without_end_glow
+
+    fns = list(range(95, 103))
+    xs = [556.57, 556.15, 555.77, 555.17, 554.75, 554.21, 554.33, 554.54]
+    ys = [29.58, 29.55, 29.27, 29.11, 28.95, 28.78, 28.81, 28.88]
+    snr = [44.2, 100.2, 164.0, 192.0, 148.0, 22.8, 17.2, 10.1]
+    light = [304.0, 658.0, 1032.0, 1153.0, 972.0, 132.0, 106.0, 57.0]
+    m = Measurement(fns=fns, x=xs, y=ys, w=[3.0] * 8, h=[3.0] * 8, intensity=light, snr=snr, across=[3.0] * 8)
+    prm = VerifyParams()
+    keep = without_end_glow(m, prm)
+    assert [fns[i] for i in keep] == list(range(95, 101))
+    before = motion_fit(np.asarray(fns, float), np.asarray(xs), np.asarray(ys))["speed_px_frame"] * 25 * 90 / 640
+    m.take(keep)
+    after = motion_fit(np.asarray(m.fns, float), np.asarray(m.x), np.asarray(m.y))["speed_px_frame"] * 25 * 90 / 640
+    assert before < prm.min_speed_deg_s < after, (before, after)
+    assert plane_or_satellite(m, (after, after), (20, 176), (640, 360), 1.0, prm, {}) is None
+    moving = Measurement(fns=fns, x=[556.57 - 0.5 * i for i in range(8)], y=ys, intensity=light, snr=snr)
+    assert without_end_glow(moving, prm) == list(range(8))
+    steady = Measurement(fns=fns[:6], x=xs[:6], y=ys[:6], intensity=[700.0, 820.0, 760.0, 800.0, 690.0, 750.0],
+                         snr=[120.0] * 6)
+    why = plane_or_satellite(steady, (after, after), (20, 176), (640, 360), 1.0, prm, {})
+    assert (why or "").startswith("satellite"), why
+
+
 def test_faint_slow_meteor_is_followed_beyond_its_detected_middle(tmp_path: Path) -> None:
     """A faint 3.8 °/s meteor of 4 s (peak SNR 6.9) is detected only in its middle (frames 43-81 of 12-112). Searched
     8 frames beyond that it is as bright at both ends of the window as a plane, and was rejected as "persistent";

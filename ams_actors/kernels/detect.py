@@ -7,8 +7,9 @@ night. Steps, and why:
    meteor is seen even while a brighter plane or twinkling star holds the frame's global maximum);
    a saturated light's spill into the next cells is dropped and its clipped plateau's peaks are taken
    as one (``detect_bloom.py``: else a bolide links into tracks along a cell border or across its path).
-2. Static sources out: positions that are hot in many frames of the minute (twinkling bright stars,
-   hot pixels, lights on the ground) are dropped before tracking so they cannot capture a track.
+2. Static sources out: positions that are hot in many frames around a peak's (twinkling bright stars,
+   hot pixels, lights on the ground) are dropped before tracking so they cannot capture a track; a slow
+   plane's path is hot only while it passes (``detect_static.py``).
 3. Runs and tracking: frames with remaining peaks form runs; peaks are linked frame to frame into
    tracks with a constant-velocity prediction (gaps of up to ``max_gap`` frames are bridged: faint
    meteors flicker around the threshold under compression).
@@ -31,6 +32,7 @@ from numpy.typing import NDArray
 
 from ams_actors.kernels.detect_bloom import CellGrid, drop_spill, one_plateau
 from ams_actors.kernels.detect_params import DetectParams
+from ams_actors.kernels.detect_static import StaticSources
 from ams_actors.kernels.detect_tracks import Track, extend_tracks, join_pieces
 from ams_actors.kernels.track_pieces import Piece, on_one_line
 from protocols.pipeline_files import DETECT_FORMAT
@@ -80,7 +82,7 @@ def detect_vals(
     # 1+2: drop a saturated light's spill into the next cells, merge split blobs within a frame, drop static sources
     grid = CellGrid.of_vals(vals)
     merged: list[tuple[int, list[tuple[float, float, float]]]] = []
-    hits: dict[tuple[int, int], int] = {}
+    static = StaticSources(prm.static_hits, int(round(prm.static_window_s * fps)))
     for fn, pk in frames:
         keep: list[tuple[float, float, float]] = []
         own = drop_spill([(float(x), float(y), float(v)) for x, y, v in pk], grid, min_val=prm.spill_min_val,
@@ -94,14 +96,10 @@ def detect_vals(
                 keep.append((float(x), float(y), float(v)))
         merged.append((fn, keep))
         for x, y, _ in keep:
-            key = (int(x // 2), int(y // 2))
-            hits[key] = hits.get(key, 0) + 1
-    # every 2-px cell within one cell of a static source (one set lookup per peak, not nine)
-    near_static = {(kx + dx, ky + dy) for (kx, ky), c in hits.items() if c >= prm.static_hits
-                   for dx in (-1, 0, 1) for dy in (-1, 0, 1)}
+            static.add(fn, x, y)
     moving: list[tuple[int, list[tuple[float, float, float]]]] = []
     for fn, mpk in merged:
-        keep_m = [p for p in mpk if (int(p[0] // 2), int(p[1] // 2)) not in near_static]
+        keep_m = [p for p in mpk if not static.at(fn, p[0], p[1])]
         if keep_m:
             moving.append((fn, keep_m))
 

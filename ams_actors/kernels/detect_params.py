@@ -10,7 +10,8 @@ class DetectParams:
     min_frames: int = 5  # detections in the object
     max_gap: int = 3  # frames without a detection bridged inside one object
     min_fill: float = 0.5  # detections / frame span
-    static_hits: int = 6  # a 2-px position hot in this many frames of the minute is a static source
+    static_hits: int = 6  # a 2-px position hot in this many frames ...
+    static_window_s: float = 10.0  # ... within this many seconds of a peak's frame is a static source then
     min_disp_px: float = 4.0  # total motion below this: static
     # a parked light: all but ≤ parked_outliers detections, and ≥ parked_min, within parked_px of their median
     # position, moving less than parked_ratio × what the object's speed says over their frames (a star at the

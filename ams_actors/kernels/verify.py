@@ -30,7 +30,7 @@ from numpy.typing import NDArray
 
 from ams_actors.kernels.verify_judge import plane_or_satellite
 from ams_actors.kernels.verify_measure import VerifyParams, measure, without_copies
-from ams_actors.kernels.verify_motion import longest_run, motion_fit, on_motion
+from ams_actors.kernels.verify_motion import longest_run, motion_fit, on_motion, without_end_glow
 from ams_actors.kernels.verify_pieces import VerifyOutcome, merge_pieces
 from ams_actors.kernels.video import ClipUnreadable, clip_info, open_clip, stream_fps, y_plane
 from protocols.pipeline_files import METEOR_FORMAT, VERIFY_FORMAT, iso_ms, parse_clip_name
@@ -174,6 +174,9 @@ def verify_object(
     m.take(good)
     m.take(longest_run(m.fns, 3))
     report["outlier_frames"] = n_meas - len(m.fns)
+    n_lit = len(m.fns)
+    m.take(without_end_glow(m, prm))
+    report["end_glow_frames"] = n_lit - len(m.fns)
     if len(m.fns) < prm.min_frames:
         return reject(f"frames: {len(m.fns)} frames consistent with one motion < {prm.min_frames}")
     # judged on the frames the detector saw: beyond them the search finds the sky's noise (at a low bit

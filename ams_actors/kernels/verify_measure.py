@@ -58,6 +58,10 @@ class VerifyParams:
     max_across_px: float = 8.0  # median width across the motion at half maximum (smoothed): wider is defocused
     copy_px: float = 0.5  # consecutive centroids this close on an object moving ≥ copy_min_step_px per frame ...
     copy_min_step_px: float = 2.0  # ... are the encoder's copy of one frame's light: only the brightest is kept
+    # the last frames, each under end_glow_snr_frac of the peak SNR and stepping under end_glow_step_frac of the
+    # bright frames' step, are a glow left where the meteor ended (a train, the encoder's leftover blocks)
+    end_glow_snr_frac: float = 0.25
+    end_glow_step_frac: float = 0.5
     join_gap_frames: int = 6  # accepted meteors ≤ this many frames apart on one line at one speed are one meteor ...
     join_speed_ratio: float = 0.3  # ... their speeds within this fraction of each other (as the Detector's join)
 

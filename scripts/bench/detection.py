@@ -600,10 +600,13 @@ HELD_OUT_SEEDS_5 = list(range(97001, 97017))  # SPENT: its false tracks and miss
 #: conditions take the first 16, the aircraft condition all 64 (32 camera-min: the false-meteor target is per 60)
 HELD_OUT_SEEDS_6 = list(range(98001, 98065))  # SPENT: its aircraft false meteor and misses were looked at
 #: made after the satellite rule read the intensity (the one change after HELD-OUT-6); run once (HELD-OUT-7 above)
-HELD_OUT_SEEDS_7 = list(range(99001, 99065))
+HELD_OUT_SEEDS_7 = list(range(99001, 99065))  # SPENT: its misses were looked at (the static window, the end glow)
+#: made after the static window and the end-glow rule; 16 seeds for every condition, all 64 for the aircraft condition
+HELD_OUT_SEEDS_8 = list(range(93001, 93065))
 SEED_SETS = {"tune": TUNE_SEEDS, "tune-2": TUNE_SEEDS_2, "held-out": HELD_OUT_SEEDS, "held-out-2": HELD_OUT_SEEDS_2,
              "held-out-3": HELD_OUT_SEEDS_3, "held-out-4": HELD_OUT_SEEDS_4, "held-out-5": HELD_OUT_SEEDS_5,
-             "held-out-6": HELD_OUT_SEEDS_6, "held-out-7": HELD_OUT_SEEDS_7}
+             "held-out-6": HELD_OUT_SEEDS_6, "held-out-7": HELD_OUT_SEEDS_7,
+             "held-out-8": HELD_OUT_SEEDS_8}
 SPEED_BANDS = ((0.0, 20.0), (20.0, 40.0), (40.0, 60.0), (60.0, 1e9))
 
 
