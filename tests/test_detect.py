@@ -302,7 +302,7 @@ def test_a_stray_first_point_does_not_sink_a_meteor() -> None:
 
 
 def test_a_slow_planes_path_is_static_only_while_it_passes() -> None:
-    """Held-out-7 aircraft minute 23: a 17 °/s meteor (6 scan peaks, 4.6 px a frame) crossed the path of a plane
+    """Held-out-7 aircraft seed 99008: a 17 °/s meteor (6 scan peaks, 4.6 px a frame) crossed the path of a plane
     that passed the same 2-px cells 16 s later, sitting ~5 frames in each. Counted over the whole minute those
     cells were static, the meteor's first 3 peaks were dropped and it failed "3 detections < 5". A star hot at one
     position over the minute still captures nothing, and a peak on it is still dropped."""

@@ -333,7 +333,7 @@ def test_steady_slow_light_is_a_satellite() -> None:
 
 
 def test_glow_where_a_short_slow_meteor_ended_is_not_its_motion() -> None:
-    """Held-out-7 aircraft minute 31, as the Verifier measured it: a 2.0 °/s meteor of 6 frames (peak SNR 192) with
+    """Held-out-7 aircraft seed 99032, as the Verifier measured it: a 2.0 °/s meteor of 6 frames (peak SNR 192) with
     the encoder's still blocks 2 frames after its end. With them its speed read 1.26 °/s ("too slow"); without, it
     is over the floor, and its light rises and falls, so it is no satellite. A faint end that still moves is kept, and
     a steady light measured as briefly is still a satellite."""

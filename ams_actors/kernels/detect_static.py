@@ -3,7 +3,7 @@
 A twinkling star, a hot pixel or a light on the ground is hot at one 2-px position in many frames, and its
 peaks must not capture a track. A slow plane or satellite is hot at each position of its path too, but only
 while it passes: counted over the whole minute, its path was "static" for every frame, and a meteor crossing it
-seconds earlier or later lost its points there (held-out-7 aircraft minute 23: a 17 °/s meteor lost 3 of its
+seconds earlier or later lost its points there (held-out-7 aircraft seed 99008: a 17 °/s meteor lost 3 of its
 6 scan peaks to a plane's path crossed 16 s later, and the rest failed "3 detections < 5"). So a position is
 static only at frames with ``static_hits`` hits within ``static_window_s`` of them.
 """

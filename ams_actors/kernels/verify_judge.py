@@ -66,7 +66,7 @@ def _steady_slow(light: F64, speed: float, report: dict[str, Any]) -> str | None
     the frames just outside its window, so its SNR "rises" where the intensity does not (held-out-6 aircraft
     minute 56: a 1.57 °/s satellite, intensity 146-222 over 120 frames, SNR 4.7 → 29 → 5.9, passed as a meteor).
     Each end is its last eighth of the frames, one frame under 16: two of a 6-frame meteor's frames took its peak in
-    (held-out-7 aircraft minute 31, 304 → 1153 → 132, read as ends 0.51 of its peak)."""
+    (held-out-7 aircraft seed 99032, 304 → 1153 → 132, read as ends 0.51 of its peak)."""
     nk = max(1, len(light) // 8)
     top = float(np.median(np.sort(light)[-max(2, len(light) // 4):]))
     ends = max(float(np.median(light[:nk])), float(np.median(light[-nk:])))

@@ -125,7 +125,7 @@ def without_end_glow(m: Measurement, prm: VerifyParams) -> list[int]:
 
     A bright meteor's end point can stay lit for a few frames after it (a train; the encoder's blocks left
     unrefreshed), faint and still. Those frames lie on the motion's line, so they are kept as its frames, and on a
-    short slow meteor they pull the fitted speed down (held-out-7 aircraft minute 31: a 2.0 °/s meteor of 7 frames,
+    short slow meteor they pull the fitted speed down (held-out-7 aircraft seed 99032: a 2.0 °/s meteor of 7 frames,
     peak SNR 192, with 2 still frames after it at SNR 17 and 10, measured 1.26 °/s and rejected "too slow"). A
     frame at the end is glow when it is faint beside the peak and steps less than half what the bright frames do."""
     n = len(m.fns)
