@@ -362,6 +362,25 @@ def test_glow_where_a_short_slow_meteor_ended_is_not_its_motion() -> None:
     assert (why or "").startswith("satellite"), why
 
 
+def test_meteor_grazing_the_frame_edge_is_judged_on_its_bright_frames(tmp_path: Path) -> None:
+    """Held-out-7 slow_long seed 99014: a 6.3 °/s meteor entering at the left edge and running along the top edge
+    (2-5 px from it), brightest there. Its in-view frames were only its faint start, so the motion the others were
+    judged against was wrong (there: 2.4 °/s, a "satellite"; on these renders one read "not one direction"). The
+    edge it runs along no longer limits what is in view."""
+    found = 0
+    for seed in (41, 42, 43):
+        m = Meteor(t0=1.0, duration=2.84, x0=-12.2, y0=8.5, vx=43.7, vy=-10.0, amp=60.0, sigma=0.86, peak_at=0.78)
+        p = tmp_path / f"{seed}" / CLIP
+        p.parent.mkdir()
+        render_clip(Scene(duration=6.0, seed=seed, meteors=(m,), noise=2.5), p)
+        _det, _verdict, meteors = _pipeline(p)
+        assert len(meteors) <= 1, meteors
+        found += len(meteors)
+        speeds = [mm["report"]["speed_deg_s"] for mm in meteors]
+        assert all(speed > 5.0 for speed in speeds), (seed, speeds)
+    assert found == 3, found
+
+
 def test_faint_slow_meteor_is_followed_beyond_its_detected_middle(tmp_path: Path) -> None:
     """A faint 3.8 °/s meteor of 4 s (peak SNR 6.9) is detected only in its middle (frames 43-81 of 12-112). Searched
     8 frames beyond that it is as bright at both ends of the window as a plane, and was rejected as "persistent";

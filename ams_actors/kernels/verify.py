@@ -170,7 +170,7 @@ def verify_object(
         return reject(f"frames: measured in {len(m.fns)} frames < {prm.min_frames}")
     n_meas = len(m.fns)
     fa = np.asarray(m.fns, float)
-    good, edge_off = on_motion(m, (info.width, info.height), k, prm)
+    good, edge_off = on_motion(m, (info.width, info.height), k, prm, direction)
     m.take(good)
     m.take(longest_run(m.fns, 3))
     report["outlier_frames"] = n_meas - len(m.fns)
