@@ -282,6 +282,11 @@ The most any detector could find (diagnostic_upper_bound_any_detector: the meteo
 shows ≥ 5σ in ≥ 3 frames; fewer give no motion to tell from a flash): up to 60 °/s 0.936 (249/266) on HELD-OUT-8, 0.933
 on TUNE, 0.951 on TUNE-2 — under the 0.97 target, all through low_bitrate (8 of its 25 such meteors on HELD-OUT-8).
 
+After HELD-OUT-8 (spent): a meteor grazing the frame's edge is judged on its bright frames (verify_motion.in_view
+along the motion, and all frames when under a third of the SNR is in view). Same cached clips: TUNE and TUNE-2
+identical; HELD-OUT-8 slow_long 51/52 -> 52/52, its aircraft × 64 identical, false 0; HELD-OUT-7 slow_long 55/56 ->
+56/56. No held-out run covers it yet: the next must use new seeds.
+
 ``--cache DIR`` keeps rendered clips for tuning runs (rendering is most of a run's time).
 """
 
