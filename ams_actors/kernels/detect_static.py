@@ -52,10 +52,10 @@ class StaticSources:
                     own[-1] = (own[-1][0], max(own[-1][1], hi))
                 else:
                     own.append((lo, hi))
+            if not own:
+                continue
             for dx in (-1, 0, 1):
                 for dy in (-1, 0, 1):
-                    if own:
-                        spans.setdefault((kx + dx, ky + dy), []).extend(own)
+                    spans.setdefault((kx + dx, ky + dy), []).extend(own)
         self._spans = spans
         return spans
-

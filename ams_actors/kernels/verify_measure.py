@@ -62,6 +62,7 @@ class VerifyParams:
     # bright frames' step, are a glow left where the meteor ended (a train, the encoder's leftover blocks)
     end_glow_snr_frac: float = 0.25
     end_glow_step_frac: float = 0.5
+    along_edge_deg: float = 20.0  # a motion this close to an edge's direction runs along it: that edge limits no view
     join_gap_frames: int = 6  # accepted meteors ≤ this many frames apart on one line at one speed are one meteor ...
     join_speed_ratio: float = 0.3  # ... their speeds within this fraction of each other (as the Detector's join)
 

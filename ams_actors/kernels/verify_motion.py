@@ -63,16 +63,16 @@ def in_view(xs: F64, ys: F64, size: tuple[int, int], prm: VerifyParams, k: float
             along: tuple[float, float] | None = None) -> B8:
     """Centroids at least 2.5 PSF sigmas (``k`` clip pixels per reference pixel) inside the frame: nearer the edge
     part of the light is cut off and the centroid is pulled inwards, so such a frame says little about where the
-    object was. Given the motion's direction ``along``, an edge the motion runs along (within ~20°) is no limit:
-    its pull is across the motion, where the tolerance of the motion check covers it, and a meteor grazing that
-    edge would otherwise be judged on its faint frames before it reached it (held-out-7 slow_long seed 99014: a
-    6.3 °/s meteor along the top edge read 2.4 °/s from its in-view start, a "satellite")."""
+    object was. Given the motion's direction ``along``, an edge the motion runs along (within ``along_edge_deg``)
+    is no limit: its pull is across the motion, where the tolerance of the motion check covers it, and a meteor
+    grazing that edge would otherwise be judged on its faint frames before it reached it (held-out-7 slow_long seed
+    99014: a 6.3 °/s meteor along the top edge read 2.4 °/s from its in-view start, a "satellite")."""
     w, h = size
     margin = 2.5 * prm.psf_px * k
     ok_x = (xs >= margin) & (xs <= w - 1 - margin)
     ok_y = (ys >= margin) & (ys <= h - 1 - margin)
     if along is not None:
-        parallel = math.sin(math.radians(20.0))
+        parallel = math.sin(math.radians(prm.along_edge_deg))
         if abs(along[0]) <= parallel:  # moving along the left or right edge
             ok_x = (xs >= 0) & (xs <= w - 1)
         if abs(along[1]) <= parallel:  # along the top or bottom edge
@@ -157,8 +157,7 @@ def without_end_glow(m: Measurement, prm: VerifyParams) -> list[int]:
     b0, b1 = int(bright[0]), int(bright[-1])
     step = float(np.hypot(xa[b1] - xa[b0], ya[b1] - ya[b0])) / max(fa[b1] - fa[b0], 1.0)
     end = n
-    while end - 1 > b1 and faint[end - 1]:
-        i = end - 1
+    for i in range(n - 1, b1, -1):  # every frame after the last bright one is faint
         moved = float(np.hypot(xa[i] - xa[i - 1], ya[i] - ya[i - 1])) / max(fa[i] - fa[i - 1], 1.0)
         if moved >= prm.end_glow_step_frac * step:
             break
